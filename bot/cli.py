@@ -1,0 +1,134 @@
+"""The `classbot` command: console, discord, slack, worker, run, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import App, create_app
+from bot.config import ConfigError, Settings, load_settings
+from bot.identity import Role
+from bot.store import Store
+
+log = logging.getLogger("classbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="classbot", description="The Hugging Face Hub lesson in a class chat."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    console = commands.add_parser("console", help="type slash commands in this terminal")
+    console.add_argument("--user", default="student", help="who is typing (default: student)")
+    console.add_argument(
+        "--role", choices=[r.value for r in Role], default=Role.STUDENT.value, help="their role"
+    )
+    console.add_argument("--out", type=Path, default=None, help="where images and files go")
+
+    discord = commands.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    discord.add_argument(
+        "--sync",
+        default="global",
+        metavar="global|GUILD_ID",
+        help="sync slash commands globally (production) or to one guild (development: instant)",
+    )
+
+    slack = commands.add_parser("slack", help="run the Slack app (Socket Mode by default)")
+    slack.add_argument("--http", action="store_true", help="serve HTTP at /slack/events instead")
+    slack.add_argument("--port", type=int, default=3000, help="HTTP port (with --http)")
+
+    commands.add_parser("worker", help="run an RQ worker for inference jobs (scale-out)")
+    commands.add_parser("run", help="Discord/Slack when their tokens are set, else the console")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply the newest migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level != "DEBUG":
+        # Migration chatter on every start hides what matters.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_main(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "db":
+        store = Store(settings.database_url)
+        try:
+            changed = await store.upgrade()
+            print(
+                f"database at {await store.revision()} ({'upgraded' if changed else 'up to date'})"
+            )
+        finally:
+            await store.close()
+        return 0
+    command = args.command
+    if command == "run":
+        command = _pick_platform(settings)
+    app = await create_app(settings)
+    try:
+        if command == "console":
+            return await _console(app, args)
+        return await _platform(command, app, args)
+    finally:
+        await app.close()
+
+
+def _pick_platform(settings: Settings) -> str:
+    if settings.discord_token:
+        return "discord"
+    if settings.slack_bot_token:
+        return "slack"
+    return "console"
+
+
+async def _console(app: App, args: argparse.Namespace) -> int:
+    from adapters.console import ConsoleAdapter
+
+    adapter = ConsoleAdapter(
+        app,
+        user=getattr(args, "user", "student"),
+        role=Role(getattr(args, "role", Role.STUDENT.value)),
+        out_dir=getattr(args, "out", None),
+    )
+    await adapter.run()
+    return 0
+
+
+async def _platform(name: str, app: App, args: argparse.Namespace) -> int:
+    """Start a platform adapter; each lives in adapters/<name>/ and exposes `serve`."""
+    try:
+        module = importlib.import_module(f"adapters.{name}" if name != "worker" else "bot.jobs.rq")
+    except ModuleNotFoundError as error:
+        print(f"classbot {name} is not available in this build ({error}).", file=sys.stderr)
+        return 2
+    serve = getattr(module, "serve", None)
+    if serve is None:
+        print(f"classbot {name} is not available in this build.", file=sys.stderr)
+        return 2
+    result = await serve(app, args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

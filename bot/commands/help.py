@@ -1,0 +1,76 @@
+"""/help: every command, or one command's options and examples."""
+
+from __future__ import annotations
+
+from bot.identity import Role
+from bot.replies import Card, Field, Reply
+from bot.router import Command, Context, Option
+
+
+async def run(ctx: Context, command: str | None) -> Reply:
+    """Show all commands, or one command's options and examples.
+
+    Type /help for the list, or /help <command> (e.g. /help search, /help activity post).
+    """
+    router = ctx.router
+    if not command:
+        fields = tuple(
+            Field(
+                name="/"
+                + " ".join(path)
+                + (" (instructor)" if declared.role is Role.INSTRUCTOR else ""),
+                value=declared.summary,
+                inline=False,
+            )
+            for path, declared in router.walk()
+        )
+        return Card(
+            title="classbot commands",
+            description="Explore the Hugging Face Hub from chat. Type /help <command> for details.",
+            fields=fields,
+        )
+    path = command.removeprefix("/").split()
+    declared = router.resolve(path)
+    if declared.subcommands:
+        return Card(
+            title=f"/{declared.name}",
+            description=declared.help,
+            fields=tuple(
+                Field(name=f"/{declared.name} {sub.name}", value=sub.summary, inline=False)
+                for sub in declared.subcommands
+            ),
+        )
+    shown = path[:2] if router.commands[path[0].lower()].subcommands else path[:1]
+    details = [Field(name="Usage", value=router.usage(shown), inline=False)]
+    for option in declared.options:
+        details.append(Field(name=option.name, value=_describe(option), inline=False))
+    if declared.examples:
+        details.append(Field(name="Examples", value="\n".join(declared.examples), inline=False))
+    if declared.role is Role.INSTRUCTOR:
+        details.append(Field(name="Who", value="Instructors only.", inline=False))
+    return Card(
+        title="/" + " ".join(p.lower() for p in shown),
+        description=declared.help,
+        fields=tuple(details),
+    )
+
+
+def _describe(option: Option) -> str:
+    details = [option.description]
+    if option.choices:
+        details.append("one of: " + ", ".join(option.choices))
+    if option.min_value is not None and option.max_value is not None:
+        details.append(f"from {option.min_value:g} to {option.max_value:g}")
+    if option.default is not None:
+        details.append(f"default {option.default}")
+    details.append("required" if option.required else "optional")
+    return "; ".join(details)
+
+
+COMMAND = Command(
+    name="help",
+    handler=run,
+    options=(Option("command", str, "A command to explain, e.g. search", rest=True),),
+    examples=("/help", "/help search", "/help activity post"),
+    rate_limited=False,
+)

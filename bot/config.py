@@ -1,0 +1,106 @@
+"""One typed settings object, read from the environment and `.env` (prefix `CLASSBOT_`).
+
+Every field here is documented in `.env.example`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+def _split_list(value: object) -> object:
+    # "a, b,c" in the environment reads as a list; JSON lists still work.
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLASSBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite:///./classbot.db"
+    text_model: str = "EleutherAI/gpt-neo-125m"
+    image_model: str = "stabilityai/sd-turbo"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    max_model_params: int = Field(default=0, ge=0)
+    instructors: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    instructor_role: str = "Instructor"
+
+    rate_limit_per_minute: int = Field(default=20, ge=1)
+    rate_limit_burst: int = Field(default=5, ge=1)
+    max_queued_jobs_per_user: int = Field(default=3, ge=1)
+
+    datasets_server_url: str = "https://datasets-server.huggingface.co"
+    hub_cache_seconds: float = Field(default=300.0, ge=0)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_backend: Literal["embedded", "rq"] = "embedded"
+
+    discord_api_url: str = "https://discord.com/api/v10"
+    slack_api_url: str = "https://slack.com/api/"
+
+    out_dir: Path = Path("./classbot-out")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Platform tokens keep the names the platforms' own docs use.
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "CLASSBOT_DISCORD_TOKEN")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "CLASSBOT_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "CLASSBOT_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "CLASSBOT_SLACK_SIGNING_SECRET"),
+    )
+    hf_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HF_TOKEN", "CLASSBOT_HF_TOKEN")
+    )
+
+    _split_instructors = field_validator("instructors", mode="before")(_split_list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("use a sqlite:/// or postgresql:// URL")
+        return value
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field, as a user would type it."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"CLASSBOT_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; a bad value becomes a ConfigError naming its variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "?"
+            name = env_name(field) if field in Settings.model_fields else field
+            shown = "" if "token" in field or "secret" in field else f" (got {item.get('input')!r})"
+            problems.append(f"{name}: {item['msg']}{shown}")
+        raise ConfigError("Bad configuration:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,195 @@
+"""Replies are values: what a command says, with no platform formatting.
+
+Adapters map each type to their platform (embeds, Block Kit, terminal text). Handlers build
+these and never format for a platform. Text inside replies is plain user-visible text:
+adapters escape mentions and markup, so a handler may safely echo what a student typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ButtonStyle = Literal["primary", "secondary", "danger"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Button:
+    """A button whose click runs `action` (a command line) as the user who clicked.
+
+    Actions are ordinary command lines, e.g. "/imagine reroll job:12", so every button is
+    validated, permission-checked and rate-limited like a typed command. Keep them short:
+    Discord custom ids hold 100 characters.
+    """
+
+    label: str
+    action: str
+    style: ButtonStyle = "secondary"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    buttons: tuple[Button, ...] = ()
+    # Only the person who ran the command sees a private reply (Discord ephemeral,
+    # Slack ephemeral, console: printed as usual).
+    private: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text(Reply):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Card(Reply):
+    title: str
+    description: str = ""
+    fields: tuple[Field, ...] = ()
+    url: str | None = None
+    footer: str | None = None
+    thumbnail_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table(Reply):
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    footer: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class File(Reply):
+    """An attachment: a CSV export, a generated image, ..."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/octet-stream"
+    caption: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Image(File):
+    alt: str = ""
+    mime: str = "image/png"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress(Reply):
+    """Work in progress; adapters edit one message in place rather than posting many."""
+
+    step: int
+    total: int
+    label: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, max(0.0, self.step / self.total))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(Reply):
+    """Something the user can fix: what went wrong and what to type instead."""
+
+    what: str
+    todo: str = ""
+    usage: str | None = None
+    # An internal failure carries a reference the user can quote to an instructor.
+    ref: str | None = None
+    private: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModalField:
+    name: str
+    label: str
+    multiline: bool = False
+    max_length: int = 4000
+    placeholder: str = ""
+    required: bool = True
+    default: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Modal(Reply):
+    """A form. On submit the adapter runs `submit_action` with the fields as options."""
+
+    title: str
+    fields: tuple[ModalField, ...]
+    submit_action: str
+    # Shown where forms do not exist (the console): how to do the same inline.
+    fallback: str = ""
+
+
+def meter(fraction: float, width: int = 10) -> str:
+    """A text bar such as ▓▓▓▓░░░░░░ for progress and meters."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "▓" * filled + "░" * (width - filled)
+
+
+def as_plain_text(reply: Reply) -> str:
+    """A readable plain-text form of any reply (console, logs, notification fallbacks)."""
+    lines: list[str] = []
+    match reply:
+        case Error():
+            lines.append(f"Error: {reply.what}")
+            if reply.todo:
+                lines.append(reply.todo)
+            if reply.usage:
+                lines.append(f"Usage: {reply.usage}")
+            if reply.ref:
+                lines.append(f"(reference: {reply.ref})")
+        case Text():
+            lines.append(reply.text)
+        case Card():
+            lines.append(f"== {reply.title} ==")
+            if reply.url:
+                lines.append(reply.url)
+            if reply.description:
+                lines.append(reply.description)
+            lines.extend(_plain_field(field) for field in reply.fields)
+            if reply.footer:
+                lines.append(reply.footer)
+        case Table():
+            lines.append(f"== {reply.title} ==")
+            lines.append(format_table(reply.columns, reply.rows))
+            if reply.footer:
+                lines.append(reply.footer)
+        case File():
+            lines.append(f"[{reply.filename}] {reply.caption}".rstrip())
+        case Progress():
+            lines.append(
+                f"{meter(reply.fraction)} {reply.step}/{reply.total} {reply.label}".rstrip()
+            )
+        case Modal():
+            lines.append(reply.fallback or f"{reply.title}: use {reply.submit_action}")
+        case _:
+            lines.append(repr(reply))
+    if reply.buttons:
+        lines.append("  ".join(f"[{b.label}: {b.action}]" for b in reply.buttons))
+    return "\n".join(lines)
+
+
+def _plain_field(field: Field) -> str:
+    if "\n" not in field.value:
+        return f"{field.name}: {field.value}"
+    return f"{field.name}:\n" + "\n".join(f"  {line}" for line in field.value.splitlines())
+
+
+def format_table(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> str:
+    """Fixed-width columns, for monospace output (console, code blocks)."""
+    widths = [len(c) for c in columns]
+    for row in rows:
+        for i, cell in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], len(cell))
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*columns), "  ".join("-" * w for w in widths)]
+    out.extend(fmt.format(*(list(row) + [""] * (len(columns) - len(row)))) for row in rows)
+    return "\n".join(line.rstrip() for line in out)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from adapters.console import ConsoleAdapter
+from bot.replies import Card, Error, Image
+from tests.support.botdriver import BotDriver
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_help_lists_every_command(bot: BotDriver) -> None:
+    reply = await bot.run("/help", role="instructor")
+    assert isinstance(reply, Card)
+    names = [field.name for field in reply.fields]
+    assert "/help" in names
+    assert len(names) == len(list(bot.app.router.walk()))
+
+
+async def test_help_for_one_command_shows_usage_and_examples(bot: BotDriver) -> None:
+    text = await bot.text("/help help")
+    assert "Usage: /help [command]" in text
+    assert "/help search" in text
+
+
+async def test_unknown_command_is_an_error_with_a_hint(bot: BotDriver) -> None:
+    reply = await bot.run("/hepl")
+    assert isinstance(reply, Error)
+    assert "Did you mean /help?" in reply.todo
+
+
+async def test_files_are_saved_and_their_path_printed(bot: BotDriver, tmp_path: Path) -> None:
+    adapter = bot.adapter
+    adapter.show(Image(filename="fox 1.png", data=b"\x89PNG fake", caption="a red fox"))
+    adapter.show(Image(filename="fox 1.png", data=b"second", caption="again"))
+    saved = [
+        line.removeprefix("saved: ")
+        for line in bot.stream.getvalue().splitlines()
+        if line.startswith("saved: ")
+    ]
+    assert len(saved) == 2 and saved[0] != saved[1]
+    assert Path(saved[0]).read_bytes() == b"\x89PNG fake"
+    assert Path(saved[0]).parent == (tmp_path / "out").resolve()
+
+
+async def test_reads_lines_until_end_of_input(bot: BotDriver) -> None:
+    stream = io.StringIO()
+    adapter = ConsoleAdapter(bot.app, user="ana", stream=stream)
+    await adapter.run(io.StringIO("/help\n\n# a comment\n/nosuch\n"))
+    out = stream.getvalue()
+    assert "== classbot commands ==" in out
+    assert "There is no /nosuch command." in out
+
+
+def test_the_cli_answers_a_pipe_and_exits_zero(tmp_path: Path) -> None:
+    env = {**os.environ, "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    env.pop("DISCORD_TOKEN", None)
+    env.pop("SLACK_BOT_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        input="/help\n/help help\n/nosuch\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "== classbot commands ==" in result.stdout
+    assert "Usage: /help [command]" in result.stdout
+    assert "There is no /nosuch command." in result.stdout
+
+
+def test_a_bad_setting_names_its_variable(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CLASSBOT_DEVICE": "gpu",
+        "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "CLASSBOT_DEVICE" in result.stderr
