@@ -36,7 +36,7 @@ class ConsoleAdapter:
         self.role = role
         self.out_dir = out_dir or app.settings.out_dir
         self.stream = stream or sys.stdout
-        app.outboxes[PLATFORM] = self
+        app.services.outboxes[PLATFORM] = self
 
     def actor(self, user: str | None = None, role: Role | None = None) -> Actor:
         name = user or self.user

@@ -8,7 +8,6 @@ from typing import Protocol
 
 from bot.commands import all_commands
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
 from bot.store import Store
@@ -33,8 +32,6 @@ class App:
     services: Services
     router: Router
     background: list[BackgroundService] = field(default_factory=list)
-    # One per platform, registered by the adapter that runs ("console", "discord", "slack").
-    outboxes: dict[str, Outbox] = field(default_factory=dict)
     started: bool = False
 
     async def start(self) -> None:

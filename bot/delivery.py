@@ -45,3 +45,18 @@ class Outbox(Protocol):
         """Deliver `reply`. Replies sent with the same `key` (e.g. "job:42") replace each
         other in one message where the platform allows (progress, then the result)."""
         ...
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    display_name: str
+
+
+class Roster(Protocol):
+    """Who is expected to answer in a place (for "who has not submitted")."""
+
+    async def students(self, guild_id: str, channel_id: str) -> list[Member] | None:
+        """The students of a guild/channel, or None when the platform cannot tell (the
+        caller then falls back to everyone who has used the bot in that guild)."""
+        ...

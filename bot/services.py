@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Settings
+from bot.delivery import Outbox, Roster
 from bot.store import Store
 
 Clock = Callable[[], datetime]
@@ -21,3 +22,6 @@ class Services:
     settings: Settings
     store: Store
     clock: Clock = field(default=utc_now)
+    # Registered by the adapters that run, by platform name ("console", "discord", "slack").
+    outboxes: dict[str, Outbox] = field(default_factory=dict)
+    rosters: dict[str, Roster] = field(default_factory=dict)
