@@ -23,7 +23,7 @@ from bot.delivery import Destination
 from bot.identity import Actor, Role
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
-from bot.store.people import touch_actor
+from bot.store.people import SeenCache, touch_actor
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -178,6 +178,7 @@ class Router:
             per_minute=services.settings.rate_limit_per_minute,
             burst=services.settings.rate_limit_burst,
         )
+        self.seen = SeenCache()
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -325,8 +326,12 @@ class Router:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex[:8]
         try:
-            async with self.services.store.session() as session:
-                seen = await touch_actor(session, actor, self.services.clock())
+            now = self.services.clock()
+            seen = self.seen.get(actor, now)
+            if seen is None:
+                async with self.services.store.session() as session:
+                    seen = await touch_actor(session, actor, now)
+                self.seen.put(actor, seen, now)
             ctx = Context(
                 actor=actor,
                 services=self.services,

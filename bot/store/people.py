@@ -58,3 +58,28 @@ async def touch_actor(session: AsyncSession, actor: Actor, now: datetime) -> See
     )
     assert user_id is not None
     return Seen(guild_id=guild_id, user_id=user_id)
+
+
+class SeenCache:
+    """Skips the upsert for actors seen recently with the same name and role.
+
+    Every command needs the actor's database ids; writing them on every command would make
+    SQLite's single writer the bottleneck of a busy class. `last_seen` is refreshed at most
+    once per `refresh_seconds`.
+    """
+
+    def __init__(self, refresh_seconds: float = 600.0, max_size: int = 10_000) -> None:
+        self.refresh = refresh_seconds
+        self.max_size = max_size
+        self._seen: dict[Actor, tuple[Seen, datetime]] = {}
+
+    def get(self, actor: Actor, now: datetime) -> Seen | None:
+        cached = self._seen.get(actor)
+        if cached is None or (now - cached[1]).total_seconds() > self.refresh:
+            return None
+        return cached[0]
+
+    def put(self, actor: Actor, seen: Seen, now: datetime) -> None:
+        if len(self._seen) >= self.max_size:
+            self._seen.clear()
+        self._seen[actor] = (seen, now)
