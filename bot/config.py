@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,20 +37,44 @@ class Settings(BaseSettings):
     image_model: str = "stabilityai/sd-turbo"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_model_params: int = Field(default=0, ge=0)
+    # Instructor's lists of Hub repo ids (fnmatch patterns such as "EleutherAI/*"): with an
+    # allow-list only those models run; the deny-list always wins.
+    model_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    model_denylist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Loaded models stay in memory (least recently used leave first) up to this; 0 = auto.
+    model_memory_budget_mb: int = Field(default=0, ge=0)
     instructors: Annotated[list[str], NoDecode] = Field(default_factory=list)
     instructor_role: str = "Instructor"
+    # Discord: only members with this role count as students in rosters ("" = every member
+    # who is not an instructor or a bot).
+    student_role: str = ""
 
     rate_limit_per_minute: int = Field(default=20, ge=1)
     rate_limit_burst: int = Field(default=5, ge=1)
     max_queued_jobs_per_user: int = Field(default=3, ge=1)
 
+    # Activities: deadlines are shown in this zone; reminders go this many minutes before
+    # the deadline (the short lead for activities under 15 minutes; 0 = no reminder).
+    timezone: str = "UTC"
+    activity_reminder_minutes: int = Field(default=5, ge=0, le=180)
+    activity_short_reminder_minutes: int = Field(default=1, ge=0, le=180)
+
     datasets_server_url: str = "https://datasets-server.huggingface.co"
     hub_cache_seconds: float = Field(default=300.0, ge=0)
+    # One Hub or dataset viewer request gives up after this (the student gets a clear reply).
+    hub_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_backend: Literal["embedded", "rq"] = "embedded"
+    # Jobs for the same model run together in one batched call, up to this many.
+    max_batch_size: int = Field(default=8, ge=1, le=64)
+    # A running job's lease; a job whose bot died is retried after it expires.
+    job_lease_seconds: float = Field(default=60.0, ge=5)
 
     discord_api_url: str = "https://discord.com/api/v10"
+    # The privileged Server Members intent (enable it in the Developer Portal first): lets
+    # rosters list a server's students.
+    discord_members_intent: bool = False
     slack_api_url: str = "https://slack.com/api/"
 
     out_dir: Path = Path("./classbot-out")
@@ -74,6 +99,18 @@ class Settings(BaseSettings):
     )
 
     _split_instructors = field_validator("instructors", mode="before")(_split_list)
+    _split_model_lists = field_validator("model_allowlist", "model_denylist", mode="before")(
+        _split_list
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA time zone such as UTC or Europe/Paris") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -329,7 +329,7 @@ class Router:
             now = self.services.clock()
             seen = self.seen.get(actor, now)
             if seen is None:
-                async with self.services.store.session() as session:
+                async with self.services.store.session(write=True) as session:
                     seen = await touch_actor(session, actor, now)
                 self.seen.put(actor, seen, now)
             ctx = Context(

@@ -30,7 +30,9 @@ async def run(ctx: Context, command: str | None) -> Reply:
             fields=fields,
         )
     path = command.removeprefix("/").split()
-    declared = router.resolve(path)
+    group = router.commands.get(path[0].lower())
+    # `/help activity` shows the group; resolve() would ask for a subcommand.
+    declared = group if group and group.subcommands and len(path) == 1 else router.resolve(path)
     if declared.subcommands:
         return Card(
             title=f"/{declared.name}",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +57,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    # A server connection can drop while pooled; a SQLite file cannot, and through aiosqlite
+    # the ping costs four thread round trips on every checkout.
+    engine = create_async_engine(async_url(url), pool_pre_ping=not sqlite)
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# Set while this task holds the SQLite write gate, so a nested write session does not wait
+# for itself.
+_holding_write_gate: ContextVar[bool] = ContextVar("holding_write_gate", default=False)
 
 
 class Store:
@@ -66,12 +76,28 @@ class Store:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_gate = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        `write=True` for short transactions that write (hot paths such as submissions): on
+        SQLite they take turns in this process, in arrival order. Otherwise concurrent
+        writers poll SQLite's lock with growing sleeps (busy_timeout), which under a burst
+        starves some past the timeout ("database is locked"). PostgreSQL needs no turns.
+        """
+        if self._write_gate is None or not write or _holding_write_gate.get():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_gate:
+            token = _holding_write_gate.set(True)
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                _holding_write_gate.reset(token)
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
