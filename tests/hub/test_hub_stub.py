@@ -13,16 +13,15 @@ from huggingface_hub import DatasetCard, HfApi, ModelCard, constants, hf_hub_dow
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
 from tests.support.hub_catalog import HUBDATA_DIR
-from tests.support.hub_fixtures import fresh_hub_stub, hub_stub  # noqa: F401
 from tests.support.hub_stub import HubStub
 
 
 @pytest.fixture
-def api(fresh_hub_stub: HubStub) -> HfApi:  # noqa: F811
+def api(fresh_hub_stub: HubStub) -> HfApi:
     return HfApi(endpoint=fresh_hub_stub.url)
 
 
-def test_fixture_points_huggingface_hub_at_the_stub(hub_stub: HubStub) -> None:  # noqa: F811
+def test_fixture_points_huggingface_hub_at_the_stub(hub_stub: HubStub) -> None:
     assert hub_stub.url == constants.ENDPOINT
     assert constants.HUGGINGFACE_CO_URL_TEMPLATE.startswith(hub_stub.url + "/")
     assert os.environ["HF_ENDPOINT"] == hub_stub.url
@@ -44,7 +43,7 @@ def test_stub_starts_fast_and_stops(tmp_path: Path) -> None:
 
 
 # -- models ------------------------------------------------------------------------------------
-def test_list_models_search_sort_limit(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_list_models_search_sort_limit(api: HfApi, fresh_hub_stub: HubStub) -> None:
     models = list(api.list_models(search="Stable-Diffusion", sort="likes", limit=3))
     assert len(models) == 3
     assert all("stable-diffusion" in m.id.lower() for m in models)
@@ -78,7 +77,7 @@ def test_list_models_filter_matches_tags_pipeline_and_library(api: HfApi) -> Non
     assert len(summarizers) == 5 and downloads == sorted(downloads, reverse=True)
 
 
-def test_list_models_paginates_with_link_header(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_list_models_paginates_with_link_header(api: HfApi, fresh_hub_stub: HubStub) -> None:
     everything = list(api.list_models())
     ids = [m.id for m in everything]
     assert len(ids) == len(set(ids)) == 685  # 673 + recorded-only + cards-only + trending
@@ -111,7 +110,7 @@ def test_list_models_trending_and_expand(api: HfApi) -> None:
     assert gpt2.tags is None  # only the expanded properties come back
 
 
-def test_model_info_gpt2_is_the_recorded_body(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_model_info_gpt2_is_the_recorded_body(api: HfApi, fresh_hub_stub: HubStub) -> None:
     info = api.model_info("gpt2")
     assert info.safetensors is not None and info.safetensors.total == 137_022_720
     assert info.author == "openai-community"
@@ -145,7 +144,7 @@ def test_synthesized_model_info_from_models_jsonl(api: HfApi) -> None:
     assert llama.gated == "manual"
 
 
-def test_renamed_repo_redirects_with_307(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_renamed_repo_redirects_with_307(api: HfApi, fresh_hub_stub: HubStub) -> None:
     raw = httpx.get(f"{fresh_hub_stub.url}/api/models/bert-base-uncased")
     assert raw.status_code == 307
     assert raw.headers["Location"] == "/api/models/google-bert/bert-base-uncased"
@@ -176,7 +175,7 @@ def test_deleted_runwayml_repo_is_repository_not_found(api: HfApi) -> None:
     assert card.data.license == "creativeml-openrail-m"
 
 
-def test_model_card_load_gpt_neo(fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_model_card_load_gpt_neo(fresh_hub_stub: HubStub) -> None:
     card = ModelCard.load("EleutherAI/gpt-neo-125M")
     assert card.data.license == "mit"
     assert card.data.datasets == ["the_pile"]
@@ -218,7 +217,7 @@ def test_list_datasets_and_dataset_info_imdb(api: HfApi) -> None:
 
 
 # -- dataset viewer ----------------------------------------------------------------------------
-def test_viewer_first_rows_and_splits(hub_stub: HubStub) -> None:  # noqa: F811
+def test_viewer_first_rows_and_splits(hub_stub: HubStub) -> None:
     viewer = hub_stub.viewer_url
     first = httpx.get(
         f"{viewer}/first-rows", params={"dataset": "imdb", "config": "plain_text", "split": "train"}
@@ -243,7 +242,7 @@ def test_viewer_first_rows_and_splits(hub_stub: HubStub) -> None:  # noqa: F811
     assert missing.json() == {"error": "Parameter 'config' is required"}
 
 
-def test_viewer_rows_slice_and_limits(hub_stub: HubStub) -> None:  # noqa: F811
+def test_viewer_rows_slice_and_limits(hub_stub: HubStub) -> None:
     params = {"dataset": "imdb", "config": "plain_text", "split": "train"}
     rows = httpx.get(f"{hub_stub.viewer_url}/rows", params={**params, "offset": 234, "length": 3})
     assert [r["row_idx"] for r in rows.json()["rows"]] == [234, 235, 236]
@@ -253,7 +252,7 @@ def test_viewer_rows_slice_and_limits(hub_stub: HubStub) -> None:  # noqa: F811
 
 
 # -- test controls -----------------------------------------------------------------------------
-def test_fault_500_raises_and_then_recovers(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_fault_500_raises_and_then_recovers(api: HfApi, fresh_hub_stub: HubStub) -> None:
     fresh_hub_stub.inject("/api/models/gpt2", status=500)
     with pytest.raises(HfHubHTTPError) as caught:
         api.model_info("gpt2")
@@ -262,7 +261,7 @@ def test_fault_500_raises_and_then_recovers(api: HfApi, fresh_hub_stub: HubStub)
     assert fresh_hub_stub.count("/api/models/gpt2") == 2
 
 
-def test_fault_429_carries_retry_after(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_fault_429_carries_retry_after(api: HfApi, fresh_hub_stub: HubStub) -> None:
     fresh_hub_stub.inject("/api/models", retry_after=7)
     with pytest.raises(HfHubHTTPError) as caught:
         api.model_info("gpt2")
@@ -275,7 +274,7 @@ def test_fault_429_carries_retry_after(api: HfApi, fresh_hub_stub: HubStub) -> N
     assert [r.status for r in fresh_hub_stub.requests[-2:]] == [429, 200]
 
 
-def test_fault_503_garbage_and_delay(fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_fault_503_garbage_and_delay(fresh_hub_stub: HubStub) -> None:
     url = f"{fresh_hub_stub.url}/api/datasets/imdb"
     fresh_hub_stub.inject("/api/datasets", status=503, times=2)
     assert [httpx.get(url).status_code for _ in range(3)] == [503, 503, 200]
@@ -292,7 +291,7 @@ def test_fault_503_garbage_and_delay(fresh_hub_stub: HubStub) -> None:  # noqa: 
     assert httpx.get(url).json()["id"] == "imdb"
 
 
-def test_request_counter_and_reset(api: HfApi, fresh_hub_stub: HubStub) -> None:  # noqa: F811
+def test_request_counter_and_reset(api: HfApi, fresh_hub_stub: HubStub) -> None:
     assert fresh_hub_stub.count() == 0
     api.model_info("gpt2")
     api.model_info("gpt2")
@@ -306,7 +305,7 @@ def test_request_counter_and_reset(api: HfApi, fresh_hub_stub: HubStub) -> None:
     assert api.model_info("gpt2").id == "gpt2"
 
 
-async def test_async_clients_reach_the_stub(hub_stub: HubStub) -> None:  # noqa: F811
+async def test_async_clients_reach_the_stub(hub_stub: HubStub) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{hub_stub.url}/api/models/gpt2") as response,

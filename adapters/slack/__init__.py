@@ -1,0 +1,127 @@
+"""The Slack adapter: `classbot slack` (Socket Mode) or `classbot slack --http --port N`.
+
+Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN and no public URL; HTTP mode needs
+SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves POST /slack/events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable
+
+from aiohttp import web
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.app import EVENTS_PATH, SlackAdapter
+from bot.app import App
+from bot.config import Settings
+
+__all__ = ["SlackAdapter", "missing_tokens", "serve", "start_http"]
+
+log = logging.getLogger(__name__)
+
+
+def missing_tokens(settings: Settings, http: bool) -> list[str]:
+    """The environment variables a mode needs that are not set."""
+    needed = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN": (
+            settings.slack_signing_secret if http else settings.slack_app_token
+        ),
+    }
+    return [name for name, value in needed.items() if not value or not value.get_secret_value()]
+
+
+async def serve(app: App, args: argparse.Namespace) -> int:
+    """Run until interrupted. Returns 2, naming the variables, when tokens are missing."""
+    settings = app.settings
+    http = bool(getattr(args, "http", False))
+    missing = missing_tokens(settings, http)
+    if missing:
+        mode = "HTTP mode (--http)" if http else "Socket Mode"
+        print(
+            f"classbot slack: {mode} needs {' and '.join(missing)} "
+            "(see README, 'Slack app set-up').",
+            file=sys.stderr,
+        )
+        return 2
+    assert settings.slack_bot_token is not None
+    signing = settings.slack_signing_secret
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    adapter = SlackAdapter(
+        app,
+        bot_token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=signing.get_secret_value() if http and signing else None,
+    )
+    try:
+        # Fail at start, naming the token, rather than at the first student's command
+        # (and the socket client would retry a refused app token forever).
+        await _check(adapter.client.auth_test(), "SLACK_BOT_TOKEN")
+        if not http:
+            await _check(
+                adapter.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN"
+            )
+        await app.start()
+        if http:
+            await _serve_http(adapter, int(getattr(args, "port", 3000)))
+        else:
+            await _serve_socket_mode(adapter, app_token)
+    except _Refused as refused:
+        print(f"classbot slack: {refused}", file=sys.stderr)
+        return 2
+    finally:
+        await adapter.close()
+    return 0
+
+
+class _Refused(Exception):
+    """Slack refused a token at start."""
+
+
+async def _check(call: Awaitable[object], token: str) -> None:
+    try:
+        await call
+    except SlackApiError as error:
+        code = error.response.get("error")
+        message = f"Slack refused {token} ({code}); check it (README, 'Slack app set-up')."
+        raise _Refused(message) from None
+
+
+# A class can send a burst of commands at once; past aiohttp's default listen backlog (128)
+# the kernel drops connections and Slack's retry comes a second later.
+HTTP_BACKLOG = 1024
+
+
+async def start_http(
+    application: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """Serve an aiohttp application; returns the runner (to clean up) and the bound port."""
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=HTTP_BACKLOG)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+async def _serve_http(adapter: SlackAdapter, port: int) -> None:
+    runner, port = await start_http(adapter.web_app(), "0.0.0.0", port)
+    try:
+        log.info("Slack events at http://0.0.0.0:%d%s", port, EVENTS_PATH)
+        await asyncio.Event().wait()  # until cancelled (Ctrl-C)
+    finally:
+        await runner.cleanup()
+
+
+async def _serve_socket_mode(adapter: SlackAdapter, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(adapter.bolt, app_token)
+    try:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("connected to Slack in Socket Mode")
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]

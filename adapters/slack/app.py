@@ -1,0 +1,318 @@
+"""The Bolt app: slash commands, button clicks and modal submissions → the router.
+
+Every listener acks at once and leaves the work to a task that this adapter keeps (so a
+shutdown or a test can wait for it). Slack then has its 200 within milliseconds whatever the
+command does. The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import outbox as out
+from adapters.slack import render
+from adapters.slack.outbox import SlackOutbox
+from adapters.slack.people import People, SlackRoster
+from bot.app import App
+from bot.delivery import Destination
+from bot.identity import Actor, Role
+from bot.replies import Progress, Reply
+from bot.router import Invocation, UsageError
+
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+# Slack's 3 s ack deadline is hard and the work's is not: during a burst of requests, work
+# starts once no request has come for ACK_QUIET seconds, or after ACK_FIRST at most.
+ACK_QUIET = 0.02
+ACK_FIRST = 1.0
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Who:
+    """Who acted and where, as a Slack payload says it."""
+
+    team: str
+    channel: str
+    user: str
+    name: str
+
+
+class SlackAdapter:
+    """Builds the Bolt AsyncApp for a core App and registers the Slack outbox and roster."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        bot_token: str,
+        signing_secret: str | None,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`signing_secret` checks HTTP requests; None is for Socket Mode only, where the
+        socket itself is authenticated by the app-level token."""
+        self.app = app
+        self.clock = clock
+        # One connection pool for the Web API and the response_urls.
+        self.session = session or aiohttp.ClientSession()
+        self._own_session = session is None
+        self.client = AsyncWebClient(
+            token=bot_token, base_url=app.settings.slack_api_url, session=self.session
+        )
+        self.people = People(self.client, app.settings.instructors)
+        self.outbox = SlackOutbox(self.client, session=self.session, clock=clock)
+        app.services.outboxes[PLATFORM] = self.outbox
+        app.services.rosters[PLATFORM] = SlackRoster(self.client, self.people)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._acking = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._quiet_timer: asyncio.TimerHandle | None = None
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=signing_secret is not None,
+            # The listeners below only ack and start a task, so Bolt may as well answer when
+            # they return: no polling for the ack (Bolt's other mode checks every 10 ms).
+            process_before_response=True,
+            name="classbot",
+        )
+        # Every router command is a Slack command, so a new command file needs no change
+        # here. One listener for all: Bolt tries listeners in turn, each costing ~0.1 ms.
+        names = "|".join(re.escape(name) for name in app.router.commands)
+        self.bolt.command(re.compile(f"^/({names})$"))(self._on_command)
+        self.bolt.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_action)
+        self.bolt.view_submission(render.MODAL_CALLBACK)(self._on_view_submission)
+
+    # -- listeners (ack first, work after) -----------------------------------------------------
+
+    async def _on_command(self, ack: AsyncAck, body: Payload) -> None:
+        await ack()
+        now = str(self.clock())
+        who = _Who(
+            team=str(body.get("team_id", "")),
+            channel=str(body.get("channel_id", "")),
+            user=str(body.get("user_id", "")),
+            name=str(body.get("user_name") or body.get("user_id", "")),
+        )
+        handle = {
+            out.RESPONSE_URL: str(body.get("response_url", "")),
+            out.RESPONSE_URL_AT: now,
+            out.RESPONSE_URL_KIND: "command",
+            out.TRIGGER_ID: str(body.get("trigger_id", "")),
+            out.TRIGGER_AT: now,
+        }
+        # Parsed by the router exactly like a typed console line.
+        line = f"{body.get('command', '')} {render.unescape(str(body.get('text') or ''))}"
+        self.spawn(self._run_line(line, who, handle))
+
+    async def _on_action(self, ack: AsyncAck, body: Payload) -> None:
+        await ack()
+        now = str(self.clock())
+        for action in body.get("actions") or []:
+            handle = {out.TRIGGER_ID: str(body.get("trigger_id", "")), out.TRIGGER_AT: now}
+            if body.get("response_url"):
+                handle |= {
+                    out.RESPONSE_URL: str(body["response_url"]),
+                    out.RESPONSE_URL_AT: now,
+                    out.RESPONSE_URL_KIND: "action",
+                }
+            # A button's value is its command line, run as the person who clicked.
+            self.spawn(self._run_line(str(action.get("value", "")), _who(body), handle))
+
+    async def _on_view_submission(self, ack: AsyncAck, body: Payload) -> None:
+        view = body.get("view") or {}
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+        except json.JSONDecodeError:
+            meta = {}
+        values = _input_values(view)
+        who = replace(_who(body), channel=str(meta.get("channel", "")))
+        # Check the options before the modal closes, so a mistake keeps what was typed.
+        try:
+            invocation = self.app.router.parse(
+                str(meta.get("action", "")), _actor(who, Role.STUDENT)
+            )
+            options = {**invocation.options, **{k: v for k, v in values.items() if v}}
+            self.app.router.validate(invocation.path, options)
+        except UsageError as error:
+            errors = _field_errors(error, list(values))
+            if errors:
+                await ack(response_action="errors", errors=errors)
+                return
+            await ack()
+            self.spawn(self._deliver_error(error, who))
+            return
+        await ack()
+        handle = {k: str(meta[k]) for k in (out.RESPONSE_URL, out.RESPONSE_URL_AT) if k in meta}
+        if handle:
+            handle[out.RESPONSE_URL_KIND] = str(meta.get(out.RESPONSE_URL_KIND, "action"))
+        self.spawn(self._run(replace(invocation, options=options, handle=handle), who))
+
+    # -- the work ------------------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        """Return once every command started so far has delivered its replies."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _after_acks(self) -> None:
+        if not self._quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), ACK_FIRST)
+
+    async def _actor_for(self, who: _Who) -> Actor:
+        await self._after_acks()
+        instructor = await self.people.is_instructor(who.user)
+        return _actor(who, Role.INSTRUCTOR if instructor else Role.STUDENT)
+
+    async def _run_line(self, line: str, who: _Who, handle: dict[str, str]) -> None:
+        actor = await self._actor_for(who)
+        destination = _destination(actor, handle)
+        try:
+            invocation = replace(self.app.router.parse(line, actor), handle=handle)
+        except UsageError as error:
+            await self._deliver(destination, _once(error.error))
+            return
+        await self._deliver(destination, self.app.router.dispatch(invocation))
+
+    async def _run(self, invocation: Invocation, who: _Who) -> None:
+        actor = await self._actor_for(who)
+        destination = _destination(actor, dict(invocation.handle))
+        invocation = replace(invocation, actor=actor, handle=destination.handle)
+        await self._deliver(destination, self.app.router.dispatch(invocation))
+
+    async def _deliver_error(self, error: UsageError, who: _Who) -> None:
+        await self._deliver(_destination(_actor(who, Role.STUDENT), {}), _once(error.error))
+
+    async def _deliver(self, destination: Destination, replies: AsyncIterator[Reply]) -> None:
+        # Progress and the reply after it share a key (one message, edited); other replies
+        # are messages of their own.
+        key: str | None = None
+        async for reply in replies:
+            if isinstance(reply, Progress) and key is None:
+                key = f"req:{uuid.uuid4().hex[:12]}"
+            try:
+                await self.outbox.send(destination, reply, key=key)
+            except Exception:
+                # Not the destination itself: its response_url lets anyone post there.
+                log.exception(
+                    "could not deliver a %s to %s/%s",
+                    type(reply).__name__,
+                    destination.channel_id,
+                    destination.user_id,
+                )
+            if not isinstance(reply, Progress):
+                key = None
+
+    # -- serving -----------------------------------------------------------------------------
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        self._acking += 1
+        self._quiet.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        try:
+            bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+        finally:
+            self._acking -= 1
+            if not self._acking:
+                loop = asyncio.get_running_loop()
+                self._quiet_timer = loop.call_later(ACK_QUIET, self._quiet.set)
+
+    def web_app(self) -> web.Application:
+        """The HTTP endpoint Slack posts to (signatures checked by Bolt)."""
+        application = web.Application()
+        application.router.add_post(EVENTS_PATH, self.handle_http)
+        return application
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Let running commands finish (up to `grace` seconds), then close the connections."""
+        try:
+            await asyncio.wait_for(self.wait_idle(), grace)
+        except TimeoutError:
+            log.warning("%d Slack commands still running at shutdown", len(self._tasks))
+        if self._own_session:
+            await self.session.close()
+
+
+def _who(body: Payload) -> _Who:
+    user = body.get("user") or {}
+    channel = body.get("channel") or {}
+    container = body.get("container") or {}
+    return _Who(
+        team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        channel=str(channel.get("id") or container.get("channel_id") or ""),
+        user=str(user.get("id", "")),
+        name=str(user.get("username") or user.get("name") or user.get("id", "")),
+    )
+
+
+def _actor(who: _Who, role: Role) -> Actor:
+    return Actor(
+        platform=PLATFORM,
+        user_id=who.user,
+        display_name=who.name,
+        role=role,
+        guild_id=who.team,
+        channel_id=who.channel,
+    )
+
+
+def _destination(actor: Actor, handle: dict[str, str]) -> Destination:
+    return Destination(
+        platform=PLATFORM,
+        guild_id=actor.guild_id,
+        channel_id=actor.channel_id,
+        user_id=actor.user_id,
+        handle=handle,
+    )
+
+
+def _input_values(view: Payload) -> dict[str, str]:
+    """Modal inputs by block id (the ModalField name): {block: {action: {value}}}."""
+    values: dict[str, str] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for action in (actions or {}).values():
+            value = action.get("value")
+            values[str(block_id)] = "" if value is None else str(value)
+    return values
+
+
+def _field_errors(error: UsageError, fields: list[str]) -> dict[str, str]:
+    """Put the router's message under the input it is about (or the first one)."""
+    what = error.error.what
+    message = " ".join(part for part in (what, error.error.todo) if part)[:300]
+    for name in fields:
+        if what.startswith((f"{name}:", f"{name} ")):
+            return {name: message}
+    return {fields[0]: message} if fields else {}
+
+
+async def _once(reply: Reply) -> AsyncIterator[Reply]:
+    yield reply

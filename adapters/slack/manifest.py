@@ -1,0 +1,88 @@
+"""Print the Slack app manifest (YAML), with a slash command for every declared command.
+
+    python -m adapters.slack.manifest                      # Socket Mode (no public URL)
+    python -m adapters.slack.manifest --url https://bot.example.edu/slack/events   # HTTP mode
+
+Paste it at api.slack.com/apps → Create New App → From an app manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from bot.commands import all_commands
+from bot.router import Command
+
+BOT_SCOPES = (
+    "commands",  # the slash commands
+    "chat:write",  # post and edit replies
+    "chat:write.public",  # post in public channels the bot has not joined
+    "files:write",  # images and CSV exports
+    "users:read",  # display names, admins and owners count as instructors
+    "channels:read",  # members of public channels (who has not answered)
+    "groups:read",  # ... of private channels
+    "mpim:read",  # ... of group DMs
+    "im:write",  # private files go to the requester's DM
+)
+
+
+def _q(text: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def usage_hint(command: Command) -> str:
+    if command.subcommands:
+        return " | ".join(sub.name for sub in command.subcommands)
+    return " ".join(option.usage() for option in command.options)
+
+
+def manifest(commands: Sequence[Command], *, name: str = "classbot", url: str | None = None) -> str:
+    """The manifest; with `url` the app uses HTTP (events at that URL) instead of Socket Mode."""
+    lines = [
+        "display_information:",
+        f"  name: {_q(name)}",
+        f"  description: {_q('The Hugging Face Hub lesson in your class chat.')}",
+        "features:",
+        "  bot_user:",
+        f"    display_name: {_q(name)}",
+        "    always_online: true",
+        "  slash_commands:",
+    ]
+    for command in commands:
+        lines += [
+            f"    - command: {_q('/' + command.name)}",
+            f"      description: {_q(command.summary)}",
+        ]
+        hint = usage_hint(command)
+        if hint:
+            lines.append(f"      usage_hint: {_q(hint[:1000])}")
+        if url:
+            lines.append(f"      url: {_q(url)}")
+        # Raw text (no <@U…> rewriting): the router reads the words as typed.
+        lines.append("      should_escape: false")
+    lines += ["oauth_config:", "  scopes:", "    bot:"]
+    lines += [f"      - {scope}" for scope in BOT_SCOPES]
+    lines += ["settings:", "  interactivity:", "    is_enabled: true"]
+    if url:
+        lines.append(f"    request_url: {_q(url)}")
+    lines += [
+        "  org_deploy_enabled: false",
+        f"  socket_mode_enabled: {'false' if url else 'true'}",
+        "  token_rotation_enabled: false",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url", help="HTTP mode: the public https URL of /slack/events")
+    parser.add_argument("--name", default="classbot", help="the app's name in Slack")
+    args = parser.parse_args(argv)
+    print(manifest(all_commands(), name=args.name, url=args.url), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""`classbot slack`: Socket Mode (default), HTTP mode, missing tokens, the app manifest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from adapters.slack import serve
+from adapters.slack.manifest import BOT_SCOPES, manifest
+from bot.app import App, create_app
+from bot.commands import all_commands
+from tests.slack.commands import TEST_COMMANDS
+from tests.slack.harness import SECRET, sign
+from tests.slack.webapi_stub import SlackStub
+from tests.support.botdriver import settings_for_tests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def _serving(app: App, **args: Any) -> AsyncIterator[asyncio.Task[int]]:
+    task = asyncio.create_task(serve(app, argparse.Namespace(**args)))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await app.close()
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def _command_payload(stub: SlackStub, name: str, text: str) -> dict[str, str]:
+    return {
+        "team_id": "T0CLASS",
+        "channel_id": "C0CLASS",
+        "user_id": "U0STUDENT",
+        "user_name": "ana",
+        "command": f"/{name}",
+        "text": text,
+        "response_url": stub.response_url(),
+        "trigger_id": "trigger-1",
+    }
+
+
+async def test_socket_mode_receives_a_command_acks_it_and_answers(
+    tmp_path: Path, stub: SlackStub
+) -> None:
+    settings = settings_for_tests(
+        tmp_path,
+        slack_api_url=stub.api_url,
+        slack_bot_token="xoxb-test",
+        slack_app_token="xapp-test",
+    )
+    app = await create_app(settings)
+    async with _serving(app, http=False):
+        ack = await stub.push("slash_commands", _command_payload(stub, "help", "help"))
+        assert ack["envelope_id"].startswith("env-")
+        await _until(lambda: stub.responds)
+    opened = stub.of("apps.connections.open")
+    assert opened and {call.token for call in opened} == {"xapp-test"}  # the app-level token
+    assert "/help" in stub.responds[0].body["text"]
+
+
+async def test_http_mode_serves_signed_events_on_its_port(tmp_path: Path, stub: SlackStub) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = settings_for_tests(
+        tmp_path,
+        slack_api_url=stub.api_url,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+    )
+    app = await create_app(settings)
+    async with _serving(app, http=True, port=port), aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}/slack/events"
+        body = urllib.parse.urlencode(_command_payload(stub, "help", ""))
+        for _ in range(100):  # the server starts in the background
+            try:
+                async with http.post(url, data=body, headers=sign(body)) as response:
+                    assert response.status == 200
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        async with http.post(url, data=body, headers=sign(body, secret="wrong")) as response:
+            assert response.status == 401
+        await _until(lambda: stub.responds)
+    assert stub.responds[0].body["text"] == "classbot commands"
+
+
+@pytest.mark.parametrize(
+    ("http", "tokens", "named"),
+    [
+        (False, {}, ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]),
+        (False, {"slack_bot_token": "xoxb-1"}, ["SLACK_APP_TOKEN"]),
+        (
+            True,
+            {"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-1"},
+            ["SLACK_SIGNING_SECRET"],
+        ),
+    ],
+)
+async def test_missing_tokens_are_named(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    http: bool,
+    tokens: dict[str, str],
+    named: list[str],
+) -> None:
+    app = await create_app(settings_for_tests(tmp_path, **tokens))
+    try:
+        assert await serve(app, argparse.Namespace(http=http, port=0)) == 2
+    finally:
+        await app.close()
+    error = capsys.readouterr().err
+    for name in named:
+        assert name in error
+    for name in {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"} - set(named):
+        assert name not in error
+
+
+@pytest.mark.parametrize(
+    ("method", "named"),
+    [("auth.test", "SLACK_BOT_TOKEN"), ("apps.connections.open", "SLACK_APP_TOKEN")],
+)
+async def test_a_refused_token_stops_the_start_naming_it(
+    tmp_path: Path,
+    stub: SlackStub,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+    named: str,
+) -> None:
+    stub.fail[method] = "invalid_auth"
+    settings = settings_for_tests(
+        tmp_path,
+        slack_api_url=stub.api_url,
+        slack_bot_token="xoxb-revoked",
+        slack_app_token="xapp-revoked",
+    )
+    app = await create_app(settings)
+    try:
+        assert await asyncio.wait_for(serve(app, argparse.Namespace(http=False)), 30) == 2
+    finally:
+        await app.close()
+    assert f"Slack refused {named} (invalid_auth)" in capsys.readouterr().err
+
+
+def test_the_cli_names_the_missing_tokens(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLASSBOT_"))}
+    env["CLASSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "slack"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN" in result.stderr
+
+
+def test_the_manifest_has_a_slash_command_for_every_command() -> None:
+    commands = [*all_commands(), *TEST_COMMANDS]
+    socket_mode = yaml.safe_load(manifest(commands))
+    declared = socket_mode["features"]["slash_commands"]
+    assert [c["command"] for c in declared] == [f"/{c.name}" for c in commands]
+    by_name = {c["command"]: c for c in declared}
+    assert by_name["/help"]["usage_hint"] == "[command]"
+    assert by_name["/quiz"]["usage_hint"] == "start | form | answer | skip"
+    assert all(c["should_escape"] is False and "url" not in c for c in declared)
+    assert socket_mode["settings"]["socket_mode_enabled"] is True
+    assert set(socket_mode["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
+    assert {"commands", "chat:write", "files:write", "users:read"} <= set(BOT_SCOPES)
+
+    url = "https://bot.example.edu/slack/events"
+    http = yaml.safe_load(manifest(commands, url=url))
+    assert all(c["url"] == url for c in http["features"]["slash_commands"])
+    assert http["settings"]["interactivity"]["request_url"] == url
+    assert http["settings"]["socket_mode_enabled"] is False
+
+
+def test_the_manifest_script_prints_yaml() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters.slack.manifest"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=True,
+    )
+    printed = yaml.safe_load(result.stdout)
+    assert "/help" in [c["command"] for c in printed["features"]["slash_commands"]]
