@@ -6,8 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.activities.scheduler import ActivityScheduler
 from bot.commands import all_commands
 from bot.config import Settings
+from bot.hub.client import HubClient
+from bot.inference.guard import ModelGuard
+from bot.jobs import build_queue
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
 from bot.store import Store
@@ -46,6 +50,8 @@ class App:
     async def close(self) -> None:
         for service in reversed(self.background):
             await service.stop()
+        if self.services.hub is not None:
+            await self.services.hub.aclose()
         await self.services.store.close()
 
 
@@ -59,4 +65,9 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
     await store.upgrade()
     services = Services(settings=settings, store=store, clock=clock)
     router = Router(all_commands(), services)
-    return App(settings=settings, services=services, router=router)
+    activities = ActivityScheduler(services)
+    services.wakeups[activities.name] = activities.wake
+    services.guard = ModelGuard(settings)
+    services.hub = HubClient(settings, clock=clock)
+    services.jobs = jobs = build_queue(services, router)
+    return App(settings=settings, services=services, router=router, background=[activities, jobs])

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./classbot.db"
     text_model: str = "EleutherAI/gpt-neo-125m"
     image_model: str = "stabilityai/sd-turbo"
+    # The largest /imagine size (0 = auto: 768 on a GPU, 512 on CPU).
+    image_max_size: int = Field(default=0, ge=0, le=1024)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_model_params: int = Field(default=0, ge=0)
     # Instructor's lists of Hub repo ids (fnmatch patterns such as "EleutherAI/*"): with an

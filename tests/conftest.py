@@ -10,7 +10,13 @@ import pytest
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("HF_HUB_OFFLINE", None)
 
+from tests.jobs.support import model_worker, tiny_model_dir  # noqa: F401
 from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_for_tests
+from tests.support.hub_fixtures import (  # noqa: F401
+    fresh_hub_stub,
+    hub_stub,
+    hub_stub_for_every_test,
+)
 
 
 @pytest.fixture

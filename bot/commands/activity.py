@@ -1,0 +1,376 @@
+"""/activity: timed class activities. Instructors post a prompt with a time limit; students
+answer (and may edit until the deadline); a reminder and a closing message follow; the
+instructor sees who answered what, with a CSV export.
+
+Data access lives in bot/activities/store.py, the deadline scheduler in
+bot/activities/scheduler.py, the CSV in bot/activities/export.py, and the class-facing
+messages in bot/activities/messages.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta, tzinfo
+
+from bot.activities import export, messages, results, store
+from bot.activities.messages import ANSWER_MAX, clock_time, deadline
+from bot.delivery import Destination
+from bot.identity import Role
+from bot.replies import Error, File, Modal, ModalField, Reply, Text
+from bot.router import Command, Context, Option, UsageError
+from bot.store.models import Activity
+
+log = logging.getLogger(__name__)
+
+LATE = "Answers are no longer accepted; ask your instructor if you need more time."
+
+
+# -- subcommands ------------------------------------------------------------------------------
+
+
+async def post(ctx: Context, title: str, minutes: int, prompt: str, channel: str | None) -> Reply:
+    """Post an activity: a prompt, a time limit, and a Submit button for the class.
+
+    Students answer with the button or /activity submit; a reminder goes out shortly before
+    the deadline and a closing message with the number of answers at the deadline.
+    """
+    now = ctx.services.clock()
+    here = ctx.destination
+    target = _channel_id(channel) if channel else here.channel_id
+    if target == here.channel_id:
+        destination = here
+    else:
+        if here.platform not in ctx.services.outboxes:
+            return Error(
+                what="I cannot post to another channel from here.",
+                todo="Run /activity post in the channel itself.",
+            )
+        # A new message in that channel: the handle belongs to this command's interaction.
+        destination = Destination(here.platform, here.guild_id, target, here.user_id, {})
+    async with ctx.services.store.session(write=True) as session:
+        activity = await store.create(
+            session,
+            guild_pk=ctx.guild_pk,
+            user_pk=ctx.user_pk,
+            channel_id=target,
+            title=title,
+            prompt=prompt,
+            opens_at=now,
+            closes_at=now + timedelta(minutes=minutes),
+            destination=destination.to_json(),
+        )
+    card = messages.announcement(activity, _tz(ctx), now)
+    try:
+        reply = await _to_class(ctx, activity, card, "announcement")
+    except Exception:
+        log.warning("activity %s: could not post in %s", activity.id, target, exc_info=True)
+        async with ctx.services.store.session(write=True) as session:
+            await session.delete(await session.merge(activity))
+        raise UsageError(
+            Error(
+                what=f"I could not post in {channel}.",
+                todo="Check that the bot may write there, or post in this channel instead.",
+            )
+        ) from None
+    _wake_scheduler(ctx)
+    return reply
+
+
+async def form(ctx: Context, id: int | None) -> Reply:
+    """Open the answer form of an activity (what the Submit button does)."""
+    activity = await _pick(ctx, id, open_only=True)
+    now = ctx.services.clock()
+    _refuse_if_closed(ctx, activity)
+    async with ctx.services.store.session() as session:
+        current = await store.answer_of(session, activity.id, ctx.user_pk)
+    return Modal(
+        title=messages.fit(f"#{activity.id} {activity.title}", 45),
+        fields=(
+            ModalField(
+                name="answer",
+                label="Your answer",
+                multiline=True,
+                max_length=ANSWER_MAX,
+                placeholder=messages.fit(activity.prompt, 100),
+                default=current or "",
+            ),
+        ),
+        submit_action=f"/activity submit id:{activity.id}",
+        fallback=(
+            f"Activity #{activity.id} is open until {deadline(activity.closes_at, _tz(ctx), now)}."
+            f" Type your answer: /activity submit id:{activity.id} <your answer>"
+        ),
+        private=True,
+    )
+
+
+async def submit(ctx: Context, answer: str, id: int | None) -> Reply:
+    """Answer an activity; submit again to edit your answer until the deadline.
+
+    Only you and the instructors see your answer. Without id: the activity open in this
+    channel.
+    """
+    now = ctx.services.clock()
+    # With an id (the Submit button's form always has one) a single transaction does it all.
+    activity_id = id if id is not None else (await _pick(ctx, None, open_only=True)).id
+    try:
+        async with ctx.services.store.session(write=True) as session:
+            saved = await store.save_answer(
+                session,
+                guild_pk=ctx.guild_pk,
+                activity_id=activity_id,
+                user_pk=ctx.user_pk,
+                answer=answer,
+                now=now,
+            )
+    except store.UnknownActivity:
+        raise UsageError(_unknown(activity_id)) from None
+    except store.ActivityClosed as closed:
+        raise UsageError(_closed(ctx, closed.activity)) from None
+    until = deadline(saved.closes_at, _tz(ctx), now)
+    if not saved.changed:
+        text = f"Your answer to #{activity_id} is unchanged (already saved). Edit it until {until}."
+    elif saved.version == 1:
+        text = f"Saved your answer to #{activity_id} {saved.title}. Edit it until {until}."
+    else:
+        text = (
+            f"Updated your answer to #{activity_id} (version {saved.version}). Edit until {until}."
+        )
+    return Text(text=text, private=True)
+
+
+async def close(ctx: Context, id: int | None) -> Reply:
+    """Close an activity now and post the closing message."""
+    activity = await _pick(ctx, id, open_only=True)
+    now = ctx.services.clock()
+    async with ctx.services.store.session(write=True) as session:
+        closed = await store.close_now(session, activity, now)
+        count = (await store.submission_counts(session, [activity.id]))[activity.id]
+    if not closed:
+        return Error(
+            what=f"Activity #{activity.id} is already closed "
+            f"(at {clock_time(activity.closes_at, _tz(ctx), now)}).",
+            todo=f"To re-open it: /activity extend id:{activity.id} minutes:5",
+        )
+    _wake_scheduler(ctx)
+    card = messages.closing(activity, count, _tz(ctx), now)
+    return await _to_class(ctx, activity, card, "closing")
+
+
+async def extend(ctx: Context, id: int, minutes: int) -> Reply:
+    """Give an activity more time; a closed one re-opens and the reminder is re-armed."""
+    activity = await _pick(ctx, id, open_only=False)
+    now = ctx.services.clock()
+    start = activity.closes_at if store.is_open(activity, now) else now
+    async with ctx.services.store.session(write=True) as session:
+        await store.extend(session, activity, start + timedelta(minutes=minutes))
+    _wake_scheduler(ctx)
+    card = messages.extended(activity, _tz(ctx), now)
+    return await _to_class(ctx, activity, card, "extended")
+
+
+async def list_(ctx: Context) -> Reply:
+    """The open and recent activities of this class."""
+    now, tz = ctx.services.clock(), _tz(ctx)
+    async with ctx.services.store.session() as session:
+        open_ = await store.open_now(session, ctx.guild_pk, now)
+        shown = open_ + [a for a in await store.recent(session, ctx.guild_pk) if a not in open_]
+        counts = await store.submission_counts(session, [a.id for a in shown])
+        answered = {a.id for a, _ in await store.mine(session, ctx.guild_pk, ctx.user_pk)}
+    if not shown:
+        todo = "Post one with /activity post." if ctx.actor.role is Role.INSTRUCTOR else ""
+        return Text(text=f"No activities yet. {todo}".strip(), private=True)
+    return messages.activity_table(shown, counts, answered, tz, now)
+
+
+async def results_(ctx: Context, id: int | None) -> list[Reply]:
+    """Who answered what, who has not answered yet, and a CSV of it all (instructors)."""
+    activity = await _pick(ctx, id, open_only=False)
+    now, tz = ctx.services.clock(), _tz(ctx)
+    collected = await results.collect(ctx.services, activity)
+    csv = File(
+        filename=export.filename(collected),
+        data=export.to_csv(collected, tz),
+        mime="text/csv",
+        caption=f"One row per student: answers, edits and the models they ran (#{activity.id}).",
+        private=True,
+    )
+    return [messages.results_card(collected, tz, now), csv]
+
+
+async def mine(ctx: Context) -> Reply:
+    """Your own answers in this class."""
+    now, tz = ctx.services.clock(), _tz(ctx)
+    async with ctx.services.store.session() as session:
+        answered = await store.mine(session, ctx.guild_pk, ctx.user_pk)
+    if not answered:
+        return Text(text="You have not answered any activity yet.", private=True)
+    return messages.your_answers(answered, tz, now)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _tz(ctx: Context) -> tzinfo:
+    return messages.zone(ctx.services.settings)
+
+
+def _channel_id(raw: str) -> str:
+    """`<#123>` (Discord), `<#C123|general>` (Slack), `#general` or an id → the id/name."""
+    match = re.fullmatch(r"<#([A-Za-z0-9]+)(?:\|[^>]*)?>", raw.strip())
+    return match.group(1) if match else raw.strip().lstrip("#")
+
+
+def _wake_scheduler(ctx: Context) -> None:
+    wake = ctx.services.wakeups.get("activities")
+    if wake is not None:
+        wake()
+
+
+async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: str) -> Reply:
+    """A class-wide message goes where the activity lives; when that is another channel,
+    the person who typed the command gets a private confirmation."""
+    destination = Destination.from_json(activity.destination)
+    if destination.channel_id == ctx.actor.channel_id:
+        return reply
+    outbox = ctx.services.outboxes[destination.platform]
+    await outbox.send(destination, reply, key=f"activity:{activity.id}:{what}")
+    return Text(text=f"Sent the {what} of #{activity.id} to its channel.", private=True)
+
+
+def _refuse_if_closed(ctx: Context, activity: Activity) -> None:
+    if not store.is_open(activity, ctx.services.clock()):
+        raise UsageError(_closed(ctx, activity))
+
+
+def _closed(ctx: Context, activity: Activity) -> Error:
+    return Error(
+        what=f"Activity #{activity.id} closed at "
+        f"{clock_time(activity.closes_at, _tz(ctx), ctx.services.clock())}.",
+        todo=LATE,
+    )
+
+
+def _unknown(activity_id: int) -> Error:
+    return Error(
+        what=f"There is no activity #{activity_id} here.",
+        todo="Type /activity list to see this class's activities.",
+    )
+
+
+async def _pick(ctx: Context, activity_id: int | None, *, open_only: bool) -> Activity:
+    """The activity a command means: the one named by id (in this guild only), else the only
+    open one (this channel's first), else — for results — the most recent."""
+    now, tz = ctx.services.clock(), _tz(ctx)
+    async with ctx.services.store.session() as session:
+        if activity_id is not None:
+            activity = await store.get(session, ctx.guild_pk, activity_id)
+            if activity is None:
+                raise UsageError(_unknown(activity_id))
+            return activity
+        open_ = await store.open_now(session, ctx.guild_pk, now)
+        recent = [] if open_ else await store.recent(session, ctx.guild_pk, limit=5)
+    here = [a for a in open_ if a.channel_id == ctx.actor.channel_id]
+    candidates = here or open_
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        choices = "; ".join(
+            f"#{a.id} {a.title} (until {clock_time(a.closes_at, tz, now)})" for a in candidates
+        )
+        raise UsageError(
+            Error(
+                what=f"{len(candidates)} activities are open: {choices}.",
+                todo=f"Say which one with id:, e.g. id:{candidates[0].id}.",
+            )
+        )
+    if not recent:
+        raise UsageError(
+            Error(
+                what="There is no activity in this class yet.",
+                todo="Instructors post them with /activity post.",
+            )
+        )
+    latest = next((a for a in recent if a.channel_id == ctx.actor.channel_id), recent[0])
+    if not open_only:
+        return latest
+    raise UsageError(
+        Error(
+            what=f"No activity is open: #{latest.id} {latest.title} closed at "
+            f"{clock_time(latest.closes_at, tz, now)}.",
+            todo=LATE,
+        )
+    )
+
+
+ID = Option("id", int, "The activity number (see /activity list)", min_value=1)
+
+COMMAND = Command(
+    name="activity",
+    description="Timed class activities: post a prompt, answer it, see the results.",
+    subcommands=(
+        Command(
+            name="post",
+            handler=post,
+            role=Role.INSTRUCTOR,
+            options=(
+                Option("title", str, "A short title", required=True, max_length=100),
+                Option(
+                    "minutes",
+                    int,
+                    "Time to answer, in minutes",
+                    required=True,
+                    min_value=1,
+                    max_value=180,
+                ),
+                Option("prompt", str, "What to do", required=True, rest=True, max_length=3000),
+                Option("channel", str, "Post in this channel instead", max_length=100),
+            ),
+            examples=(
+                '/activity post title:"Models hub" minutes:10 Choose a task, run a few models '
+                "and note their sizes. What differences do you notice?",
+            ),
+        ),
+        Command(
+            name="submit",
+            handler=submit,
+            options=(
+                Option(
+                    "answer", str, "Your answer", required=True, rest=True, max_length=ANSWER_MAX
+                ),
+                ID,
+            ),
+            examples=("/activity submit The bigger model was slower but kept the topic",),
+        ),
+        Command(name="form", handler=form, options=(ID,), examples=("/activity form id:3",)),
+        Command(
+            name="close",
+            handler=close,
+            role=Role.INSTRUCTOR,
+            options=(ID,),
+            rate_limited=False,
+        ),
+        Command(
+            name="extend",
+            handler=extend,
+            role=Role.INSTRUCTOR,
+            options=(
+                Option("id", int, "The activity number", required=True, min_value=1),
+                Option("minutes", int, "Minutes to add", required=True, min_value=1, max_value=180),
+            ),
+            examples=("/activity extend id:3 minutes:5",),
+            rate_limited=False,
+        ),
+        Command(name="list", handler=list_),
+        Command(
+            name="results",
+            handler=results_,
+            role=Role.INSTRUCTOR,
+            options=(ID,),
+            examples=("/activity results id:3",),
+            rate_limited=False,
+        ),
+        Command(name="mine", handler=mine),
+    ),
+)

@@ -1,0 +1,371 @@
+"""/dataset: the datasets hub. Search, a dataset's card facts (license, size, splits, how it
+was made, the ethics sections) and a preview of its first rows from the dataset viewer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commandline import quote
+from bot.hub.cache import Cached
+from bot.hub.cards import DatasetCardReport, analyze_dataset_card
+from bot.hub.client import hub_of
+from bot.hub.errors import HubError, stale_note
+from bot.hub.records import (
+    DatasetDetails,
+    DatasetSummary,
+    Feature,
+    FirstRows,
+    checklist_text,
+    license_text,
+)
+from bot.hub.tasks import SORT_WORDS, SORTS, complete_tasks, normalize_task
+from bot.replies import Button, Card, Error, Field, Reply, Table, Text
+from bot.router import Command, Context, Option
+from bot.services import Services
+from bot.store.usage import record_usage
+
+MAX_PAGE = 40
+CELL = 60  # characters of a preview cell
+MAX_COLUMNS = 6
+# The card's creator tags, in words (https://huggingface.co/docs/hub/datasets-cards).
+_CREATORS = {
+    "found": "found: taken from existing text, e.g. scraped from the web",
+    "crowdsourced": "crowdsourced: paid crowd workers",
+    "expert-generated": "expert-generated: specialists",
+    "machine-generated": "machine-generated: made by a program or a model",
+    "no-annotation": "no annotation",
+    "other": "other",
+}
+_MEDIA = {"Image": "image", "Audio": "audio", "Video": "video", "Pdf": "pdf"}
+
+
+async def run(
+    ctx: Context,
+    text: str | None,
+    task: str | None,
+    sort: str,
+    limit: int,
+    page: int,
+    id: str | None,
+    preview: bool,
+    config: str | None,
+    split: str | None,
+    rows: int,
+) -> Reply | list[Reply]:
+    """Explore the datasets hub: how a dataset was made, its ethics sections, its rows.
+
+    /dataset imdb — datasets whose name matches (task: and sort: work as in /search)
+    /dataset id:imdb — license in plain words, size and rows per split, who made the data
+    and how (source, annotators), and which ethics sections its card fills in: personal and
+    sensitive information, social impact, biases, other known limitations
+    /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
+    """
+    if id:
+        if preview:
+            return await _preview(ctx, id.strip(), config, split, rows)
+        return await _details(ctx, id.strip())
+    if preview or config or split:
+        return Error(
+            what="preview:, config: and split: need a dataset.",
+            todo="Add id:, e.g. /dataset id:imdb preview:true",
+        )
+    return await _list(ctx, text, task, sort, limit, page)
+
+
+# -- the list --------------------------------------------------------------------------------
+async def _list(
+    ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
+) -> Reply:
+    hub = hub_of(ctx.services)
+    tag = normalize_task(task) if task else None
+    try:
+        found = await hub.search_datasets(text=text, task=tag, sort=sort, limit=limit, page=page)
+    except HubError as error:
+        return error.reply()
+    items: tuple[DatasetSummary, ...] = found.value.items
+    if not items:
+        wanted = " ".join(x for x in (f"“{text}”" if text else "", tag or "") if x)
+        return Error(
+            what=f"No datasets match {wanted or 'that'}"
+            + (f" on page {page}." if page > 1 else "."),
+            todo="Try fewer words or another task:, e.g. task:text-classification.",
+        )
+    first = (page - 1) * limit
+    table_rows = tuple(
+        (
+            str(first + i + 1),
+            d.id,
+            ", ".join(d.tasks[:2]) or "—",
+            d.size or "—",
+            d.license or "—",
+            f"{d.downloads:,}",
+            f"{d.likes:,}",
+        )
+        for i, d in enumerate(items)
+    )
+    footer = [f"Page {page}. Details: /dataset id:<id>"]
+    note = stale_note(found)
+    if note:
+        footer.insert(0, note)
+    buttons: tuple[Button, ...] = ()
+    if found.value.has_more and page < MAX_PAGE:
+        parts = ["/dataset", *(text or "").split(), *([f"task:{quote(tag)}"] if tag else [])]
+        action = " ".join([*parts, f"sort:{sort}", f"limit:{limit}", f"page:{page + 1}"])
+        if len(action) <= 100:
+            buttons = (Button(label="More", action=action),)
+    return Table(
+        title=f"Datasets ({tag or 'all tasks'}), {SORT_WORDS[sort]}",
+        columns=("#", "dataset", "task", "size", "license", "downloads", "likes"),
+        rows=table_rows,
+        footer=" ".join(footer),
+        buttons=buttons,
+    )
+
+
+# -- one dataset -----------------------------------------------------------------------------
+async def _details(ctx: Context, asked: str) -> Reply:
+    hub = hub_of(ctx.services)
+    try:
+        info = await hub.dataset_info(asked)
+        dataset = info.value
+        answers: list[Cached[Any]] = [info]
+        text: str | None = None
+        if dataset.files is None or "README.md" in dataset.files:
+            card = await hub.dataset_card(dataset.id)
+            answers.append(card)
+            text = card.value
+        report = analyze_dataset_card(text or "")
+        infos = _card_infos(report.metadata)
+        if infos is None and dataset.files and "dataset_infos.json" in dataset.files:
+            legacy = await hub.dataset_infos(dataset.id)
+            answers.append(legacy)
+            infos = legacy.value
+        if infos:
+            report = analyze_dataset_card(text or "", infos)
+    except HubError as error:
+        return error.reply()
+    await _record(ctx, dataset.id, asked=asked, preview=False)
+    lead = []
+    if asked != dataset.id:
+        lead.append(f"{asked} is now {dataset.id} (the repo was renamed or moved).")
+    note = stale_note(*answers)
+    if note:
+        lead.append(note)
+    if dataset.description:
+        lead.append(_clip(" ".join(dataset.description.split()), 300))
+    if text is None:
+        lead.append("This dataset has no card: nobody wrote down how it was made.")
+    return Card(
+        title=report.title if report.title and report.title != dataset.id else dataset.id,
+        description="\n".join(lead),
+        fields=_dataset_fields(dataset, report),
+        url=f"https://huggingface.co/datasets/{dataset.id}",
+        footer=f"See its first rows: /dataset id:{dataset.id} preview:true",
+    )
+
+
+def _card_infos(meta: Mapping[str, object]) -> dict[str, Any] | None:
+    """Splits from the card's own `dataset_info` (newer cards), shaped like dataset_infos.json."""
+    found = meta.get("dataset_info")
+    entries = found if isinstance(found, list) else [found]
+    infos = {
+        str(e.get("config_name") or "default"): e
+        for e in entries
+        if isinstance(e, dict) and e.get("splits")
+    }
+    return infos or None
+
+
+def _dataset_fields(dataset: DatasetDetails, report: DatasetCardReport) -> tuple[Field, ...]:
+    total = report.total_rows
+    size = report.size_category or dataset.size or "not given"
+    if total is not None:
+        size += f" ({total:,} rows)"
+    configs = {s.config for s in report.splits}
+    splits = "\n".join(
+        (f"{s.config}/" if len(configs) > 1 else "")
+        + f"{s.name}: "
+        + (f"{s.num_rows:,} rows" if s.num_rows is not None else "rows not given")
+        for s in report.splits[:12]
+    )
+    made = [
+        ("Source", ", ".join(report.source_datasets)),
+        ("Annotations by", _creators(report.annotations_creators)),
+        ("Text by", _creators(report.language_creators)),
+    ]
+    fields = [
+        Field(
+            name="License",
+            value=license_text(report.license or dataset.license),
+            inline=False,
+        ),
+        Field(name="Task", value=", ".join(report.task_categories or dataset.tasks) or "not given"),
+        Field(name="Languages", value=", ".join(report.languages[:12]) or "not given"),
+        Field(name="Size", value=size),
+        Field(name="Splits", value=splits or "not given", inline=False),
+        Field(
+            name="How it was made",
+            value="\n".join(f"{k}: {v or 'not given'}" for k, v in made),
+            inline=False,
+        ),
+        Field(name="Card: how it was made", value=checklist_text(report.creation), inline=False),
+        Field(name="Card: ethics", value=checklist_text(report.ethics), inline=False),
+    ]
+    if report.arxiv_ids:
+        links = "\n".join(f"https://arxiv.org/abs/{a}" for a in report.arxiv_ids[:5])
+        fields.append(Field(name="Papers", value=links, inline=False))
+    if dataset.gated:
+        fields.append(Field(name="Gated", value="yes: ask for access on its page"))
+    return tuple(fields)
+
+
+def _creators(tags: tuple[str, ...]) -> str:
+    return "; ".join(_CREATORS.get(t, t) for t in tags)
+
+
+async def _record(ctx: Context, dataset: str, **detail: object) -> None:
+    async with ctx.services.store.session(write=True) as session:
+        await record_usage(
+            session,
+            guild_id=ctx.guild_pk,
+            user_id=ctx.user_pk,
+            command="dataset",
+            now=ctx.services.clock(),
+            detail={"dataset": dataset, **detail},
+        )
+
+
+# -- the preview -----------------------------------------------------------------------------
+async def _preview(
+    ctx: Context, dataset: str, config: str | None, split: str | None, count: int
+) -> Reply | list[Reply]:
+    hub = hub_of(ctx.services)
+    answers: list[Cached[Any]] = []
+    try:
+        if not (config and split):
+            known = await hub.viewer_splits(dataset)
+            answers.append(known)
+            chosen = _choose(dataset, known.value, config, split)
+            if isinstance(chosen, Error):
+                return chosen
+            config, split = chosen
+        first = await hub.viewer_first_rows(dataset, config, split)
+        answers.append(first)
+    except HubError as error:
+        return error.reply()
+    await _record(ctx, dataset, preview=True, config=config, split=split)
+    table, media = _rows_table(first.value, count)
+    note = stale_note(*answers)
+    table = Table(
+        title=table.title,
+        columns=table.columns,
+        rows=table.rows,
+        footer=" ".join(x for x in (note, table.footer) if x),
+    )
+    return [table, media] if media else table
+
+
+def _choose(
+    dataset: str, known: tuple[tuple[str, str], ...], config: str | None, split: str | None
+) -> tuple[str, str] | Error:
+    """The config/split to show: as asked, else the train split of the first config."""
+    if not known:
+        return Error(what=f"The dataset viewer lists no splits for {dataset}.")
+    configs = list(dict.fromkeys(c for c, _ in known))
+    if config and config not in configs:
+        return Error(
+            what=f"{dataset} has no config {config}.", todo=f"Choose one of: {', '.join(configs)}."
+        )
+    config = config or configs[0]
+    splits = [s for c, s in known if c == config]
+    if split and split not in splits:
+        return Error(
+            what=f"{dataset} ({config}) has no split {split}.",
+            todo=f"Choose one of: {', '.join(splits)}.",
+        )
+    return config, split or ("train" if "train" in splits else splits[0])
+
+
+def _rows_table(first: FirstRows, count: int) -> tuple[Table, Text | None]:
+    features = first.features[:MAX_COLUMNS]
+    links: list[str] = []
+    rows = []
+    for row in first.rows[:count]:
+        cells = [str(row.index)]
+        for feature in features:
+            value = row.cells.get(feature.name)
+            if feature.kind in _MEDIA:
+                label = f"[{_MEDIA[feature.kind]} {len(links) + 1}]"
+                links.append(f"{label} {_media_link(first, value, row.index)}")
+                cells.append(label)
+            else:
+                cells.append(_cell(value, feature, feature.name in row.truncated))
+        rows.append(tuple(cells))
+    hidden = len(first.features) - len(features)
+    footer = f"Cells cut at {CELL} characters."
+    if hidden:
+        footer += f" {hidden} more columns not shown."
+    table = Table(
+        title=f"{first.dataset} — {first.config}/{first.split}: first {len(rows)} rows",
+        columns=("#", *(f.name for f in features)),
+        rows=tuple(rows),
+        footer=footer,
+    )
+    media = Text(text="\n".join(links)) if links else None
+    return table, media
+
+
+def _cell(value: object, feature: Feature, cut_by_viewer: bool) -> str:
+    if value is None:
+        return "—"
+    if feature.labels and isinstance(value, int) and 0 <= value < len(feature.labels):
+        return f"{feature.labels[value]} ({value})"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = re.sub(r"<br\s*/?>|\s+", " ", text).strip()
+    return _clip(text + ("…" if cut_by_viewer and not text.endswith("…") else ""), CELL)
+
+
+def _media_link(first: FirstRows, value: object, index: int) -> str:
+    """The asset URL the viewer gave; its signed URLs are long, so the Hub's row page then."""
+    items = value if isinstance(value, list) else [value]
+    src = next((i.get("src") for i in items if isinstance(i, dict) and i.get("src")), None)
+    if isinstance(src, str) and len(src) <= 200:
+        return src
+    page = f"https://huggingface.co/datasets/{first.dataset}/viewer/{first.config}/{first.split}"
+    return f"{page}?row={index}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def _complete_tasks(services: Services, prefix: str) -> list[str]:
+    return complete_tasks(prefix)
+
+
+COMMAND = Command(
+    name="dataset",
+    handler=run,
+    options=(
+        Option("text", str, "Words in the dataset's name", rest=True, max_length=100),
+        Option("task", str, "A task category, e.g. text-classification", complete=_complete_tasks),
+        Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
+        Option("limit", int, "How many datasets", default=10, min_value=1, max_value=25),
+        Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
+        Option("id", str, "A dataset id: show its card facts", max_length=200),
+        Option("preview", bool, "Show its first rows", default=False),
+        Option("config", str, "Preview: which config (subset)", max_length=100),
+        Option("split", str, "Preview: which split, e.g. train", max_length=100),
+        Option("rows", int, "Preview: how many rows", default=5, min_value=1, max_value=10),
+    ),
+    examples=(
+        "/dataset imdb",
+        "/dataset task:text-classification sort:likes",
+        "/dataset id:imdb",
+        "/dataset id:imdb preview:true rows:3",
+    ),
+)

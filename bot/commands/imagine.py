@@ -1,0 +1,404 @@
+"""/imagine: a text-to-image model (Stable Diffusion through diffusers) draws a prompt.
+
+The prompt passes the class's word filter (bot/inference/safety.py plus the words an
+instructor added), the model passes the guard (text-to-image diffusers pipelines only), and
+an "imagine" job is queued (bot/jobs/imagine_task.py runs it); the reply shows the queue
+position, then the relay turns it into step i/N progress and finally the PNG, rendered here.
+Every prompt and what became of it goes to the audit log that instructors read with
+/imagine audit.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commandline import quote
+from bot.identity import Role
+from bot.inference.class_filter import FILTER_KIND, change_words, class_filter
+from bot.inference.devices import accelerator
+from bot.inference.guard import TEXT_TO_IMAGE, ApprovedModel, ModelRefused, format_params
+from bot.inference.image import CLASS_SIZES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from bot.jobs.commands import clip, queued_reply, submit_job
+from bot.jobs.protocol import JobRequest, JobView
+from bot.replies import Button, Error, Image, Reply, Table, Text
+from bot.router import Command, Context, Option
+from bot.store.audit import recent_audit, record_audit
+from bot.store.models import Job
+
+KIND = "imagine"
+ACTIONS = ("reroll", "block", "unblock", "audit")
+INSTRUCTOR_ACTIONS = ("block", "unblock", "audit")
+MAX_WORD_CHARS = 50
+AUDIT_PROMPT_CHARS = 60
+# A caption repeats the command that makes the same image, when it is this short.
+REPRODUCE_CHARS = 600
+
+
+def max_size(settings: Any) -> int:
+    """CLASSBOT_IMAGE_MAX_SIZE, or 768 with a GPU and 512 on CPU."""
+    auto = 512 if accelerator(settings.device) == "cpu" else 768
+    return int(settings.image_max_size) or auto
+
+
+def defaults_for(model_id: str) -> tuple[int, float]:
+    """Steps and guidance when the student gives none. Turbo models (sd-turbo, sdxl-turbo)
+    are distilled to make an image in 1-4 steps without guidance; the rest use SD's 25/7.5."""
+    return (2, 0.0) if "turbo" in model_id.lower() else (25, 7.5)
+
+
+async def run(
+    ctx: Context,
+    prompt: str,
+    negative_prompt: str | None,
+    model: str | None,
+    steps: int | None,
+    guidance: float | None,
+    seed: int | None,
+    size: str | None,
+    job: int | None,
+    word: str | None,
+    limit: int | None,
+) -> AsyncIterator[Reply]:
+    """Draw a picture from a prompt with a text-to-image model (Stable Diffusion).
+
+    The same prompt, seed, steps, guidance, size and model always give the same image: the
+    caption shows them all. Re-roll keeps everything but the seed. Without steps and
+    guidance the model's usual ones are used (turbo models: 2 steps, no guidance; others 25
+    and 7.5); without size, the model's own size. Prompts go through the class's word
+    filter, and a model's own safety checker hides images it flags. Cancel stops the model
+    within a step.
+
+    /imagine reroll job:N — the same image settings with a new seed.
+    Instructors: /imagine block word:<w> and /imagine unblock word:<w> change this class's
+    word list (unblock also allows a word the default list blocks); /imagine block alone
+    shows the list; /imagine audit [limit:] shows recent prompts and what became of them.
+    """
+    action = prompt.strip().lower()
+    if action not in ACTIONS:
+        if job is not None or word is not None or limit is not None:
+            yield Error(
+                what="job:, word: and limit: go with /imagine reroll, block/unblock and audit.",
+                todo='To draw, type /imagine prompt:"a red fox".',
+            )
+            return
+        async for reply in _imagine(
+            ctx, prompt, negative_prompt or "", model, steps, guidance, seed, size
+        ):
+            yield reply
+        return
+    if action in INSTRUCTOR_ACTIONS and ctx.actor.role is not Role.INSTRUCTOR:
+        yield Error(
+            what=f"/imagine {action} is for instructors.",
+            todo='To draw that word, give a longer prompt, e.g. /imagine prompt:"a red fox".',
+        )
+        return
+    if action == "reroll":
+        async for reply in _reroll(ctx, job):
+            yield reply
+    elif action == "audit":
+        yield await _audit_table(ctx, limit or 20)
+    else:
+        yield await change_words(ctx, action, word)
+
+
+# -- drawing -------------------------------------------------------------------------------------
+
+
+async def _imagine(
+    ctx: Context,
+    prompt: str,
+    negative_prompt: str,
+    model: str | None,
+    steps: int | None,
+    guidance: float | None,
+    seed: int | None,
+    size: str | None,
+    reroll_of: int | None = None,
+    model_given: bool | None = None,
+) -> AsyncIterator[Reply]:
+    services = ctx.services
+    jobs, guard = services.jobs, services.guard
+    if jobs is None or guard is None:
+        yield Error(
+            what="Image generation is not set up on this bot.", todo="Tell your instructor."
+        )
+        return
+    detail: dict[str, Any] = {"negative_prompt": negative_prompt} if negative_prompt else {}
+    if reroll_of is not None:
+        detail["reroll_of"] = reroll_of
+    verdict = (await class_filter(ctx)).check(prompt)
+    if not verdict.allowed:
+        await _audit(ctx, prompt, "refused", {**detail, "blocked": list(verdict.matched)})
+        yield Error(what=verdict.reason, todo="Nothing was sent to the model.")
+        return
+    try:
+        approved = await guard.check(model or services.settings.image_model, TEXT_TO_IMAGE)
+    except ModelRefused as refused:
+        await _audit(ctx, prompt, "refused", {**detail, "model": model, "why": refused.error.what})
+        raise
+    limit = max_size(services.settings)
+    if size is not None and int(size) > limit:
+        allowed = ", ".join(str(s) for s in CLASS_SIZES if s <= limit)
+        yield Error(
+            what=f"size:{size} is above this class's limit of {limit}.",
+            todo=f"Choose {allowed}, or leave size out for the model's own size.",
+        )
+        return
+    default_steps, default_guidance = defaults_for(approved.id)
+    steps = default_steps if steps is None else steps
+    guidance = default_guidance if guidance is None else guidance
+    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+    params = {
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "model": approved.to_json(),
+        # Captions name the model only when the student chose one.
+        "model_given": model is not None if model_given is None else model_given,
+        "steps": steps,
+        "guidance": guidance,
+        "seed": seed,
+        "size": int(size) if size else None,
+        "max_size": limit,
+    }
+    shape = size or f"native{limit}"
+    request = JobRequest(
+        kind=KIND,
+        params=params,
+        guild_pk=ctx.guild_pk,
+        user_pk=ctx.user_pk,
+        destination=ctx.destination,
+        priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
+        # One pipeline call runs jobs that share all of these (bot/jobs/imagine_task.py).
+        batch_key=f"{KIND}:{approved.id}@{approved.revision or ''}|{shape}|{steps}|{guidance:g}",
+        cost=steps,
+        summary=f"{clip(prompt, 40)} ({approved.short_name})",
+    )
+    ticket = await submit_job(jobs, request)
+    try:
+        await _audit(ctx, prompt, "queued", {**detail, "job": ticket.job_id, "seed": seed})
+        yield queued_reply(ticket, total=steps)
+    finally:
+        # Only now may the job start: its progress replaces the reply just sent.
+        jobs.release(ticket.job_id)
+
+
+async def _reroll(ctx: Context, job_id: int | None) -> AsyncIterator[Reply]:
+    if job_id is None:
+        yield Error(
+            what="Which image?", todo="Type /imagine reroll job:N (N is in the image's caption)."
+        )
+        return
+    async with ctx.services.store.session() as session:
+        old = await session.get(Job, job_id)
+    if old is None or old.guild_id != ctx.guild_pk or old.kind != KIND:
+        yield Error(what=f"There is no image job {job_id} here.", todo="Check the number.")
+        return
+    p = old.params or {}
+    seeds = {p.get("seed"), (old.result or {}).get("seed")}
+    seed = secrets.randbelow(MAX_SEED + 1)
+    while seed in seeds:  # a re-roll always shows a new image
+        seed = secrets.randbelow(MAX_SEED + 1)
+    size = str(p["size"]) if p.get("size") else None
+    async for reply in _imagine(
+        ctx,
+        str(p["prompt"]),
+        str(p.get("negative_prompt") or ""),
+        ApprovedModel.from_json(p["model"]).id,
+        int(p["steps"]),
+        float(p["guidance"]),
+        seed,
+        size,
+        reroll_of=job_id,
+        model_given=bool(p.get("model_given")),
+    ):
+        yield reply
+
+
+# -- the audit log -------------------------------------------------------------------------------
+
+
+async def _audit(ctx: Context, prompt: str, outcome: str, detail: dict[str, Any]) -> None:
+    async with ctx.services.store.session(write=True) as session:
+        await record_audit(
+            session,
+            guild_id=ctx.guild_pk,
+            user_id=ctx.user_pk,
+            kind=KIND,
+            text=prompt,
+            outcome=outcome,
+            now=ctx.services.clock(),
+            detail=detail,
+        )
+
+
+def _audit_detail(detail: dict[str, Any]) -> str:
+    parts = []
+    if detail.get("job"):
+        parts.append(f"job {detail['job']}")
+    if detail.get("reroll_of"):
+        parts.append(f"re-roll of {detail['reroll_of']}")
+    if detail.get("blocked"):
+        parts.append("words: " + ", ".join(detail["blocked"]))
+    if detail.get("why"):
+        parts.append(clip(str(detail["why"]), 60))
+    if detail.get("error"):
+        parts.append(clip(str(detail["error"]), 60))
+    return "; ".join(parts)
+
+
+async def _audit_table(ctx: Context, limit: int) -> Reply:
+    async with ctx.services.store.session() as session:
+        events = await recent_audit(
+            session, guild_id=ctx.guild_pk, kinds=(KIND, FILTER_KIND), limit=limit
+        )
+    if not events:
+        return Text(text="No /imagine prompts in this class yet.", private=True)
+    zone = ZoneInfo(ctx.services.settings.timezone)
+    rows = []
+    for event, who in events:
+        when = event.created_at.astimezone(zone).strftime("%b %d %H:%M")
+        text = clip(event.text, AUDIT_PROMPT_CHARS)
+        if event.kind == FILTER_KIND:
+            text = f"(word list) {text}"
+        rows.append((when, who, event.outcome, text, _audit_detail(event.detail or {})))
+    return Table(
+        title="/imagine prompts in this class",
+        columns=("when", "who", "outcome", "prompt", "detail"),
+        rows=tuple(rows),
+        footer=f"Newest first, {len(rows)} shown. Times in {zone.key}.",
+        private=True,
+    )
+
+
+async def after_delivery(session: AsyncSession, job: JobView, now: datetime) -> None:
+    """The outcome goes to the audit log; the delivered PNG leaves the jobs table."""
+    result = job.result or {}
+    outcome = "flagged" if result.get("flagged") else job.state
+    detail = {"job": job.id, "seed": result.get("seed", job.params.get("seed"))}
+    if job.error:
+        detail["error"] = job.error
+    prompt = str(job.params.get("prompt", ""))
+    await record_audit(
+        session,
+        guild_id=job.guild_pk,
+        user_id=job.user_pk,
+        kind=KIND,
+        text=prompt,
+        outcome=outcome,
+        now=now,
+        detail=detail,
+    )
+    if "png" in result:
+        # Students have the image in chat now; the database need not keep every picture.
+        kept = {key: value for key, value in result.items() if key != "png"}
+        await session.execute(update(Job).where(Job.id == job.id).values(result=kept))
+
+
+# -- the result ----------------------------------------------------------------------------------
+
+
+def reproduce(job: JobView, result: dict[str, Any]) -> str:
+    """The command line that makes this exact image again."""
+    p = job.params
+    words = [f"/imagine prompt:{quote(str(p['prompt']))}"]
+    if p.get("negative_prompt"):
+        words.append(f"negative_prompt:{quote(str(p['negative_prompt']))}")
+    if p.get("model_given"):
+        words.append(f"model:{quote(ApprovedModel.from_json(p['model']).id)}")
+    words.append(f"steps:{result['steps']} guidance:{result['guidance']:g}")
+    words.append(f"seed:{result['seed']}")
+    if p.get("size"):  # else the model's own size, which the same command gives again
+        words.append(f"size:{result['size']}")
+    return " ".join(words)
+
+
+def render(job: JobView) -> Reply:
+    """The finished image with everything needed to make it again, and a Re-roll button."""
+    result = job.result or {}
+    reroll = Button(label="Re-roll", action=f"/imagine reroll job:{job.id}", style="primary")
+    if result.get("flagged"):
+        return Text(
+            text=f"Job {job.id}: the model's safety checker flagged this image, so it is not "
+            "shown. Try a different prompt."
+        )
+    prompt = str(job.params.get("prompt", ""))
+    size, seed = int(result["size"]), int(result["seed"])
+    name = clip(str(result.get("model_name") or ""), 60)
+    params = int(result["runs"][0]["model_params"])
+    together = int(result.get("batch_jobs") or 1)
+    timing = f"{result['seconds']:.1f} s" + (f" ({together} images together)" * (together > 1))
+    caption = (
+        f"“{clip(prompt, 300)}” · {name} ({format_params(params)} parameters) · "
+        f"{size}×{size} · {result['steps']} steps · guidance {result['guidance']:g} · "
+        f"seed {seed} · {timing} · job {job.id}"
+    )
+    again = reproduce(job, result)
+    if len(again) <= REPRODUCE_CHARS:
+        caption += f"\nSame image again: {again}"
+    return Image(
+        filename=f"imagine-{job.id}-seed{seed}.png",
+        data=base64.b64decode(result["png"]),
+        alt=clip(prompt, 300),
+        caption=caption,
+        buttons=(reroll,),
+    )
+
+
+JOB_RENDERERS = {KIND: render}
+JOB_DELIVERED = {KIND: after_delivery}
+
+COMMAND = Command(
+    name="imagine",
+    handler=run,
+    options=(
+        Option(
+            "prompt",
+            str,
+            "What to draw (or: reroll, block, unblock, audit)",
+            required=True,
+            rest=True,
+            max_length=MAX_PROMPT_CHARS,
+        ),
+        Option(
+            "negative_prompt", str, "What to keep out of the image", max_length=MAX_PROMPT_CHARS
+        ),
+        Option("model", str, "A Hub model id (text-to-image) or the class default"),
+        Option(
+            "steps", int, "Denoising steps: more = slower, finer", min_value=1, max_value=MAX_STEPS
+        ),
+        Option(
+            "guidance",
+            float,
+            "How closely to follow the prompt (0 = ignore it)",
+            min_value=0,
+            max_value=MAX_GUIDANCE,
+        ),
+        Option(
+            "seed",
+            int,
+            "Same seed + settings + model = same image",
+            min_value=0,
+            max_value=MAX_SEED,
+        ),
+        Option("size", str, "Width and height in pixels", choices=tuple(map(str, CLASS_SIZES))),
+        Option("job", int, "reroll: the image's job number", min_value=1),
+        Option("word", str, "block/unblock: a word or phrase", max_length=MAX_WORD_CHARS),
+        Option("limit", int, "audit: how many entries", min_value=1, max_value=100),
+    ),
+    examples=(
+        '/imagine prompt:"a red fox in the snow"',
+        '/imagine prompt:"a castle on a hill" steps:4 seed:7 size:512',
+        '/imagine prompt:"a robot teacher" negative_prompt:"blurry" guidance:9',
+        "/imagine reroll job:12",
+        "/imagine block word:dragon",
+        "/imagine audit limit:50",
+    ),
+)

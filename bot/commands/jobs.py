@@ -1,0 +1,124 @@
+"""/jobs: your queued and running jobs, and cancelling one (the Cancel buttons run this)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.identity import Role
+from bot.jobs import records
+from bot.replies import Button, Error, Reply, Table, Text
+from bot.router import Command, Context, Option
+from bot.store.models import Job, User
+
+# Discord shows at most 5 rows of 5 buttons; one row of Cancel buttons is plenty.
+MAX_BUTTONS = 5
+
+
+async def run(ctx: Context, action: str, id: int | None) -> Reply:
+    """Show your queued and running jobs, or cancel one.
+
+    /jobs lists yours (instructors see everyone's in this server). /jobs cancel id:N cancels
+    job N: a queued job at once, a running one after its current step. Students can cancel
+    their own jobs; instructors any job in their server.
+    """
+    if action == "cancel":
+        return await _cancel(ctx, id)
+    return await _list(ctx)
+
+
+async def _list(ctx: Context) -> Reply:
+    instructor = ctx.actor.role is Role.INSTRUCTOR
+    async with ctx.services.store.session() as session:
+        jobs = await records.active_jobs(
+            session, guild_pk=ctx.guild_pk, user_pk=None if instructor else ctx.user_pk
+        )
+        names: dict[int, str] = {}
+        if instructor and jobs:
+            rows = await session.execute(
+                select(User.id, User.display_name).where(User.id.in_({j.user_id for j in jobs}))
+            )
+            names = {user_id: name for user_id, name in rows.tuples()}
+    if not jobs:
+        whose = "No one has" if instructor else "You have no"
+        return Text(text=f"{whose} queued or running jobs. Start one with /generate.")
+    positions = await ctx.services.jobs.positions() if ctx.services.jobs else {}
+    columns = ("id", "job", "state") + (("who",) if instructor else ())
+    table_rows = []
+    for job in jobs:
+        row = (str(job.id), _summary(job), _state(job, positions.get(job.id)))
+        table_rows.append(row + ((names.get(job.user_id, "?"),) if instructor else ()))
+    mine = [j for j in jobs if instructor or j.user_id == ctx.user_pk][:MAX_BUTTONS]
+    return Table(
+        title="Jobs in this server" if instructor else "Your jobs",
+        columns=columns,
+        rows=tuple(table_rows),
+        footer="Cancel one with /jobs cancel id:N.",
+        buttons=tuple(
+            Button(label=f"Cancel {j.id}", action=f"/jobs cancel id:{j.id}", style="danger")
+            for j in mine
+        ),
+        private=True,
+    )
+
+
+def _summary(job: Job) -> str:
+    summary = str((job.params or {}).get("_summary") or "")
+    return f"{job.kind}: {summary}" if summary else job.kind
+
+
+def _state(job: Job, position: int | None) -> str:
+    if job.state == "running":
+        if job.cancel_requested:
+            return "stopping"
+        if job.progress_total:
+            return f"running {job.progress_step}/{job.progress_total}"
+        return f"running ({job.progress_label or 'starting'})"
+    return f"queued #{position}" if position else "queued"
+
+
+async def _cancel(ctx: Context, job_id: int | None) -> Reply:
+    if job_id is None:
+        return Error(what="Which job?", todo="Type /jobs cancel id:N; /jobs lists your jobs.")
+    jobs = ctx.services.jobs
+    if jobs is None:
+        return Error(what="There is no job queue on this bot.")
+    outcome = await jobs.cancel(
+        job_id,
+        user_pk=ctx.user_pk,
+        guild_pk=ctx.guild_pk,
+        instructor=ctx.actor.role is Role.INSTRUCTOR,
+    )
+    match outcome:
+        case "cancelled":
+            return Text(text=f"Job {job_id} cancelled.", private=True)
+        case "cancelling":
+            return Text(
+                text=f"Stopping job {job_id}: it ends after its current step.", private=True
+            )
+        case "finished":
+            return Error(what=f"Job {job_id} has already finished.", todo="Nothing to cancel.")
+        case "not_allowed":
+            return Error(
+                what=f"Job {job_id} is not yours.",
+                todo="Only the student who started it, or an instructor, can cancel it.",
+            )
+        case _:
+            return Error(what=f"There is no job {job_id} here.", todo="/jobs lists your jobs.")
+
+
+COMMAND = Command(
+    name="jobs",
+    handler=run,
+    options=(
+        Option(
+            "action",
+            str,
+            "list (default) or cancel",
+            rest=True,
+            default="list",
+            choices=("list", "cancel"),
+        ),
+        Option("id", int, "The job number, from /jobs or the job's message", min_value=1),
+    ),
+    examples=("/jobs", "/jobs cancel id:12"),
+)

@@ -1,0 +1,351 @@
+"""/search: the models hub. Search and sort, a model's details and card checklist, and the
+guess-the-task game (its rounds live in bot/hub/guess.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commandline import quote
+from bot.hub import guess
+from bot.hub.cache import Cached
+from bot.hub.cards import ModelCardReport, analyze_model_card
+from bot.hub.client import hub_of
+from bot.hub.errors import HubError, stale_note
+from bot.hub.records import ModelDetails, ModelSummary, checklist_text, license_text
+from bot.hub.tasks import (
+    PIPELINE_TAGS,
+    SORT_WORDS,
+    SORTS,
+    close_tasks,
+    complete_libraries,
+    complete_tasks,
+    normalize_task,
+)
+from bot.inference.guard import format_params
+from bot.replies import Button, Card, Error, Field, Reply, Table
+from bot.router import Command, Context, Option
+from bot.services import Services
+from bot.store.usage import record_usage
+
+MAX_PAGE = 40
+# The lesson's "what to do next" for the tasks this bot can run.
+NEXT_COMMAND = {"text-generation": "/generate", "text-to-image": "/imagine"}
+# Tags shown elsewhere in the card (license, papers, datasets) or of no use to students.
+_HIDDEN_TAG_PREFIXES = ("license:", "arxiv:", "dataset:", "base_model:", "region:", "doi:")
+
+
+async def run(
+    ctx: Context,
+    text: str | None,
+    task: str | None,
+    sort: str,
+    limit: int,
+    library: str | None,
+    page: int,
+    model: str | None,
+    answer: str | None,
+    round: int | None,
+) -> Reply | list[Reply]:
+    """Explore the models hub: search, filter by task, sort; open a model; play guess-the-task.
+
+    /search gpt neo sort:likes — models whose name matches, most liked first
+    /search task:text-generation sort:downloads limit:5 — the five most downloaded of a task
+    /search model:EleutherAI/gpt-neo-125M — details: size, license in plain words, papers,
+    training data, and which parts of the model card exist
+    sort: downloads (last 30 days, the default), likes, trending or recent.
+
+    The guess game (from the lesson: look at the most downloaded models and guess what each
+    does from its name alone):
+    /search guess — show this channel's open round, or start one with a model from the
+    top downloads
+    /search guess answer:text-classification — answer (or click a button); one answer per
+    student per round. A task name on its own works too: /search guess summarization
+    /search guess reveal — an instructor reveals the task, the real downloads and likes and
+    the channel's score; a round also reveals itself once every student of the channel (as
+    the platform's member list knows them) has answered. Scores are kept per channel.
+    """
+    words = (text or "").split()
+    if answer or round is not None or (words and words[0].lower() == "guess"):
+        return await guess.play(ctx, words[1:] if words else [], answer, round)
+    if model:
+        return await _details(ctx, model.strip())
+    return await _list(ctx, text, task, sort, limit, library, page)
+
+
+# -- the list --------------------------------------------------------------------------------
+async def _list(
+    ctx: Context,
+    text: str | None,
+    task: str | None,
+    sort: str,
+    limit: int,
+    library: str | None,
+    page: int,
+) -> Reply:
+    hub = hub_of(ctx.services)
+    tag = normalize_task(task) if task else None
+    library = library.strip().lower() if library else None
+    try:
+        found = await hub.search_models(
+            text=text, task=tag, library=library, sort=sort, limit=limit, page=page
+        )
+        if not found.value.items and text and len(text.split()) > 1:
+            # Repo names have no spaces: "gpt neo" means gpt-neo.
+            text = "-".join(text.split())
+            found = await hub.search_models(
+                text=text, task=tag, library=library, sort=sort, limit=limit, page=page
+            )
+    except HubError as error:
+        return error.reply()
+    items: tuple[ModelSummary, ...] = found.value.items
+    if not items:
+        return _nothing_found(text, tag, library, page)
+    first = (page - 1) * limit
+    rows = tuple(
+        (
+            str(first + i + 1),
+            m.id,
+            m.pipeline_tag or "—",
+            f"{m.downloads:,}",
+            f"{m.likes:,}",
+            format_params(m.params) if m.params else "—",
+            m.license or "—",
+        )
+        for i, m in enumerate(items)
+    )
+    what = f"“{text}”" if text else "Models"
+    scope = ", ".join(x for x in (tag, library) if x) or "all tasks"
+    footer = [f"Page {page}. Details: /search model:<id>"]
+    note = stale_note(found)
+    if note:
+        footer.insert(0, note)
+    buttons: tuple[Button, ...] = ()
+    if found.value.has_more and page < MAX_PAGE:
+        action = _line(text, tag, sort, limit, library, page + 1)
+        if len(action) <= 100:
+            buttons = (Button(label="More", action=action),)
+        else:
+            footer.append(f"More: add page:{page + 1}")
+    return Table(
+        title=f"{what} ({scope}), {SORT_WORDS[sort]}",
+        columns=("#", "model", "task", "downloads (30 d)", "likes", "params", "license"),
+        rows=rows,
+        footer=" ".join(footer),
+        buttons=buttons,
+    )
+
+
+def _line(
+    text: str | None, task: str | None, sort: str, limit: int, library: str | None, page: int
+) -> str:
+    """The command line that shows another page of the same search (the More button)."""
+    parts = ["/search", *(text or "").split()]
+    parts += [f"task:{task}"] if task else []
+    parts += [f"sort:{sort}", f"limit:{limit}"]
+    parts += [f"library:{quote(library)}"] if library else []
+    parts.append(f"page:{page}")
+    return " ".join(parts)
+
+
+def _nothing_found(text: str | None, tag: str | None, library: str | None, page: int) -> Error:
+    if page > 1:
+        return Error(what=f"There is no page {page} for this search.", todo="Try page:1.")
+    if tag and tag not in PIPELINE_TAGS:
+        close = close_tasks(tag)
+        hint = f"Did you mean task:{close[0]}? " if close else ""
+        return Error(
+            what=f"{tag} is not a task on the Hub.",
+            todo=f"{hint}Type task: and pick one from the list, e.g. task:text-generation.",
+        )
+    wanted = " ".join(x for x in (f"“{text}”" if text else "", tag or "", library or "") if x)
+    return Error(
+        what=f"No models match {wanted or 'that'}.",
+        todo="Try fewer or shorter words (a part of the name works: gpt-neo), or drop task:"
+        " or library:.",
+    )
+
+
+# -- one model -------------------------------------------------------------------------------
+async def _details(ctx: Context, asked: str) -> Reply:
+    hub = hub_of(ctx.services)
+    try:
+        info = await hub.model_info(asked)
+    except HubError as error:
+        return error.reply()
+    model = info.value
+    answers: list[Cached[Any]] = [info]
+    report: ModelCardReport | None = None
+    card_problem: str | None = None
+    if model.files is None or "README.md" in model.files:
+        try:
+            card = await hub.model_card(model.id)
+        except HubError as error:
+            card_problem = error.what
+        else:
+            answers.append(card)
+            report = analyze_model_card(card.value) if card.value else None
+    async with ctx.services.store.session(write=True) as session:
+        await record_usage(
+            session,
+            guild_id=ctx.guild_pk,
+            user_id=ctx.user_pk,
+            command="search",
+            now=ctx.services.clock(),
+            model_id=model.id,
+            model_params=model.params,
+            detail={"asked": asked} if asked != model.id else None,
+        )
+    lead = []
+    if asked != model.id:
+        lead.append(f"{asked} is now {model.id} (the repo was renamed or moved).")
+    note = stale_note(*answers)
+    if note:
+        lead.append(note)
+    if model.pipeline_tag in PIPELINE_TAGS:
+        lead.append(f"A {model.pipeline_tag} model: it {PIPELINE_TAGS[model.pipeline_tag]}.")
+    return Card(
+        title=model.id,
+        description="\n".join(lead),
+        fields=_model_fields(model, report, card_problem),
+        url=f"https://huggingface.co/{model.id}",
+        footer=_next_step(model),
+    )
+
+
+def _model_fields(
+    model: ModelDetails, report: ModelCardReport | None, card_problem: str | None
+) -> tuple[Field, ...]:
+    meta = model.card_data
+    license_id = (report.license if report else None) or model.license or _first(meta, "license")
+    papers = list((report.arxiv_ids if report else ()) or _tagged(model, "arxiv"))
+    datasets = list((report.datasets if report else ()) or _tagged(model, "dataset"))
+    languages = list((report.languages if report else ()) or _strings(meta.get("language")))
+    tags = [t for t in model.tags if not t.startswith(_HIDDEN_TAG_PREFIXES)]
+    tags = [t for t in tags if t not in (model.pipeline_tag, model.library, *languages)]
+    gated = {
+        None: "no: anyone can download it",
+        "auto": "yes: accept the authors' terms on the model page, then download",
+        "manual": "yes: the authors approve each request by hand",
+    }.get(model.gated, f"yes ({model.gated})")
+    fields = [
+        Field(name="Author", value=model.author or model.id.split("/")[0]),
+        Field(name="Task", value=model.pipeline_tag or "not given"),
+        Field(name="Library", value=model.library or "not given"),
+        Field(name="Parameters", value=_params_field(model)),
+        Field(name="Downloads (30 days)", value=f"{model.downloads:,}"),
+        Field(name="Likes", value=f"{model.likes:,}"),
+        Field(
+            name="License",
+            value=license_text(license_id),
+            inline=False,
+        ),
+        Field(
+            name="Papers",
+            value="\n".join(f"https://arxiv.org/abs/{p}" for p in papers[:5]) or "none linked",
+            inline=False,
+        ),
+        Field(name="Training data", value=", ".join(datasets[:8]) or "not given"),
+        Field(name="Languages", value=", ".join(languages[:12]) or "not given"),
+        Field(name="Gated", value=gated),
+    ]
+    if tags:
+        fields.append(Field(name="Tags", value=", ".join(tags[:12]), inline=False))
+    fields.append(Field(name="Model card", value=_checklist(report, card_problem), inline=False))
+    return tuple(fields)
+
+
+def _params_field(model: ModelDetails) -> str:
+    if model.params:
+        return guess.params_text(model.params)
+    if model.library == "diffusers":
+        return (
+            "not published: a diffusers pipeline is several models (UNet, text encoder, VAE) "
+            "with their own weights, and the Hub gives no total"
+        )
+    return "not published by the Hub for this repo (no safetensors weights)"
+
+
+def _checklist(report: ModelCardReport | None, problem: str | None) -> str:
+    if problem:
+        return f"Could not read the card: {problem}"
+    if report is None:
+        return "This model has no card: nobody wrote down what it does, its data or its limits."
+    return checklist_text(report.checklist)
+
+
+def _next_step(model: ModelDetails) -> str:
+    command = NEXT_COMMAND.get(model.pipeline_tag or "")
+    if command:
+        return f"Try it: {command} model:{model.id}"
+    return (
+        f"Try it on https://huggingface.co/{model.id} (this bot runs text-generation and "
+        "text-to-image models)"
+    )
+
+
+def _tagged(model: ModelDetails, prefix: str) -> tuple[str, ...]:
+    return tuple(t.split(":", 1)[1] for t in model.tags if t.startswith(prefix + ":"))
+
+
+def _strings(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(v) for v in items if isinstance(v, str | int | float) and str(v).strip()]
+
+
+def _first(meta: object, key: str) -> str | None:
+    found = _strings(meta.get(key)) if isinstance(meta, dict) else []
+    return found[0] if found else None
+
+
+# -- autocomplete ----------------------------------------------------------------------------
+async def _complete_tasks(services: Services, prefix: str) -> list[str]:
+    return complete_tasks(prefix)
+
+
+async def _complete_libraries(services: Services, prefix: str) -> list[str]:
+    return complete_libraries(prefix)
+
+
+async def _complete_models(services: Services, prefix: str) -> list[str]:
+    """Ids from recent searches; one (cached) search when nothing seen matches yet."""
+    hub = services.hub
+    if hub is None:
+        return []
+    found = hub.known_models(prefix)
+    if not found and len(prefix.strip()) >= 3:
+        try:
+            await hub.search_models(text=prefix.strip(), sort="downloads", limit=25)
+        except HubError:
+            return []
+        found = hub.known_models(prefix)
+    return found
+
+
+COMMAND = Command(
+    name="search",
+    handler=run,
+    options=(
+        Option("text", str, "Words in the model's name, or: guess", rest=True, max_length=100),
+        Option(
+            "task", str, "A task (pipeline tag), e.g. text-generation", complete=_complete_tasks
+        ),
+        Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
+        Option("limit", int, "How many models", default=10, min_value=1, max_value=25),
+        Option("library", str, "A library, e.g. transformers", complete=_complete_libraries),
+        Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
+        Option(
+            "model", str, "A model id: show its details", max_length=200, complete=_complete_models
+        ),
+        Option("answer", str, "Guess game: your answer (a task)", complete=_complete_tasks),
+        Option("round", int, "Guess game: the round you answer", min_value=1),
+    ),
+    examples=(
+        "/search task:text-generation sort:likes limit:5",
+        "/search gpt-neo",
+        "/search model:EleutherAI/gpt-neo-125M",
+        "/search guess",
+        "/search guess answer:text-classification",
+        "/search guess reveal",
+    ),
+)

@@ -1,0 +1,104 @@
+"""What commands see of the job queue, whichever backend runs the jobs.
+
+The jobs table is the system of record; a backend (embedded worker processes, or RQ on
+Redis) only decides where the work runs. Commands submit a `JobRequest`, reply at once with
+the ticket's queue position, and the backend's relay delivers progress and the result to the
+stored destination later, through `services.outboxes[platform].send(..., key=f"job:{id}")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from bot.delivery import Destination
+from bot.replies import Reply
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running")
+FINISHED_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
+
+CancelOutcome = Literal["cancelled", "cancelling", "finished", "not_found", "not_allowed"]
+
+WORKER_STOPPED = "The model worker stopped — try again, maybe with a smaller model or fewer tokens."
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    kind: str
+    params: dict[str, Any]
+    guild_pk: int
+    user_pk: int
+    destination: Destination
+    # Instructors' jobs go first (1); students' are 0.
+    priority: int = 0
+    # Jobs with the same batch key may run as one batched call; cost (e.g. new tokens)
+    # keeps a short job's batch from being held back by a much longer one.
+    batch_key: str | None = None
+    cost: float = 1.0
+    # One line for /jobs ("generate: Once upon a time…").
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A submitted job: where it stands in the queue right now."""
+
+    job_id: int
+    position: int  # 1 = next to start
+    running: int  # jobs running now (on this bot's workers)
+    can_start: bool  # next in line and a worker is free
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as the relay and the renderers see it (a detached copy of the row)."""
+
+    id: int
+    kind: str
+    state: str
+    params: dict[str, Any]
+    destination: Destination
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    progress_step: int = 0
+    progress_total: int = 0
+    progress_label: str = ""
+    user_pk: int = 0
+    guild_pk: int = 0
+    created_at: datetime | None = None
+
+
+# Turns a finished job into its final reply; one per job kind, declared by the command
+# module as JOB_RENDERERS = {"generate": render}.
+Renderer = Callable[[JobView], Reply]
+
+
+class QueueFull(Exception):
+    def __init__(self, active: int, limit: int) -> None:
+        super().__init__(f"{active} jobs waiting (limit {limit})")
+        self.active = active
+        self.limit = limit
+
+
+class JobQueue(Protocol):
+    async def submit(self, request: JobRequest) -> Ticket:
+        """Record the job (raises QueueFull over the per-user limit). The job is held until
+        `release(job_id)`, so the command's first reply goes out before any progress."""
+        ...
+
+    def release(self, job_id: int) -> None:
+        """The command has replied: the job may start."""
+        ...
+
+    async def cancel(
+        self, job_id: int, *, user_pk: int, guild_pk: int, instructor: bool
+    ) -> CancelOutcome:
+        """Cancel a queued job at once, or ask a running one to stop after its current step."""
+        ...
+
+    async def positions(self) -> dict[int, int]:
+        """Queue position (1 = next) of every queued job."""
+        ...

@@ -1,0 +1,352 @@
+"""Repository functions over the jobs table, the queue's system of record.
+
+Every state change is one conditional UPDATE (`WHERE state = ...`, `WHERE lease_owner = ...`),
+so two bot processes on one database never both claim, finish or deliver the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import Destination
+from bot.jobs.fairness import Waiting, fair_order
+from bot.jobs.protocol import ACTIVE_STATES, FINISHED_STATES, JobRequest, JobView, QueueFull
+from bot.store import Store
+from bot.store.models import Job
+
+
+class SerialWrites:
+    """Write transactions, one at a time from this process when the database is SQLite.
+
+    SQLite has a single writer; concurrent write transactions from one process do not
+    queue, they fail to get the lock and sleep in SQLite's busy handler (1, 2, 5, 10… ms).
+    Measured with 16 students pressing /generate at once: 215 ms to queue them all with
+    concurrent writes, 100 ms with this lock. PostgreSQL needs no such thing.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = asyncio.Lock() if store.engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock or contextlib.nullcontext(), self.store.session() as session:
+            yield session
+
+
+def view(job: Job) -> JobView:
+    return JobView(
+        id=job.id,
+        kind=job.kind,
+        state=job.state,
+        params=dict(job.params or {}),
+        destination=Destination.from_json(job.destination),
+        result=job.result,
+        error=job.error,
+        progress_step=job.progress_step,
+        progress_total=job.progress_total,
+        progress_label=job.progress_label,
+        user_pk=job.user_id,
+        guild_pk=job.guild_id,
+        created_at=job.created_at,
+    )
+
+
+async def enqueue(session: AsyncSession, request: JobRequest, *, now: datetime, limit: int) -> Job:
+    """Insert a queued job; QueueFull when the user already has `limit` unfinished jobs.
+
+    Inserting first and counting after (rolled back when over) takes SQLite's write lock
+    before the count, so two quick submits by one student cannot both slip under it.
+    """
+    params = dict(request.params)
+    params["_batch"] = {"key": request.batch_key, "cost": request.cost}
+    if request.summary:
+        params["_summary"] = request.summary
+    job = Job(
+        kind=request.kind,
+        params=params,
+        guild_id=request.guild_pk,
+        user_id=request.user_pk,
+        channel_id=request.destination.channel_id,
+        destination=request.destination.to_json(),
+        state="queued",
+        priority=request.priority,
+        progress_step=0,
+        progress_total=0,
+        progress_label="",
+        attempt=0,
+        cancel_requested=False,
+        created_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    active = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.user_id == request.user_pk, Job.state.in_(ACTIVE_STATES))
+    )
+    if (active or 0) > limit:
+        raise QueueFull(active=(active or 0) - 1, limit=limit)
+    return job
+
+
+async def fair_queue(session: AsyncSession) -> list[Waiting]:
+    """Every queued job in the order it would start (see bot.jobs.fairness)."""
+    rows = (
+        await session.execute(
+            select(Job.id, Job.user_id, Job.priority, Job.params, Job.created_at)
+            .where(Job.state == "queued")
+            .order_by(Job.id)
+        )
+    ).all()
+    waiting = [Waiting.of(r.id, r.user_id, r.priority, r.params or {}) for r in rows]
+    if len({w.user for w in waiting}) <= 1:
+        return waiting  # one user's jobs: oldest first, nothing to weigh
+    backlog_began = min(row.created_at for row in rows)
+    running = await _counts(session, Job.state == "running")
+    served = await _counts(session, Job.started_at.is_not(None), Job.started_at >= backlog_began)
+    return fair_order(waiting, running, served)
+
+
+async def _counts(session: AsyncSession, *where: Any) -> dict[int, int]:
+    """Jobs per user matching `where`."""
+    rows = await session.execute(
+        select(Job.user_id, func.count()).where(*where).group_by(Job.user_id)
+    )
+    return {user: count for user, count in rows.all()}
+
+
+async def claim(
+    session: AsyncSession, ids: Sequence[int], *, owner: str, now: datetime, lease: timedelta
+) -> list[Job]:
+    """Move queued jobs to running under our lease; returns those we actually got."""
+    if not ids:
+        return []
+    got = await session.scalars(
+        update(Job)
+        .where(Job.id.in_(ids), Job.state == "queued")
+        .values(
+            state="running",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            started_at=now,
+            attempt=Job.attempt + 1,
+            progress_step=0,
+            progress_label="starting",
+        )
+        .returning(Job)
+    )
+    return sorted(got, key=lambda job: job.id)
+
+
+async def renew(
+    session: AsyncSession, ids: Iterable[int], *, owner: str, until: datetime
+) -> list[int]:
+    """Extend our leases; returns ids whose cancellation was requested meanwhile."""
+    ids = list(ids)
+    if not ids:
+        return []
+    mine = and_(Job.id.in_(ids), Job.lease_owner == owner)
+    await session.execute(update(Job).where(mine).values(lease_expires_at=until))
+    return list(
+        await session.scalars(
+            select(Job.id).where(mine, Job.state == "running", Job.cancel_requested.is_(True))
+        )
+    )
+
+
+async def set_progress(
+    session: AsyncSession, job_id: int, *, owner: str, step: int, total: int, label: str
+) -> None:
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
+        .values(progress_step=step, progress_total=total, progress_label=label[:200])
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    job_id: int,
+    *,
+    owner: str,
+    state: str,
+    now: datetime,
+    lease: timedelta,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> Job | None:
+    """Record the outcome of a job we run; None if our lease was lost (someone else has it).
+
+    The lease now covers delivery: only we deliver it until the lease runs out."""
+    assert state in FINISHED_STATES
+    done = await session.scalars(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
+        .values(
+            state=state,
+            result=result,
+            error=error,
+            finished_at=now,
+            lease_expires_at=now + lease,
+        )
+        .returning(Job)
+    )
+    return done.one_or_none()
+
+
+async def release(session: AsyncSession, ids: Iterable[int], *, owner: str) -> list[int]:
+    """Give back what we hold when stopping cleanly: running jobs return to the queue
+    (their attempt does not count) and undelivered results become anyone's to deliver."""
+    ids = list(ids)
+    requeued = list(
+        await session.scalars(
+            select(Job.id).where(Job.id.in_(ids), Job.state == "running", Job.lease_owner == owner)
+        )
+    )
+    if requeued:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(requeued))
+            .values(
+                state="queued",
+                lease_owner=None,
+                lease_expires_at=None,
+                started_at=None,
+                attempt=case((Job.attempt > 0, Job.attempt - 1), else_=0),
+                progress_step=0,
+                progress_label="",
+            )
+        )
+    await session.execute(
+        update(Job)
+        .where(Job.lease_owner == owner, Job.state.in_(FINISHED_STATES), Job.delivered_at.is_(None))
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return requeued
+
+
+async def requeue_expired(session: AsyncSession, *, now: datetime) -> tuple[list[int], list[int]]:
+    """Running jobs whose bot stopped renewing their lease (it died): back to the queue, or
+    failed once they used up max_attempts. Returns (requeued, failed) ids."""
+    expired = list(
+        await session.scalars(select(Job).where(Job.state == "running", Job.lease_expires_at < now))
+    )
+    requeued, failed = [], []
+    for job in expired:
+        if job.attempt < job.max_attempts:
+            job.state, job.lease_owner, job.lease_expires_at = "queued", None, None
+            job.started_at, job.progress_step, job.progress_label = None, 0, ""
+            requeued.append(job.id)
+        else:
+            job.state, job.finished_at = "failed", now
+            job.lease_owner, job.lease_expires_at = None, None
+            job.error = (
+                f"This job was interrupted {job.attempt} times (the bot restarted), so I "
+                "stopped retrying it. Try again, maybe with fewer tokens."
+            )
+            failed.append(job.id)
+    return requeued, failed
+
+
+async def take_for_delivery(
+    session: AsyncSession, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+) -> list[Job]:
+    """Finished, undelivered jobs that are ours to deliver: ours already, or left by a bot
+    that stopped (lease released or expired). Takes the lease so no one else sends them."""
+    candidates = list(
+        await session.scalars(
+            select(Job.id)
+            .where(
+                Job.state.in_(FINISHED_STATES),
+                Job.delivered_at.is_(None),
+                or_(
+                    Job.lease_owner == owner,
+                    Job.lease_owner.is_(None),
+                    Job.lease_expires_at.is_(None),
+                    Job.lease_expires_at < now,
+                ),
+            )
+            .order_by(Job.id)
+            .limit(limit)
+        )
+    )
+    if not candidates:
+        return []
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(candidates), Job.delivered_at.is_(None))
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+    )
+    return list(
+        await session.scalars(
+            select(Job).where(Job.id.in_(candidates), Job.lease_owner == owner).order_by(Job.id)
+        )
+    )
+
+
+async def mark_delivered(session: AsyncSession, job_id: int, *, now: datetime) -> bool:
+    done = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.delivered_at.is_(None))
+        .values(delivered_at=now, lease_owner=None, lease_expires_at=None)
+    )
+    return getattr(done, "rowcount", 0) == 1
+
+
+async def request_cancel(
+    session: AsyncSession,
+    job_id: int,
+    *,
+    user_pk: int,
+    guild_pk: int,
+    instructor: bool,
+    now: datetime,
+) -> tuple[str, Job | None]:
+    """('cancelled', job) for a queued job (finished now), ('cancelling', job) for a running
+    one (its runner stops after the current step), or why not."""
+    job = await session.get(Job, job_id)
+    if job is None or job.guild_id != guild_pk:
+        return "not_found", None
+    if job.user_id != user_pk and not instructor:
+        return "not_allowed", None
+    if job.state in FINISHED_STATES:
+        return "finished", job
+    queued = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "queued")
+        .values(state="cancelled", cancel_requested=True, finished_at=now)
+    )
+    if getattr(queued, "rowcount", 0) == 1:
+        await session.refresh(job)
+        return "cancelled", job
+    await session.execute(
+        update(Job).where(Job.id == job_id, Job.state == "running").values(cancel_requested=True)
+    )
+    await session.refresh(job)
+    return ("cancelling" if job.state == "running" else "finished"), job
+
+
+async def active_jobs(
+    session: AsyncSession, *, guild_pk: int, user_pk: int | None = None
+) -> list[Job]:
+    """Queued and running jobs of a guild (of one user when user_pk is given)."""
+    query = select(Job).where(Job.guild_id == guild_pk, Job.state.in_(ACTIVE_STATES))
+    if user_pk is not None:
+        query = query.where(Job.user_id == user_pk)
+    return list(await session.scalars(query.order_by(Job.id)))
+
+
+async def load(session: AsyncSession, ids: Iterable[int]) -> list[Job]:
+    ids = list(ids)
+    if not ids:
+        return []
+    return list(await session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id)))

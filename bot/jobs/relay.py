@@ -1,0 +1,236 @@
+"""The relay: job progress and results become chat replies, each result delivered once.
+
+Every reply about job N is sent with key "job:N", so the platform shows one message that
+goes from "queued" through progress to the result. Progress is coalesced to the latest value
+at most once per interval (the adapters also throttle edits to the platform limits), and a
+job's sends are serialised so a slow progress edit can never land after the result.
+
+Exactly once: a result is delivered by whoever holds the job's lease (the bot that ran it,
+or after it stopped, the next bot to start), then `delivered_at` is set with a conditional
+UPDATE. If the process dies between the send and that mark, the next start sends the
+result again (at-least-once on the wire, exactly once in the table): because the resend uses
+the same key, platforms that can edit (Discord's interaction message, Slack's response_url)
+replace the first copy instead of posting a second; a console prints it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import Destination
+from bot.jobs import records
+from bot.jobs.protocol import JobView, Renderer
+from bot.replies import Button, Error, Progress, Reply, Text
+from bot.router import Router
+from bot.services import Services
+from bot.store.models import Job
+
+log = logging.getLogger(__name__)
+
+# A result that cannot be sent (platform down, message deleted) is retried at each sweep,
+# and given up after this many tries so one bad destination cannot loop forever.
+MAX_SEND_TRIES = 5
+# How often a running job's progress is saved to the jobs table (for /jobs).
+DB_PROGRESS_SECONDS = 2.0
+
+
+def job_renderers(router: Router) -> dict[str, Renderer]:
+    """Result renderers declared next to the commands, as `JOB_RENDERERS = {kind: render}`
+    in a command's module (found through the commands the router has loaded)."""
+    found: dict[str, Renderer] = {}
+    for _, command in router.walk():
+        module = sys.modules.get(getattr(command.handler, "__module__", ""))
+        found.update(getattr(module, "JOB_RENDERERS", {}))
+    return found
+
+
+# Runs once per job after its result is marked delivered, in its own transaction (e.g.
+# /imagine writes the outcome to its audit log); declared as JOB_DELIVERED = {kind: hook}.
+# A crash between the mark and the hook skips the hook: it is a record, not the delivery.
+DeliveredHook = Callable[[AsyncSession, JobView, datetime], Awaitable[None]]
+
+
+def job_delivered_hooks(router: Router) -> dict[str, DeliveredHook]:
+    """Hooks declared next to the commands, as `JOB_DELIVERED = {kind: hook}`."""
+    found: dict[str, DeliveredHook] = {}
+    for _, command in router.walk():
+        module = sys.modules.get(getattr(command.handler, "__module__", ""))
+        found.update(getattr(module, "JOB_DELIVERED", {}))
+    return found
+
+
+def cancel_button(job_id: int) -> Button:
+    return Button(label="Cancel", action=f"/jobs cancel id:{job_id}", style="danger")
+
+
+class Relay:
+    def __init__(
+        self,
+        services: Services,
+        renderers: Mapping[str, Renderer],
+        writes: records.SerialWrites,
+        *,
+        owner: str,
+        interval: float,
+    ) -> None:
+        self.services = services
+        self.renderers = dict(renderers)
+        self.delivered_hooks: dict[str, DeliveredHook] = {}
+        self.writes = writes
+        self.owner = owner
+        self.interval = interval
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._latest: dict[int, tuple[Destination, Progress]] = {}
+        self._last_sent: dict[int, float] = {}
+        self._first_seen: dict[int, float] = {}
+        self._last_saved: dict[int, float] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._finished: set[int] = set()
+        self._tries: dict[int, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, within: float) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=within)
+
+    # -- progress ----------------------------------------------------------------------------
+
+    def progress(
+        self, job_id: int, destination: Destination, step: int, total: int, label: str
+    ) -> None:
+        if job_id in self._finished:
+            return
+        reply = Progress(step=step, total=total, label=label, buttons=(cancel_button(job_id),))
+        self._latest[job_id] = (destination, reply)
+        wait = self._last_sent.get(job_id, 0.0) + self.interval - time.monotonic()
+        if wait <= 0:
+            self.spawn(self._flush(job_id))
+        elif job_id not in self._timers:
+            loop = asyncio.get_running_loop()
+            self._timers[job_id] = loop.call_later(wait, lambda: self.spawn(self._flush(job_id)))
+
+    async def _flush(self, job_id: int) -> None:
+        self._timers.pop(job_id, None)
+        item = self._latest.pop(job_id, None)
+        if item is None:
+            return
+        destination, reply = item
+        async with self._lock(job_id):
+            if job_id in self._finished:
+                return
+            now = time.monotonic()
+            self._last_sent[job_id] = now
+            # The table's copy (what /jobs shows) is refreshed less often than the chat, and
+            # not at all for a job's first seconds: a write per job per step would compete
+            # with the students' commands for SQLite's single writer.
+            first = self._first_seen.setdefault(job_id, now)
+            if (
+                now - first >= DB_PROGRESS_SECONDS
+                and now - self._last_saved.get(job_id, first) >= DB_PROGRESS_SECONDS
+            ):
+                self._last_saved[job_id] = now
+                async with self.writes.session() as session:
+                    await records.set_progress(
+                        session,
+                        job_id,
+                        owner=self.owner,
+                        step=reply.step,
+                        total=reply.total,
+                        label=reply.label,
+                    )
+            outbox = self.services.outboxes.get(destination.platform)
+            if outbox is not None:
+                try:
+                    await outbox.send(destination, reply, key=f"job:{job_id}")
+                except Exception:  # progress is best effort; the result is what matters
+                    log.warning("progress for job %s not sent", job_id, exc_info=True)
+
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    # -- results -----------------------------------------------------------------------------
+
+    def render(self, job: JobView) -> Reply:
+        if job.state == "cancelled":
+            return Text(text=f"Job {job.id} was cancelled.")
+        if job.state == "failed":
+            return Error(
+                what=job.error or "The job failed.",
+                todo="Try again; if it keeps failing, tell your instructor.",
+                ref=f"job {job.id}",
+                private=False,
+            )
+        renderer = self.renderers.get(job.kind)
+        if renderer is None:
+            return Text(text=f"Job {job.id} is done.")
+        try:
+            return renderer(job)
+        except Exception:
+            log.exception("rendering job %s failed", job.id)
+            return Error(
+                what="Your job finished but its result could not be shown.",
+                todo="Tell your instructor.",
+                ref=f"job {job.id}",
+                private=False,
+            )
+
+    async def deliver(self, job: Job) -> bool:
+        """Send a finished job's reply and mark it delivered; False if it must wait."""
+        self._finished.add(job.id)
+        timer = self._timers.pop(job.id, None)
+        if timer is not None:
+            timer.cancel()
+        self._latest.pop(job.id, None)
+        shown = records.view(job)
+        async with self._lock(job.id):
+            outbox = self.services.outboxes.get(shown.destination.platform)
+            if outbox is None:
+                # No adapter for that platform runs in this process: the job stays
+                # undelivered and goes out when a bot with that adapter starts.
+                log.warning("job %s: no %s outbox here", job.id, shown.destination.platform)
+                return False
+            try:
+                await outbox.send(shown.destination, self.render(shown), key=f"job:{job.id}")
+            except Exception:
+                tries = self._tries[job.id] = self._tries.get(job.id, 0) + 1
+                log.warning("job %s: delivery failed (try %s)", job.id, tries, exc_info=True)
+                if tries < MAX_SEND_TRIES:
+                    return False
+                log.error("job %s: giving up delivery after %s tries", job.id, tries)
+            # A crash right here re-sends on the next start, under the same key (see above).
+            now = self.services.clock()
+            async with self.writes.session() as session:
+                marked = await records.mark_delivered(session, job.id, now=now)
+            hook = self.delivered_hooks.get(job.kind)
+            if marked and hook is not None:
+                try:
+                    async with self.writes.session() as session:
+                        await hook(session, shown, now)
+                except Exception:
+                    log.exception("job %s: after-delivery hook failed", job.id)
+        self._forget(job.id)
+        return True
+
+    def _forget(self, job_id: int) -> None:
+        self._locks.pop(job_id, None)
+        self._last_sent.pop(job_id, None)
+        self._first_seen.pop(job_id, None)
+        self._last_saved.pop(job_id, None)
+        self._tries.pop(job_id, None)
+        # The id stays in _finished: a progress flush still waiting for the lock must see it.

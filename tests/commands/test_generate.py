@@ -1,0 +1,147 @@
+"""/generate and /jobs through the router, with the tiny GPT-Neo on the shared worker."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bot.commands.generate import COLUMN_PART, TEXT_PART, render
+from bot.delivery import Destination
+from bot.jobs.protocol import JobView
+from bot.jobs.worker import WorkerProcess
+from bot.replies import Card, Error, Progress, Text, as_plain_text
+from tests.jobs.support import job_bot
+
+
+async def test_generate_shows_text_meter_and_decoding(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        first = await bot.run('/generate prompt:"Hello" seed:1 max_new_tokens:20')
+        assert isinstance(first, Progress) and first.total == 20
+        assert [b.label for b in first.buttons] == ["Cancel"]
+        job = await bot.generate('/generate prompt:"Hello" seed:1 max_new_tokens:20')
+        greedy = await bot.generate('/generate prompt:"Hello" max_new_tokens:20')
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card)
+        assert card.title == f"{tiny_model_dir.name} · 165K parameters"
+        fields = {f.name: f.value for f in card.fields}
+        assert fields["Prompt"] == "Hello"
+        meter, explanation = fields["Repetition"].split("\n")
+        assert meter.endswith("%") and set(meter[:10]) <= {"▓", "░"}
+        assert explanation.endswith(".")
+        assert fields["Decoding"] == "sampled · temperature 1 · top-p 1 · top-k 50 · seed 1"
+        assert "20 tokens" in (card.footer or "")
+        # Same seed, settings and model: the same text as the first run.
+        assert card.description == bot.outbox.final(job - 1).description  # type: ignore[attr-defined]
+        plain = bot.outbox.final(greedy)
+        assert isinstance(plain, Card)
+        assert plain.fields[2].value == "greedy (always the most likely token)"
+
+
+async def test_compare_greedy_and_sampled_side_by_side(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        both = await bot.generate('/generate prompt:"The cat" compare:greedy seed:3')
+        greedy = await bot.generate('/generate prompt:"The cat"')
+        sampled = await bot.generate('/generate prompt:"The cat" seed:3')
+        await bot.idle()
+        card = bot.outbox.final(both)
+        assert isinstance(card, Card) and card.title == "greedy vs sampled"
+        left, right = card.fields
+        assert left.inline and right.inline
+        assert left.name.startswith("greedy · ") and right.name.startswith("sampled · ")
+        assert "Repetition ▓" in left.value or "Repetition ░" in left.value
+        alone = [bot.outbox.final(j) for j in (greedy, sampled)]
+        for column, single in zip(card.fields, alone, strict=True):
+            assert isinstance(single, Card)
+            assert column.value.startswith(single.description.rstrip("…"))
+
+
+async def test_compare_two_models(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny_model_dir, other)
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, model_allowlist=str(other)) as bot:
+        job = await bot.generate(f'/generate prompt:"Hi" seed:2 compare:{other}')
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card)
+        assert card.title == f"{tiny_model_dir.name} vs other-model"
+        assert all("165K parameters" in f.name for f in card.fields)
+        same = await bot.run(f'/generate prompt:"Hi" compare:{tiny_model_dir}')
+        assert isinstance(same, Error) and "same model" in same.what
+
+
+async def test_bad_requests_are_clear_errors(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as bot:
+        refused = await bot.run('/generate prompt:"x" model:bert-base-uncased')
+        assert isinstance(refused, Error)
+        assert "google-bert/bert-base-uncased does fill-mask" in refused.what
+        zero = await bot.run('/generate prompt:"x" top_p:0')
+        assert isinstance(zero, Error) and "top_p must be above 0" in zero.what
+        too_long = await bot.run('/generate prompt:"x" max_new_tokens:500')
+        assert isinstance(too_long, Error) and "between 1 and 256" in too_long.what
+        assert await bot.jobs() == {}
+        none = await bot.run("/jobs")
+        assert isinstance(none, Text) and "You have no queued or running jobs" in none.text
+        which = await bot.run("/jobs cancel")
+        assert isinstance(which, Error) and "Which job?" in which.what
+        missing = await bot.run("/jobs cancel id:99")
+        assert isinstance(missing, Error) and "no job 99" in missing.what
+
+
+def _job(runs: list[dict[str, object]], prompt: str = "Once") -> JobView:
+    return JobView(
+        id=7,
+        kind="generate",
+        state="succeeded",
+        params={"prompt": prompt},
+        destination=Destination("console", "g", "c", "u"),
+        result={"runs": runs},
+    )
+
+
+def _run(text: str, label: str = "sampled") -> dict[str, object]:
+    return {
+        "label": label,
+        "model": {"id": "EleutherAI/gpt-neo-125m", "source": "hub", "params": 125_198_592},
+        "model_params": 125_198_592,
+        "text": text,
+        "tokens": 256,
+        "finish": "length",
+        "seconds": 2.5,
+        "seed": 9,
+        "settings": {"temperature": 0.8, "top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2},
+        "prompt_truncated": False,
+    }
+
+
+def test_long_output_is_cut_cleanly_to_chat_limits() -> None:
+    long = "the cat sat on the mat " * 300 + "\x07\x00end"
+    card = render(_job([_run(long)], prompt="p " * 2000))
+    assert isinstance(card, Card)
+    assert len(card.description) <= TEXT_PART and card.description.endswith("…")
+    assert card.description[-2] != " "  # cut at a word boundary
+    assert all(len(f.value) <= 1024 for f in card.fields)
+    assert card.title == "gpt-neo-125m · 125M parameters"
+    decoding = card.fields[2].value
+    assert (
+        decoding
+        == "sampled · temperature 0.8 · top-p 0.9 · no top-k · seed 9 · repetition penalty 1.2"
+    )
+    assert "a 6-word chunk appears twice" not in card.fields[1].value  # the words differ…
+    assert "keeps choosing the most likely words" in card.fields[1].value  # …but they repeat
+
+    pair = render(_job([_run(long, "greedy"), _run("\x01Short one.\t\n\n\n\nok")]))
+    assert isinstance(pair, Card)
+    assert all(len(f.value) <= 1024 for f in pair.fields)
+    assert len(pair.fields[0].value.split("\n\nRepetition")[0]) <= COLUMN_PART
+    assert pair.fields[1].value.startswith("Short one. \n\nok")
+    text = as_plain_text(pair)
+    assert "\x01" not in text and "\x07" not in text

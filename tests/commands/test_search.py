@@ -1,0 +1,390 @@
+"""/search against the Hub stand-in: lists, model details, faults, the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.delivery import Member
+from bot.identity import Actor, Role
+from bot.replies import Button, Card, Error, Reply, Table, Text, as_plain_text
+from bot.store.models import UsageEvent
+from tests.support.botdriver import BotDriver, FakeClock
+from tests.support.hub_catalog import DELETED_MODELS, HUBDATA_DIR
+from tests.support.hub_stub import HubStub
+
+
+def recorded_models() -> dict[str, dict[str, Any]]:
+    """What the recorded files say about each model: models.jsonl, then the newer recordings
+    (model_info/, model_lists/) whose fields win, with the deleted repo under its new id."""
+    models = {}
+    for line in (HUBDATA_DIR / "models.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        models[row["id"]] = {k: row.get(k) for k in ("pipeline_tag", "likes", "downloads")}
+    for path in sorted((HUBDATA_DIR / "model_info").glob("*.json")):
+        body = json.loads(path.read_text(encoding="utf-8"))["body"]
+        if "pipeline_tag" in body:
+            name = body["id"].rsplit("/", 1)[-1]
+            base = models.pop(name, None) if name != body["id"] else None
+            merged = {**(base or {}), **models.get(body["id"], {})}
+            merged.update({k: body[k] for k in ("pipeline_tag", "likes", "downloads") if k in body})
+            models[body["id"]] = merged
+    for path in sorted((HUBDATA_DIR / "model_lists").glob("*.json")):
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            models.setdefault(item["id"], {}).update(
+                {k: item[k] for k in ("pipeline_tag", "likes", "downloads") if k in item}
+            )
+    for old, new in DELETED_MODELS.items():
+        models[new] = models.pop(old)
+    return models
+
+
+async def test_most_liked_text_generation_models_in_order(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    generation = [
+        (m, r) for m, r in recorded_models().items() if r.get("pipeline_tag") == "text-generation"
+    ]
+    expected = [m for m, _ in sorted(generation, key=lambda item: -item[1]["likes"])[:5]]
+
+    reply = await hub_bot.run("/search task:text-generation sort:likes limit:5")
+
+    assert isinstance(reply, Table)
+    assert [row[1] for row in reply.rows] == expected
+    assert [row[0] for row in reply.rows] == ["1", "2", "3", "4", "5"]
+    likes = [int(row[4].replace(",", "")) for row in reply.rows]
+    assert likes == sorted(likes, reverse=True)
+    assert {row[2] for row in reply.rows} == {"text-generation"}
+    gpt2 = next(row for row in reply.rows if row[1] == "gpt2")
+    assert gpt2[5] == "137M" and gpt2[6] == "mit"
+    assert fresh_hub_stub.count("/api/models") == 1
+
+
+async def test_more_button_shows_the_next_page(hub_bot: BotDriver) -> None:
+    first = await hub_bot.run("/search task:text-generation sort:likes limit:5")
+    assert isinstance(first, Table)
+    (more,) = first.buttons
+    assert more == Button(
+        label="More", action="/search task:text-generation sort:likes limit:5 page:2"
+    )
+    second = await hub_bot.run(more.action)
+    assert isinstance(second, Table)
+    assert [row[0] for row in second.rows] == ["6", "7", "8", "9", "10"]
+    assert not {row[1] for row in second.rows} & {row[1] for row in first.rows}
+
+
+async def test_words_search_names_and_spaces_mean_hyphens(hub_bot: BotDriver) -> None:
+    reply = await hub_bot.run("/search gpt neo sort:likes")
+    assert isinstance(reply, Table)
+    assert reply.rows and all("gpt-neo" in row[1].lower() for row in reply.rows)
+    assert "EleutherAI/gpt-neo-125M" in {row[1] for row in reply.rows}
+
+
+async def test_a_misspelled_task_gets_a_suggestion(hub_bot: BotDriver) -> None:
+    reply = await hub_bot.run("/search task:text-genration")
+    assert isinstance(reply, Error)
+    assert "task:text-generation" in reply.todo
+
+
+async def test_gpt2_details(hub_bot: BotDriver) -> None:
+    reply = await hub_bot.run("/search model:gpt2")
+    assert isinstance(reply, Card)
+    text = as_plain_text(reply)
+    assert reply.url == "https://huggingface.co/gpt2"
+    assert "Parameters: 137M (137,022,720)" in text
+    assert "MIT: permissive open source" in text and "Commercial use: yes" in text
+    assert "Task: text-generation" in text and "Author: openai-community" in text
+    assert "Downloads (30 days): 17,272,637" in text
+    assert "✓ Limitations and biases" in text
+    assert "✗ Environmental impact" in text
+    assert "Gated: no" in text
+    assert reply.footer == "Try it: /generate model:gpt2"
+
+    async with hub_bot.app.services.store.session() as session:
+        events = (await session.scalars(select(UsageEvent))).all()
+    assert [(e.command, e.model_id, e.model_params) for e in events] == [
+        ("search", "gpt2", 137_022_720)
+    ]
+
+
+async def test_gpt_neo_details_from_its_real_card(hub_bot: BotDriver) -> None:
+    text = as_plain_text(await hub_bot.run("/search model:EleutherAI/gpt-neo-125M"))
+    assert "MIT: permissive open source" in text
+    assert "Training data: the_pile" in text
+    assert "Languages: en" in text
+    for line in (
+        "✓ Description / overview",
+        "✓ How to use it",
+        "✓ Limitations and biases",
+        "✓ Training data and procedure",
+        "⚠ Evaluation results: placeholder “[More Information Needed]”",
+        "✗ Environmental impact",
+        "✓ Citation",
+    ):
+        assert line in text
+
+
+async def test_renamed_deleted_gated_and_diffusers_models(hub_bot: BotDriver) -> None:
+    bert = await hub_bot.run("/search model:bert-base-uncased")
+    assert isinstance(bert, Card) and bert.title == "google-bert/bert-base-uncased"
+    assert "bert-base-uncased is now google-bert/bert-base-uncased" in bert.description
+
+    deleted = await hub_bot.run("/search model:runwayml/stable-diffusion-v1-5")
+    assert isinstance(deleted, Error)
+    assert "no public model called runwayml/stable-diffusion-v1-5" in deleted.what
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in deleted.todo
+
+    llama = as_plain_text(await hub_bot.run("/search model:meta-llama/Llama-3.1-8B-Instruct"))
+    assert "Gated: yes: the authors approve each request by hand" in llama
+    assert "Llama 3.1 Community License" in llama
+
+    sd = await hub_bot.run("/search model:stable-diffusion-v1-5/stable-diffusion-v1-5")
+    assert isinstance(sd, Card) and sd.footer == (
+        "Try it: /imagine model:stable-diffusion-v1-5/stable-diffusion-v1-5"
+    )
+    text = as_plain_text(sd)
+    assert "Parameters: not published: a diffusers pipeline" in text
+    assert "https://arxiv.org/abs/2112.10752" in text
+    assert "CreativeML OpenRAIL-M" in text
+
+    typo = await hub_bot.run("/search model:EleutherAI/gpt-neo-125m")
+    assert isinstance(typo, Error) and "EleutherAI/gpt-neo-125M" in typo.todo
+
+    bad = await hub_bot.run('/search model:"gpt neo"')
+    assert isinstance(bad, Error) and bad.what.startswith("“gpt neo” is not a model id")
+
+
+async def test_a_model_without_a_card(hub_bot: BotDriver, fresh_hub_stub: HubStub) -> None:
+    fresh_hub_stub.inject("/gpt2/resolve/main/README.md", status=404)
+    text = as_plain_text(await hub_bot.run("/search model:gpt2"))
+    assert "This model has no card" in text
+    assert "Parameters: 137M (137,022,720)" in text
+
+
+async def test_autocomplete_tasks_and_models_from_cached_searches(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    router = hub_bot.app.router
+    assert "text-generation" in await router.complete(("search",), "task", "text-gen")
+    assert await router.complete(("search",), "answer", "summ") == ["summarization"]
+    await hub_bot.run("/search gpt-neo")
+    before = fresh_hub_stub.count("/api/models")
+    models = await router.complete(("search",), "model", "gpt-neo-1")
+    assert "EleutherAI/gpt-neo-125M" in models
+    assert fresh_hub_stub.count("/api/models") == before  # answered from what was seen
+
+
+# -- the Hub misbehaving -----------------------------------------------------------------------
+async def test_a_500_is_a_clear_error_after_one_request(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    fresh_hub_stub.inject("/api/models", status=500, times=10)
+    reply = await hub_bot.run("/search gpt")
+    assert isinstance(reply, Error)
+    assert reply.what == "The Hugging Face Hub had a problem (error 500)."
+    assert "not something you typed" in reply.todo
+    assert fresh_hub_stub.count("/api/models") == 1  # no retry loop while the student waits
+
+
+async def test_429_says_when_to_try_again(hub_bot: BotDriver, fresh_hub_stub: HubStub) -> None:
+    fresh_hub_stub.inject("/api/models", retry_after=30)
+    started = time.perf_counter()
+    reply = await hub_bot.run("/search gpt")
+    assert time.perf_counter() - started < 5  # not sleeping out the 30 s
+    assert isinstance(reply, Error)
+    assert "too many requests" in reply.what
+    assert reply.todo == "Try again in 30 s."
+
+
+async def test_garbage_and_timeouts_are_clear(hub_bot: BotDriver, fresh_hub_stub: HubStub) -> None:
+    fresh_hub_stub.inject("/api/models/gpt2", garbage=True)
+    reply = await hub_bot.run("/search model:gpt2")
+    assert isinstance(reply, Error) and "could not read" in reply.what
+
+    hub_bot.app.services.hub.timeout = 0.3  # type: ignore[union-attr]
+    fresh_hub_stub.inject("/api/models/gpt2", delay=0.8)
+    reply = await hub_bot.run("/search model:gpt2")
+    assert isinstance(reply, Error) and reply.what == "The Hugging Face Hub did not answer in time."
+    # The stand-in logs the slow request when it ends: let it, so no later test counts it.
+    deadline = time.monotonic() + 5
+    while fresh_hub_stub.count("/api/models/gpt2") < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def test_same_search_is_cached_then_served_stale_when_the_hub_fails(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub, clock: FakeClock
+) -> None:
+    fresh = await hub_bot.run("/search task:summarization")
+    again = await hub_bot.run("/search task:summarization", user="someone-else")
+    assert isinstance(fresh, Table) and isinstance(again, Table)
+    assert again.rows == fresh.rows
+    assert fresh_hub_stub.count("/api/models") == 1
+
+    clock.advance(minutes=12)  # past the 5-minute TTL
+    fresh_hub_stub.inject("/api/models", status=503)
+    stale = await hub_bot.run("/search task:summarization")
+    assert isinstance(stale, Table)
+    assert stale.rows == fresh.rows
+    assert stale.footer is not None
+    assert stale.footer.startswith("(cached 12 min ago — the Hub is not answering)")
+
+    fresh_hub_stub.inject("/api/models/gpt2", status=500)  # never fetched: nothing to fall back on
+    assert isinstance(await hub_bot.run("/search model:gpt2"), Error)
+    await hub_bot.run("/search model:gpt2")
+    clock.advance(minutes=6)
+    fresh_hub_stub.inject("/api/models/gpt2", status=500)
+    details = await hub_bot.run("/search model:gpt2")
+    assert isinstance(details, Card)
+    assert "(cached 6 min ago — the Hub is not answering)" in details.description
+
+
+# -- the guess game ----------------------------------------------------------------------------
+async def play(
+    bot: BotDriver, line: str, user: str, *, channel: str = "console", teacher: bool = False
+) -> list[Reply]:
+    actor = Actor(
+        platform="console",
+        user_id=user,
+        display_name=user,
+        role=Role.INSTRUCTOR if teacher else Role.STUDENT,
+        guild_id="console",
+        channel_id=channel,
+    )
+    return [reply async for reply in bot.app.router.run_line(line, actor)]
+
+
+def round_of(card: Reply, hub: HubStub) -> tuple[int, str, str]:
+    """(round id, model id, the right task) of a round card, the task from the Hub's data."""
+    assert isinstance(card, Card), card
+    round_id = int(card.title.rsplit(" ", 1)[-1])
+    model_id = card.description.split("What does ", 1)[1].split(" do?", 1)[0]
+    return round_id, model_id, hub.data.models.records[model_id]["pipeline_tag"]
+
+
+def field(card: Reply, name: str) -> str:
+    assert isinstance(card, Card), card
+    return next(f.value for f in card.fields if f.name == name)
+
+
+async def test_guess_round_trip_and_scores_per_channel(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    (card,) = await play(hub_bot, "/search guess", "teacher", teacher=True)
+    round_id, model_id, task = round_of(card, fresh_hub_stub)
+    assert isinstance(card, Card) and len(card.buttons) == 4
+    labels = [b.label for b in card.buttons]
+    assert task in labels and len(set(labels)) == 4
+    right = next(b for b in card.buttons if b.label == task)
+    assert right.action == f"/search guess answer:{task} round:{round_id}"
+    wrong = next(label for label in labels if label != task)
+
+    (ok,) = await play(hub_bot, right.action, "alice")  # a click runs the button's action
+    assert isinstance(ok, Text) and ok.private and task in ok.text
+    (ok,) = await play(hub_bot, f"/search guess answer:{wrong}", "bob")  # typed
+    assert isinstance(ok, Text) and "2 answered so far" in ok.text
+    (twice,) = await play(hub_bot, f"/search guess answer:{wrong} round:{round_id}", "alice")
+    assert isinstance(twice, Error) and "already answered" in twice.what
+    (shown,) = await play(hub_bot, "/search guess", "carol")
+    assert isinstance(shown, Card) and shown.buttons == card.buttons  # the same open round
+    (denied,) = await play(hub_bot, "/search guess reveal", "alice")
+    assert isinstance(denied, Error) and "instructor" in denied.what
+
+    (reveal,) = await play(hub_bot, "/search guess reveal", "teacher", teacher=True)
+    assert isinstance(reveal, Card) and reveal.title == f"Round {round_id}: {model_id}"
+    record = fresh_hub_stub.data.models.records[model_id]
+    assert reveal.description.startswith(f"It does {task}:")
+    assert field(reveal, "Downloads (30 days)") == f"{record['downloads']:,}"
+    assert field(reveal, "Likes") == f"{record['likes']:,}"
+    assert field(reveal, "Right") == "alice"
+    assert field(reveal, "Answers") == f"✓ {task}: 1\n✗ {wrong}: 1"
+    assert field(reveal, "Channel score") == "1. alice: 1 right of 1\n2. bob: 0 right of 1"
+    (late,) = await play(hub_bot, right.action, "carol")
+    assert isinstance(late, Error) and f"Round {round_id} is over" in late.what
+
+    # Another channel: its own rounds, its own score; a round id from elsewhere is not found.
+    (card2,) = await play(hub_bot, "/search guess", "dave", channel="room-2")
+    round2, _, task2 = round_of(card2, fresh_hub_stub)
+    assert round2 != round_id
+    (elsewhere,) = await play(hub_bot, right.action, "dave", channel="room-2")
+    assert isinstance(elsewhere, Error) and f"no round {round_id} here" in elsewhere.what
+    await play(hub_bot, f"/search guess answer:{task2}", "dave", channel="room-2")
+    (reveal2,) = await play(hub_bot, "/search guess reveal", "t", channel="room-2", teacher=True)
+    assert field(reveal2, "Channel score") == "1. dave: 1 right of 1"
+
+    (card3,) = await play(hub_bot, "/search guess", "teacher", teacher=True)
+    assert round_of(card3, fresh_hub_stub)[1] != model_id  # a model not played here yet
+    (reveal3,) = await play(hub_bot, "/search guess reveal", "teacher", teacher=True)
+    assert field(reveal3, "Answers") == "nobody answered"
+    assert field(reveal3, "Channel score") == "1. alice: 1 right of 1\n2. bob: 0 right of 1"
+
+
+class Roster:
+    def __init__(self, *students: str) -> None:
+        self.members = [Member(user_id=s, display_name=s) for s in students]
+
+    async def students(self, guild_id: str, channel_id: str) -> list[Member] | None:
+        return self.members
+
+
+async def test_a_round_reveals_itself_once_every_student_answered(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    hub_bot.app.services.rosters["console"] = Roster("alice", "bob")
+    (card,) = await play(hub_bot, "/search guess", "alice")
+    _, _, task = round_of(card, fresh_hub_stub)
+    first = await play(hub_bot, f"/search guess answer:{task}", "alice")
+    assert [type(r) for r in first] == [Text]
+    typed = task.replace("-", " ").title()  # "Text Generation" is understood too
+    second = await play(hub_bot, f"/search guess {typed}", "bob")
+    assert [type(r) for r in second] == [Text, Card]
+    assert field(second[1], "Right") == "alice, bob"
+
+
+async def test_unknown_guess_answers_get_help(hub_bot: BotDriver) -> None:
+    (nothing,) = await play(hub_bot, "/search guess answer:summarization", "alice")
+    assert isinstance(nothing, Error) and "No round is open" in nothing.what
+    await play(hub_bot, "/search guess", "alice")
+    (typo,) = await play(hub_bot, "/search guess answer:sumarization", "alice")
+    assert isinstance(typo, Error) and "Did you mean summarization?" in typo.todo
+
+
+# -- the real console, in a subprocess ---------------------------------------------------------
+def test_the_console_searches_the_stand_in(tmp_path: Path, fresh_hub_stub: HubStub) -> None:
+    env = {
+        **os.environ,  # HF_ENDPOINT and HF_HUB_* point at the stand-in (hub_stub fixture)
+        "HF_ENDPOINT": fresh_hub_stub.url,
+        "CLASSBOT_DATASETS_SERVER_URL": fresh_hub_stub.viewer_url,
+        "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+    }
+    lines = [
+        "/search task:text-generation sort:likes limit:5",
+        "/search model:gpt2",
+        "/dataset id:imdb",
+        "/dataset id:imdb preview:true rows:2",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "== Models (text-generation), most liked ==" in out
+    assert "Parameters: 137M (137,022,720)" in out
+    assert "⚠ Discussion of Biases: placeholder" in out
+    assert "plain_text/train: first 2 rows" in out
+    assert fresh_hub_stub.count("/api/models/gpt2") == 1
+    assert fresh_hub_stub.count("/datasets-server/first-rows") == 1

@@ -1,0 +1,250 @@
+"""The embedded job engine end to end: the real router, the jobs table, a real worker process
+running the tiny GPT-Neo, and a recording outbox in place of a chat platform."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.jobs.worker import WorkerProcess
+from bot.replies import Card, Error, Progress, Text
+from bot.store.models import Job, UsageEvent
+from tests.jobs.support import JobBot, job_bot, until
+
+GEN = "/generate max_new_tokens:8"
+
+
+async def test_result_replaces_progress_under_one_key_and_records_usage(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        job = await bot.generate('/generate prompt:"Hello" seed:1 max_new_tokens:20')
+        await bot.idle()
+        replies = bot.outbox.for_job(job)
+        assert replies and all(isinstance(r, Progress) for r in replies[:-1])
+        result = replies[-1]
+        assert isinstance(result, Card)
+        assert "165K parameters" in result.title
+        assert {k for k in (s.key for s in bot.outbox.sent)} == {f"job:{job}"}
+        async with bot.driver.app.services.store.session() as session:
+            usage = list(await session.scalars(select(UsageEvent)))
+        assert [(u.command, u.model_id, u.model_params) for u in usage] == [
+            ("generate", str(tiny_model_dir.resolve()), 164_736)
+        ]
+        jobs = await bot.jobs()
+        assert jobs[job].state == "succeeded" and jobs[job].delivered_at is not None
+
+
+async def test_queue_position_is_reported_in_fair_order(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as bot:
+        first = await bot.run(f'{GEN} prompt:"a"', user="ana")
+        second = await bot.run(f'{GEN} prompt:"b"', user="ana")
+        third = await bot.run(f'{GEN} prompt:"c"', user="ben")
+        assert isinstance(first, Progress) and "yours is next" in first.label
+        assert isinstance(second, Progress) and "1 job ahead" in second.label
+        # Ben's one job goes before Ana's second: he is placed 2nd, not 3rd.
+        assert isinstance(third, Progress) and "1 job ahead" in third.label
+        assert [b.action for b in third.buttons] == ["/jobs cancel id:3"]
+        listing = await bot.text("/jobs", user="ana")
+        assert "queued #1" in listing and "queued #3" in listing
+        teacher = await bot.run(f'{GEN} prompt:"d"', user="tom", role="instructor")
+        assert isinstance(teacher, Progress) and "yours is next" in teacher.label
+        assert await bot.engine.positions() == {4: 1, 1: 2, 3: 3, 2: 4}
+
+
+async def test_per_user_limit_is_a_clear_error(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(
+        tmp_path, model_worker, tiny_model_dir, start=False, max_queued_jobs_per_user=2
+    ) as bot:
+        for prompt in ("a", "b"):
+            assert isinstance(await bot.run(f'{GEN} prompt:"{prompt}"'), Progress)
+        refused = await bot.run(f'{GEN} prompt:"c"')
+        assert isinstance(refused, Error)
+        assert refused.what == "You already have 2 jobs waiting; the limit is 2."
+        assert "/jobs" in refused.todo
+        assert len(await bot.jobs()) == 2
+        # Someone else is not affected.
+        assert isinstance(await bot.run(f'{GEN} prompt:"d"', user="ben"), Progress)
+
+
+async def test_one_student_with_20_jobs_cannot_starve_three_others(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(
+        tmp_path,
+        model_worker,
+        tiny_model_dir,
+        start=False,
+        max_queued_jobs_per_user=20,
+        max_batch_size=4,
+    ) as bot:
+        for i in range(20):
+            await bot.generate(f'{GEN} prompt:"ana {i}" seed:{i}', user="ana")
+        for user in ("ben", "cleo", "dev"):
+            await bot.generate(f'{GEN} prompt:"{user}" seed:1', user=user)
+        await bot.start()
+        await bot.idle()
+        order = [s.destination.user_id for s in bot.outbox.finals()]
+        assert Counter(order) == {"ana": 20, "ben": 1, "cleo": 1, "dev": 1}
+        for user in ("ben", "cleo", "dev"):
+            ana_before = order[: order.index(user)].count("ana")
+            assert ana_before < 10, order  # they finish before most of Ana's 20
+
+
+async def test_cancel_a_queued_job_and_a_running_one(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as bot:
+        queued = await bot.generate(f'{GEN} prompt:"a"', user="ana")
+        reply = await bot.run(f"/jobs cancel id:{queued}", user="ben")
+        assert isinstance(reply, Error) and "not yours" in reply.what
+        reply = await bot.run(f"/jobs cancel id:{queued}", user="ana")
+        assert isinstance(reply, Text) and reply.text == f"Job {queued} cancelled."
+        await until(lambda: bot.outbox.for_job(queued), what="the cancelled message")
+        assert bot.outbox.final(queued) == Text(text=f"Job {queued} was cancelled.")
+
+        long = await bot.generate('/generate prompt:"b" max_new_tokens:256 seed:3', user="ana")
+        await bot.start()
+        await until(
+            lambda: any(
+                isinstance(r, Progress) and "generating" in r.label
+                for r in bot.outbox.for_job(long)
+            ),
+            what="generation to start",
+        )
+        # An instructor may cancel a student's job.
+        reply = await bot.run(f"/jobs cancel id:{long}", user="tom", role="instructor")
+        assert isinstance(reply, Text) and "Stopping job" in reply.text
+        await bot.idle()
+        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.")
+        jobs = await bot.jobs()
+        assert (jobs[queued].state, jobs[long].state) == ("cancelled", "cancelled")
+        assert jobs[queued].started_at is None  # it never ran
+        again = await bot.run(f"/jobs cancel id:{long}", user="ana")
+        assert isinstance(again, Error) and "already finished" in again.what
+
+
+async def test_same_seed_same_text_alone_or_batched(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    lines = [
+        '/generate prompt:"The cat sat" seed:5 temperature:0.9 max_new_tokens:24',
+        '/generate prompt:"Once upon a time there was" max_new_tokens:24',  # greedy
+        '/generate prompt:"Hi" seed:6 top_k:10 max_new_tokens:20',
+        '/generate prompt:"Tokens are pieces of words" seed:7 top_p:0.8 max_new_tokens:12',
+    ]
+
+    def runs(bot: JobBot, job: int) -> dict[str, object]:
+        result = bot.outbox.final(job)
+        assert isinstance(result, Card)
+        return result.description, result.fields[2].value  # text, decoding line
+
+    alone = {}
+    async with job_bot(tmp_path / "alone", model_worker, tiny_model_dir) as bot:
+        for line in lines:
+            job = await bot.generate(line)
+            await bot.idle()
+            alone[line] = runs(bot, job)
+            assert (await bot.jobs())[job].result["runs"][0]["batch_rows"] == 1
+    async with job_bot(tmp_path / "batched", model_worker, tiny_model_dir, start=False) as bot:
+        ids = {line: await bot.generate(line, user=f"u{i}") for i, line in enumerate(lines)}
+        await bot.start()
+        await bot.idle()
+        jobs = await bot.jobs()
+        for line, job in ids.items():
+            assert jobs[job].result["runs"][0]["batch_rows"] == len(lines)
+            assert runs(bot, job) == alone[line], line
+
+
+async def test_jobs_queued_when_the_bot_stops_run_after_restart_once_each(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as first:
+        ids = [
+            await first.generate(f'{GEN} prompt:"{p}" seed:1', user=u)
+            for p, u in (("a", "ana"), ("b", "ben"), ("c", "ana"))
+        ]
+    assert first.outbox.sent == []
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as second:
+        await second.idle()
+        assert Counter(s.key for s in second.outbox.finals()) == {f"job:{i}": 1 for i in ids}
+        assert all(j.delivered_at is not None for j in (await second.jobs()).values())
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as third:
+        await third.idle()
+        await third.engine._sweep()
+        assert third.outbox.sent == []  # nothing is delivered twice
+
+
+async def test_a_job_whose_bot_died_is_retried_and_its_result_delivered_once(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as first:
+        running = await first.generate(f'{GEN} prompt:"a" seed:1')
+        finished = await first.generate(f'{GEN} prompt:"b" seed:2', user="ben")
+        # As if the bot had died: one job mid-run, one finished but not yet sent.
+        async with first.driver.app.services.store.session() as session:
+            jobs = {j.id: j for j in await session.scalars(select(Job))}
+            now = first.driver.app.services.clock()
+            for job in jobs.values():
+                job.state, job.lease_owner, job.attempt = "running", "dead-bot", 1
+                job.lease_expires_at, job.started_at = now, now
+            jobs[finished].state = "succeeded"
+            jobs[finished].result = {"runs": []}
+        clock = first.driver.app.services.clock
+    clock.advance(minutes=2)  # the dead bot's leases ran out
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, clock=clock) as second:
+        await second.idle()
+        finals = Counter(s.key for s in second.outbox.finals())
+        assert finals == {f"job:{running}": 1, f"job:{finished}": 1}
+        jobs = await second.jobs()
+        assert jobs[running].state == "succeeded" and jobs[running].attempt == 2
+
+
+async def test_a_killed_worker_fails_its_job_plainly_and_comes_back(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        await until(lambda: model_worker.alive, what="the worker")
+        # Greedy on this prompt runs the full 224 tokens (no end-of-text): time to kill it.
+        doomed = await bot.generate('/generate prompt:"a" max_new_tokens:256')
+        await until(
+            lambda: any(
+                isinstance(r, Progress) and "generating" in r.label
+                for r in bot.outbox.for_job(doomed)
+            ),
+            what="generation to start",
+        )
+        old_pid = model_worker.pid
+        model_worker.kill()
+        await bot.idle()
+        failure = bot.outbox.final(doomed)
+        assert isinstance(failure, Error)
+        assert failure.what == (
+            "The model worker stopped — try again, maybe with a smaller model or fewer tokens."
+        )
+        assert (await bot.jobs())[doomed].state == "failed"
+        after = await bot.generate(f'{GEN} prompt:"b" seed:1')
+        await bot.idle()
+        assert isinstance(bot.outbox.final(after), Card)
+        assert model_worker.pid != old_pid and model_worker.alive
+
+
+async def test_without_an_outbox_the_result_waits_for_a_bot_that_has_one(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as first:
+        first.driver.app.services.outboxes.clear()  # e.g. a worker-only process
+        job = await first.generate(f'{GEN} prompt:"a" seed:1')
+        await first.idle()
+        stored = (await first.jobs())[job]
+        assert stored.state == "succeeded" and stored.delivered_at is None
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as second:
+        await second.idle()
+        assert isinstance(second.outbox.final(job), Card)
+        assert (await second.jobs())[job].delivered_at is not None

@@ -1,0 +1,70 @@
+"""The queue on PostgreSQL (several bots on one database): claims and deliveries never double."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import records
+from bot.jobs.worker import WorkerProcess
+from tests.jobs.support import job_bot
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh database on the development PostgreSQL (skips when it is not running)."""
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"classbot_jobs_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=3)
+    except (OSError, asyncpg.PostgresError) as error:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_generate_cancel_and_restart_on_postgresql(
+    postgres_url: str, tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    line = '/generate max_new_tokens:8 prompt:"{}" seed:1'
+    async with job_bot(
+        tmp_path, model_worker, tiny_model_dir, start=False, database_url=postgres_url
+    ) as first:
+        ids = [
+            await first.generate(line.format(p), user=u)
+            for p, u in zip("abc", ["ana", "ben", "ana"], strict=True)
+        ]
+        await first.run(f"/jobs cancel id:{ids[1]}", user="ben")
+        await first.idle()
+        # Two bots racing to claim the same jobs: each job goes to one of them.
+        store = first.driver.app.services.store
+        now = first.driver.app.services.clock()
+
+        async def claim(owner: str) -> list[int]:
+            async with store.session() as session:
+                got = await records.claim(
+                    session, ids, owner=owner, now=now, lease=timedelta(minutes=1)
+                )
+                return [j.id for j in got]
+
+        won = await asyncio.gather(*(claim(f"bot-{i}") for i in range(4)))
+        assert sorted(j for got in won for j in got) == [ids[0], ids[2]]
+        for i, got in enumerate(won):  # those bots "stop": the jobs go back to the queue
+            async with store.session() as session:
+                await records.release(session, got, owner=f"bot-{i}")
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, database_url=postgres_url) as second:
+        await second.idle()
+        delivered = Counter(s.key for s in second.outbox.finals())
+        assert delivered == {f"job:{ids[0]}": 1, f"job:{ids[2]}": 1}
+        states = {i: j.state for i, j in (await second.jobs()).items()}
+        assert states == {ids[0]: "succeeded", ids[1]: "cancelled", ids[2]: "succeeded"}

@@ -1,0 +1,102 @@
+"""Scale-out: the same jobs run on an RQ worker (`bot.jobs.rq.work`) over the real Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue
+
+from bot.jobs.engine import EmbeddedQueue
+from bot.jobs.rq import RqLink
+from bot.jobs.worker import WorkerLink, WorkerProcess
+from bot.replies import Card, Error, Progress, Text
+from tests.jobs.support import job_bot, until
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def rq_queue() -> Iterator[str]:
+    """A private queue served by one `classbot worker`-style process."""
+    try:
+        Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except Exception as error:
+        pytest.skip(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
+    queue = f"classbot-test-{uuid.uuid4().hex[:8]}"
+    code = (
+        "from bot.jobs.rq import work; from bot.jobs.worker import WorkerConfig; "
+        f"work({REDIS_URL!r}, WorkerConfig(device='cpu', progress_interval=0.02), "
+        f"queue={queue!r})"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ))
+    try:
+        yield queue
+    finally:
+        worker.terminate()
+        worker.wait(15)
+        Queue(queue, connection=Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
+
+
+def links(queue: str, lease: float = 60) -> Callable[[EmbeddedQueue], list[WorkerLink]]:
+    def make(engine: EmbeddedQueue) -> list[WorkerLink]:
+        return [RqLink(REDIS_URL, engine.owner, lease_seconds=lease, queue=queue)]
+
+    return make
+
+
+async def test_jobs_run_on_an_rq_worker_with_the_same_results(
+    rq_queue: str, tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    lines = [
+        ('/generate prompt:"The cat" seed:4 max_new_tokens:16', "ana"),
+        ('/generate prompt:"Once upon" max_new_tokens:16', "ben"),
+    ]
+    async with job_bot(tmp_path / "rq", model_worker, tiny_model_dir, links=links(rq_queue)) as bot:
+        ids = [await bot.generate(line, user=user) for line, user in lines]
+        await bot.idle(timeout=120)
+        on_rq = [bot.outbox.final(i) for i in ids]
+
+        long = await bot.generate('/generate prompt:"b" max_new_tokens:256 seed:3')
+        await until(
+            lambda: any(
+                isinstance(r, Progress) and "generating" in r.label
+                for r in bot.outbox.for_job(long)
+            ),
+            what="generation to start",
+        )
+        stopping = await bot.run(f"/jobs cancel id:{long}")
+        assert isinstance(stopping, Text) and "Stopping" in stopping.text
+        await bot.idle()
+        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.")
+    async with job_bot(tmp_path / "local", model_worker, tiny_model_dir) as bot:
+        ids = [await bot.generate(line, user=user) for line, user in lines]
+        await bot.idle()
+        here = [bot.outbox.final(i) for i in ids]
+    assert all(isinstance(card, Card) for card in on_rq)
+    assert [c.description for c in on_rq] == [c.description for c in here]  # type: ignore[attr-defined]
+
+
+async def test_a_batch_no_worker_takes_fails_after_the_lease(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    try:
+        Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except Exception as error:
+        pytest.skip(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
+    nobody = f"classbot-test-empty-{uuid.uuid4().hex[:8]}"
+    async with job_bot(
+        tmp_path, model_worker, tiny_model_dir, links=links(nobody, lease=5), job_lease_seconds=5
+    ) as bot:
+        job = await bot.generate('/generate prompt:"a" max_new_tokens:8')
+        await bot.idle(timeout=30)
+        failure = bot.outbox.final(job)
+        assert isinstance(failure, Error) and "model worker stopped" in failure.what
+    Queue(nobody, connection=Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
