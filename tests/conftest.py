@@ -17,6 +17,7 @@ from tests.support.hub_fixtures import (  # noqa: F401
     hub_stub,
     hub_stub_for_every_test,
 )
+from tests.support.postgres import postgres_url  # noqa: F401
 
 
 @pytest.fixture

@@ -250,6 +250,9 @@ class TextModel:
             ids = [int(start_id)]
         truncated = False
         context = self.context_length
+        if context is not None and settings.max_new_tokens >= context:
+            # The window must hold at least one prompt token: generate fewer tokens instead.
+            settings = dataclasses.replace(settings, max_new_tokens=context - 1)
         if context is not None and len(ids) + settings.max_new_tokens > context:
             ids = ids[len(ids) + settings.max_new_tokens - context :]
             truncated = True

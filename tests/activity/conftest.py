@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -77,20 +75,3 @@ async def post(bot: BotDriver, minutes: int = 10, extra: str = "") -> int:
     text = await bot.text(POST.format(minutes=minutes) + extra, user="teacher", role="instructor")
     assert text.startswith("== Activity #"), text
     return int(text.split("#", 1)[1].split(":", 1)[0])
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh database on the development PostgreSQL (skips when it is not running)."""
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"classbot_activity_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as error:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()

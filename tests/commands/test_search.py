@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from bot.identity import Actor, Role
 from bot.replies import Button, Card, Error, Reply, Table, Text, as_plain_text
 from bot.store.models import UsageEvent
 from tests.support.botdriver import BotDriver, FakeClock
+from tests.support.cli import run_classbot
 from tests.support.hub_catalog import DELETED_MODELS, HUBDATA_DIR
 from tests.support.hub_stub import HubStub
 
@@ -370,15 +369,12 @@ def test_the_console_searches_the_stand_in(tmp_path: Path, fresh_hub_stub: HubSt
         "/dataset id:imdb",
         "/dataset id:imdb preview:true rows:2",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console"],
+    result = run_classbot(
+        "console",
         input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from adapters.console import ConsoleAdapter
 from bot.replies import Card, Error, Image
 from tests.support.botdriver import BotDriver
+from tests.support.cli import run_classbot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,15 +59,12 @@ def test_the_cli_answers_a_pipe_and_exits_zero(tmp_path: Path) -> None:
     env = {**os.environ, "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     env.pop("DISCORD_TOKEN", None)
     env.pop("SLACK_BOT_TOKEN", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
+    result = run_classbot(
+        "run",
         input="/help\n/help help\n/nosuch\n",
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "== classbot commands ==" in result.stdout
@@ -82,15 +78,12 @@ def test_a_bad_setting_names_its_variable(tmp_path: Path) -> None:
         "CLASSBOT_DEVICE": "gpu",
         "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console"],
+    result = run_classbot(
+        "console",
         input="",
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=60,
-        check=False,
     )
     assert result.returncode == 2
     assert "CLASSBOT_DEVICE" in result.stderr

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, select, text
 
@@ -116,22 +113,6 @@ async def test_guilds_are_apart_per_platform(tmp_path: Path) -> None:
         assert a.guild_id != b.guild_id and a.user_id != b.user_id
     finally:
         await store.close()
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"classbot_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as error:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_the_same_code_runs_on_postgresql(postgres_url: str) -> None:

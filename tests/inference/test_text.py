@@ -253,6 +253,14 @@ def test_empty_prompt_and_long_prompt(model: TextModel) -> None:
     assert both[1].token_ids == model.generate(PROMPTS[2], many).token_ids
 
 
+def test_asking_for_the_whole_context_keeps_one_prompt_token(model: TextModel) -> None:
+    # The tiny model's window is 256 tokens; /generate allows max_new_tokens up to 256.
+    result = model.generate("Hello there", GenerationSettings(max_new_tokens=256, temperature=0.0))
+    assert result.prompt_tokens == 1 and result.prompt_truncated
+    assert result.settings.max_new_tokens == 255
+    assert 0 < result.tokens_generated <= 255
+
+
 def test_tokenizer_with_pad_token_gives_the_same_texts(tmp_path: Path, model: TextModel) -> None:
     padded = TextModel.load(build_text_model(tmp_path / "pad", with_pad_token=True))
     requests = [(p, sampled(i)) for i, p in enumerate(PROMPTS)]

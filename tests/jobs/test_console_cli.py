@@ -4,9 +4,9 @@ and the queued result printed before the console exits (App.wait_idle)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_classbot
 
 
 def test_console_generates_text_with_a_repetition_meter(
@@ -17,15 +17,12 @@ def test_console_generates_text_with_a_repetition_meter(
         "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "CLASSBOT_TEXT_MODEL": str(tiny_model_dir),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console"],
+    result = run_classbot(
+        "console",
         input='/generate prompt:"Hello" seed:1 max_new_tokens:20\n',
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=180,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

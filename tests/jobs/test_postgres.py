@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.jobs import records
 from bot.jobs.worker import WorkerProcess
 from tests.jobs.support import job_bot
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh database on the development PostgreSQL (skips when it is not running)."""
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"classbot_jobs_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as error:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_generate_cancel_and_restart_on_postgresql(

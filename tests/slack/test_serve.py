@@ -26,6 +26,7 @@ from tests.slack.commands import TEST_COMMANDS
 from tests.slack.harness import SECRET, sign
 from tests.slack.webapi_stub import SlackStub
 from tests.support.botdriver import settings_for_tests
+from tests.support.cli import run_classbot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -168,14 +169,11 @@ async def test_a_refused_token_stops_the_start_naming_it(
 def test_the_cli_names_the_missing_tokens(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CLASSBOT_"))}
     env["CLASSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "slack"],
-        capture_output=True,
-        text=True,
+    result = run_classbot(
+        "slack",
         env=env,
         cwd=tmp_path,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 2, result.stderr
     assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN" in result.stderr
