@@ -62,7 +62,7 @@ def _describe(option: Option) -> str:
     if option.choices:
         details.append("one of: " + ", ".join(option.choices))
     if option.min_value is not None and option.max_value is not None:
-        details.append(f"from {option.min_value:g} to {option.max_value:g}")
+        details.append(f"from {_number(option.min_value)} to {_number(option.max_value)}")
     if option.default is not None:
         details.append(f"default {option.default}")
     details.append("required" if option.required else "optional")
@@ -76,3 +76,8 @@ COMMAND = Command(
     examples=("/help", "/help search", "/help activity post"),
     rate_limited=False,
 )
+
+
+def _number(value: float) -> str:
+    # Seeds go up to 4,294,967,295: "4.29497e+09" would be no help to a student.
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"

@@ -183,11 +183,12 @@ async def _imagine(
     )
     ticket = await submit_job(jobs, request)
     try:
-        await _audit(ctx, prompt, "queued", {**detail, "job": ticket.job_id, "seed": seed})
         yield queued_reply(ticket, total=steps)
     finally:
-        # Only now may the job start: its progress replaces the reply just sent.
+        # Only now may the job start: its progress replaces the reply just sent. The audit
+        # entry is written after, so the job does not wait for it.
         jobs.release(ticket.job_id)
+        await _audit(ctx, prompt, "queued", {**detail, "job": ticket.job_id, "seed": seed})
 
 
 async def _reroll(ctx: Context, job_id: int | None) -> AsyncIterator[Reply]:

@@ -101,8 +101,12 @@ class ModelManager:
             name = None if spec.get("source") == "local" else str(spec["id"])
             try:
                 return ImageModel.load(path, device=str(self.device), name=name)
-            except (OSError, ValueError) as error:
-                raise ModelUnavailable(f"{spec['id']} could not be loaded: {error}") from None
+            except (OSError, ValueError) as error:  # missing or broken files, wrong shapes
+                log.warning("loading %s failed: %s", spec["id"], error)
+                raise ModelUnavailable(
+                    f"{spec['id']} could not be loaded ({type(error).__name__}): its files "
+                    "are incomplete or not a pipeline diffusers can load."
+                ) from None
 
         return self.get(key, int(spec.get("params") or 0) * self.bytes_per_param(), load)
 

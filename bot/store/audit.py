@@ -47,4 +47,4 @@ async def recent_audit(
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .limit(limit)
     )
-    return [(event, name or "?") for event, name in rows.tuples()]
+    return [(event, name or "?") for event, name in rows]

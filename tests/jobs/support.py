@@ -146,6 +146,10 @@ async def job_bot(
         engine = driver.app.services.jobs
         assert isinstance(engine, EmbeddedQueue)
         if links is None:
+            # A test that killed the shared worker and failed before the engine respawned
+            # it must not take the tests after it down too.
+            if not worker.alive:
+                worker.start()
             engine.use_workers([worker])
         else:
             engine.use_workers(links(engine), owned=True)

@@ -3,6 +3,10 @@ running the tiny GPT-Neo, and a recording outbox in place of a chat platform."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -211,15 +215,15 @@ async def test_a_killed_worker_fails_its_job_plainly_and_comes_back(
 ) -> None:
     async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
         await until(lambda: model_worker.alive, what="the worker")
-        # Greedy on this prompt runs the full 224 tokens (no end-of-text): time to kill it.
+        # Freeze the worker first, so the job it is handed cannot finish before the kill
+        # (on a quiet machine the tiny model would outrun any "it has started" signal).
+        assert model_worker.pid is not None
+        os.kill(model_worker.pid, signal.SIGSTOP)
         doomed = await bot.generate('/generate prompt:"a" max_new_tokens:256')
-        await until(
-            lambda: any(
-                isinstance(r, Progress) and "generating" in r.label
-                for r in bot.outbox.for_job(doomed)
-            ),
-            what="generation to start",
-        )
+        deadline = time.monotonic() + 30
+        while (await bot.jobs())[doomed].state != "running":
+            assert time.monotonic() < deadline, "the job never reached the worker"
+            await asyncio.sleep(0.01)
         old_pid = model_worker.pid
         model_worker.kill()
         await bot.idle()
