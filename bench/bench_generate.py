@@ -28,63 +28,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PROMPTS = [
-    "The cat sat on",
-    "Once upon a time there was a little robot who lived in a classroom and",
-    "Hi",
-    "Tokens are pieces of words, and numbers like 42 are split",
-    "A language model reads a prompt and predicts",
-    "In the morning we write code, in the afternoon we",
-    "Questions?",
-    "The Hugging Face Hub is a place where people share machine learning models and",
-    "Sampling picks a word at random",
-    "Bigger models need more memory",
-    "The bird sang in the tree by the window while the dog",
-    "Top-p sampling keeps the smallest set of words whose probabilities",
-    "Hello class",
-    "Every afternoon the robot helped the students with their homework, and",
-    "Red, green, blue:",
-    "The students asked the robot many questions about",
-]
-
-
-class BenchOutbox:
-    """Records when each job's result (not its progress) arrives."""
-
-    def __init__(self) -> None:
-        self.done: dict[str, float] = {}
-        self.changed = asyncio.Event()
-
-    async def send(self, destination: Any, reply: Any, *, key: str | None = None) -> None:
-        from bot.replies import Progress
-
-        if not isinstance(reply, Progress) and key is not None:
-            self.done[key] = time.perf_counter()
-            self.changed.set()
-
-    async def wait(self, keys: set[str]) -> None:
-        while not keys <= self.done.keys():
-            self.changed.clear()
-            await self.changed.wait()
-
-
-def _actor(user: str) -> Any:
-    from bot.identity import Actor, Role
-
-    return Actor("console", user, user, Role.STUDENT, "bench", "bench")
+from bench.common import TEXT_PROMPTS as PROMPTS  # noqa: E402
+from bench.common import ResultOutbox as BenchOutbox  # noqa: E402
+from bench.common import job_key, percentile  # noqa: E402
+from bench.common import student as _actor  # noqa: E402
 
 
 async def _submit(app: Any, line: str, user: str) -> tuple[str, float]:
     """Run one /generate; its job key and how long until its first reply (the ack)."""
     start = time.perf_counter()
     replies = [r async for r in app.router.run_line(line, _actor(user))]
-    label = replies[-1].label  # "… (job N)"
-    return f"job:{int(label.rsplit('job ', 1)[1].rstrip(')'))}", time.perf_counter() - start
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return job_key(replies[-1].label), time.perf_counter() - start
 
 
 async def _acks(app: Any, n: int, spacing: float = 0.0) -> list[float]:
@@ -108,8 +62,8 @@ async def _measure(app: Any, spacing: float) -> dict[str, float]:
     stop.set()
     ms = 1000.0
     return {
-        "p50_ms": round(_percentile(acks, 0.5) * ms, 1),
-        "p99_ms": round(_percentile(acks, 0.99) * ms, 1),
+        "p50_ms": round(percentile(acks, 0.5) * ms, 1),
+        "p99_ms": round(percentile(acks, 0.99) * ms, 1),
         "loop_lag_max_ms": round(await lag * ms, 1),
     }
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import percentile
 from bot.app import create_app
 from bot.config import Settings
 from bot.identity import Actor, Role
@@ -25,11 +26,6 @@ from bot.replies import Error
 from tests.support.hub_stub import HubStub, point_huggingface_hub_at
 
 STUDENTS = 50
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def burst(hub: HubStub, line: str, prefix: str, delay: float) -> dict[str, object]:

@@ -28,6 +28,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ResultOutbox as BenchOutbox  # noqa: E402
+from bench.common import job_key  # noqa: E402
+from bench.common import student as _actor  # noqa: E402
+
 GUIDANCE = 7.5
 PROMPTS = [
     "a red fox in the snow",
@@ -41,39 +45,10 @@ PROMPTS = [
 ]
 
 
-class BenchOutbox:
-    """Records when each job's result (not its progress) arrives."""
-
-    def __init__(self) -> None:
-        self.done: dict[str, float] = {}
-        self.replies: dict[str, Any] = {}
-        self.changed = asyncio.Event()
-
-    async def send(self, destination: Any, reply: Any, *, key: str | None = None) -> None:
-        from bot.replies import Progress
-
-        if not isinstance(reply, Progress) and key is not None:
-            self.done[key] = time.perf_counter()
-            self.replies[key] = reply
-            self.changed.set()
-
-    async def wait(self, keys: set[str]) -> None:
-        while not keys <= self.done.keys():
-            self.changed.clear()
-            await self.changed.wait()
-
-
-def _actor(user: str) -> Any:
-    from bot.identity import Actor, Role
-
-    return Actor("console", user, user, Role.STUDENT, "bench", "bench")
-
-
 async def _submit(app: Any, line: str, user: str) -> str:
     """Run one /imagine; the key its result is delivered under."""
     replies = [r async for r in app.router.run_line(line, _actor(user))]
-    label = replies[-1].label  # "… (job N)"
-    return f"job:{int(label.rsplit('job ', 1)[1].rstrip(')'))}"
+    return job_key(replies[-1].label)
 
 
 def _together(caption: str) -> int:

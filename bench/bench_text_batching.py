@@ -29,28 +29,11 @@ from transformers import AutoTokenizer, GPTNeoConfig, GPTNeoForCausalLM
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import TEXT_PROMPTS as PROMPTS  # noqa: E402
 from bot.inference.text import GenerationSettings, TextModel  # noqa: E402
 from tests.support.tiny_models import build_text_model  # noqa: E402
 
 NEW_TOKENS = 32
-PROMPTS = [
-    "The cat sat on",
-    "Once upon a time there was a little robot who lived in a classroom and",
-    "Hi",
-    "Tokens are pieces of words, and numbers like 42 are split",
-    "A language model reads a prompt and predicts",
-    "In the morning we write code, in the afternoon we",
-    "Questions?",
-    "The Hugging Face Hub is a place where people share machine learning models, datasets and",
-    "Sampling picks a word at random",
-    "Bigger models need more memory",
-    "The bird sang in the tree by the window while the dog",
-    "Top-p sampling keeps the smallest set of words whose probabilities",
-    "Hello class",
-    "Every afternoon the robot helped the students with their homework, and every evening it",
-    "Red, green, blue:",
-    "Small models are fast but forget the topic quickly, so",
-]
 
 
 def settings(i: int) -> GenerationSettings:

@@ -1,0 +1,63 @@
+"""Pieces the benchmarks share: students, prompts, a result-recording outbox, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bot.identity import Actor, Role
+from bot.replies import Progress
+
+TEXT_PROMPTS = [
+    "The cat sat on",
+    "Once upon a time there was a little robot who lived in a classroom and",
+    "Hi",
+    "Tokens are pieces of words, and numbers like 42 are split",
+    "A language model reads a prompt and predicts",
+    "In the morning we write code, in the afternoon we",
+    "Questions?",
+    "The Hugging Face Hub is a place where people share machine learning models, datasets and",
+    "Sampling picks a word at random",
+    "Bigger models need more memory",
+    "The bird sang in the tree by the window while the dog",
+    "Top-p sampling keeps the smallest set of words whose probabilities",
+    "Hello class",
+    "Every afternoon the robot helped the students with their homework, and every evening it",
+    "Red, green, blue:",
+    "Small models are fast but forget the topic quickly, so",
+]
+
+
+def student(user: str) -> Actor:
+    return Actor("console", user, user, Role.STUDENT, "bench", "bench")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def job_key(label: str) -> str:
+    """The delivery key of a job from its queued reply's label ("… (job N)")."""
+    return f"job:{int(label.rsplit('job ', 1)[1].rstrip(')'))}"
+
+
+class ResultOutbox:
+    """An outbox that records when each job's result (not its progress) arrives."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, float] = {}
+        self.replies: dict[str, Any] = {}
+        self.changed = asyncio.Event()
+
+    async def send(self, destination: Any, reply: Any, *, key: str | None = None) -> None:
+        if not isinstance(reply, Progress) and key is not None:
+            self.done[key] = time.perf_counter()
+            self.replies[key] = reply
+            self.changed.set()
+
+    async def wait(self, keys: set[str]) -> None:
+        while not keys <= self.done.keys():
+            self.changed.clear()
+            await self.changed.wait()
