@@ -23,7 +23,7 @@ from bot.delivery import Destination
 from bot.identity import Actor, Role
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
-from bot.store.people import SeenCache, touch_actor
+from bot.store.people import ActorWriter, SeenCache
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -179,6 +179,7 @@ class Router:
             burst=services.settings.rate_limit_burst,
         )
         self.seen = SeenCache()
+        self.actors = ActorWriter(services.store)
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -329,8 +330,7 @@ class Router:
             now = self.services.clock()
             seen = self.seen.get(actor, now)
             if seen is None:
-                async with self.services.store.session(write=True) as session:
-                    seen = await touch_actor(session, actor, now)
+                seen = await self.actors.touch(actor, now)
                 self.seen.put(actor, seen, now)
             ctx = Context(
                 actor=actor,

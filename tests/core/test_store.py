@@ -11,7 +11,7 @@ from bot.identity import Actor, Role
 from bot.store import Store
 from bot.store.db import alembic_config
 from bot.store.models import Guild, User
-from bot.store.people import touch_actor
+from bot.store.people import ActorWriter, touch_actor
 
 TABLES = {
     "guilds",
@@ -132,5 +132,55 @@ async def test_the_same_code_runs_on_postgresql(postgres_url: str) -> None:
         async with store.session() as session:
             user = await session.get(User, seen.user_id)
             assert user is not None and user.display_name == "Ana B" and user.first_seen == NOW
+    finally:
+        await store.close()
+
+
+async def write_many_at_once(store: Store) -> dict[Actor, int]:
+    writer = ActorWriter(store)
+    actors = [
+        Actor("discord", f"u{i % 150}", f"User {i}", Role.STUDENT, f"G{i % 2}", f"C{i % 3}")
+        for i in range(300)
+    ]
+    seen = await asyncio.gather(*(writer.touch(actor, NOW) for actor in actors))
+    return {actor: s.user_id for actor, s in zip(actors, seen, strict=True)}
+
+
+async def check_group_commit(store: Store) -> None:
+    transactions = 0
+    opened = store.session
+
+    def counting(**kwargs: bool) -> object:
+        nonlocal transactions
+        transactions += 1
+        return opened(**kwargs)
+
+    store.session = counting  # type: ignore[method-assign]
+    ids = await write_many_at_once(store)
+    store.session = opened  # type: ignore[method-assign]
+    # The same person in another channel (or renamed) is still one user per guild.
+    by_person: dict[tuple[str, str], set[int]] = {}
+    for actor, user_id in ids.items():
+        by_person.setdefault((actor.guild_id, actor.user_id), set()).add(user_id)
+    assert all(len(user_ids) == 1 for user_ids in by_person.values())
+    assert len({next(iter(v)) for v in by_person.values()}) == len(by_person) == 150
+    assert transactions <= 3  # 300 first sightings, written together
+    async with store.session() as session:
+        assert len((await session.scalars(select(User))).all()) == 150
+
+
+async def test_first_sightings_at_once_are_written_together(tmp_path: Path) -> None:
+    store = await upgraded_sqlite(tmp_path)
+    try:
+        await check_group_commit(store)
+    finally:
+        await store.close()
+
+
+async def test_first_sightings_at_once_on_postgresql(postgres_url: str) -> None:
+    store = Store(postgres_url)
+    try:
+        await store.upgrade()
+        await check_group_commit(store)
     finally:
         await store.close()
