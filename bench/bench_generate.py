@@ -29,8 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import TEXT_PROMPTS as PROMPTS  # noqa: E402
-from bench.common import ResultOutbox as BenchOutbox  # noqa: E402
-from bench.common import job_key, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    job_key,
+    percentile,
+    started_bot,
+)
 from bench.common import student as _actor  # noqa: E402
 
 
@@ -118,76 +121,60 @@ class RawGenerate:
 
 
 async def bench_bot(model_dir: Path, device: str, tokens: int, repeats: int) -> dict[str, Any]:
-    from bot.app import create_app
-    from bot.config import Settings
+    async with started_bot(
+        text_model=str(model_dir),
+        device=device,
+    ) as (app, outbox):
+        line = '/generate prompt:"{}" max_new_tokens:{} seed:{}'
+        # Warm up: start the worker, load the model.
+        key, _ = await _submit(app, line.format(PROMPTS[0], tokens, 0), "warmup")
+        await outbox.wait({key})
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=f"sqlite:///{tmp}/bench.db",
-            text_model=str(model_dir),
-            device=device,
-            rate_limit_per_minute=100_000,
-            rate_limit_burst=100_000,
-            max_queued_jobs_per_user=1000,
-        )
-        app = await create_app(settings)
-        outbox = BenchOutbox()
-        app.services.outboxes["console"] = outbox
-        await app.start()
-        try:
-            line = '/generate prompt:"{}" max_new_tokens:{} seed:{}'
-            # Warm up: start the worker, load the model.
-            key, _ = await _submit(app, line.format(PROMPTS[0], tokens, 0), "warmup")
+        start = time.perf_counter()
+        for i, prompt in enumerate(PROMPTS):
+            key, _ = await _submit(app, line.format(prompt, tokens, i), f"seq{i}")
             await outbox.wait({key})
+        sequential = time.perf_counter() - start
 
-            start = time.perf_counter()
-            for i, prompt in enumerate(PROMPTS):
-                key, _ = await _submit(app, line.format(prompt, tokens, i), f"seq{i}")
-                await outbox.wait({key})
-            sequential = time.perf_counter() - start
-
-            start = time.perf_counter()
-            submitted = await asyncio.gather(
-                *(
-                    _submit(app, line.format(prompt, tokens, i), f"con{i}")
-                    for i, prompt in enumerate(PROMPTS)
-                )
+        start = time.perf_counter()
+        submitted = await asyncio.gather(
+            *(
+                _submit(app, line.format(prompt, tokens, i), f"con{i}")
+                for i, prompt in enumerate(PROMPTS)
             )
-            await outbox.wait({key for key, _ in submitted})
-            concurrent = time.perf_counter() - start
+        )
+        await outbox.wait({key for key, _ in submitted})
+        concurrent = time.perf_counter() - start
 
-            # Interleaved, so both see the same machine load.
-            raw = RawGenerate(model_dir, device, tokens)
-            greedy = f'/generate prompt:"{PROMPTS[0]}" max_new_tokens:{tokens}'
-            e2e, direct = [], []
-            for i in range(repeats + 1):
-                start = time.perf_counter()
-                key, _ = await _submit(app, greedy, f"lat{i}")
-                await outbox.wait({key})
-                e2e.append(time.perf_counter() - start)
-                direct.append(raw.seconds())
-            end_to_end, raw_s = statistics.median(e2e[1:]), statistics.median(direct[1:])
-            del raw
+        # Interleaved, so both see the same machine load.
+        raw = RawGenerate(model_dir, device, tokens)
+        greedy = f'/generate prompt:"{PROMPTS[0]}" max_new_tokens:{tokens}'
+        e2e, direct = [], []
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            key, _ = await _submit(app, greedy, f"lat{i}")
+            await outbox.wait({key})
+            e2e.append(time.perf_counter() - start)
+            direct.append(raw.seconds())
+        end_to_end, raw_s = statistics.median(e2e[1:]), statistics.median(direct[1:])
+        del raw
 
-            # Each student's first command also creates their user row: warm them first.
-            await _acks(app, 200)
-            acks: dict[str, Any] = {
-                "idle_burst": await _measure(app, 0.0),
-                "idle_paced_5ms": await _measure(app, 0.005),
-            }
-            busy_line = '/generate prompt:"busy" max_new_tokens:256 seed:{}'
-            # Enough 224-token batches to keep the worker busy through all three measurements.
-            busy = [await _submit(app, busy_line.format(i), f"busy{i}") for i in range(64)]
-            await asyncio.sleep(0.3)  # the batch is running in the worker now
-            acks["busy_loop_lag_no_commands_ms"] = round(await _quiet_lag(0.5) * 1000, 1)
-            acks["busy_burst"] = await _measure(app, 0.0)
-            acks["busy_paced_5ms"] = await _measure(app, 0.005)
-            acks["worker_busy_throughout"] = not {k for k, _ in busy} <= outbox.done.keys()
-            acks["goal"] = "p99 <= 20 ms"
-            await outbox.wait({key for key, _ in busy})
-        finally:
-            await app.close()
+        # Each student's first command also creates their user row: warm them first.
+        await _acks(app, 200)
+        acks: dict[str, Any] = {
+            "idle_burst": await _measure(app, 0.0),
+            "idle_paced_5ms": await _measure(app, 0.005),
+        }
+        busy_line = '/generate prompt:"busy" max_new_tokens:256 seed:{}'
+        # Enough 224-token batches to keep the worker busy through all three measurements.
+        busy = [await _submit(app, busy_line.format(i), f"busy{i}") for i in range(64)]
+        await asyncio.sleep(0.3)  # the batch is running in the worker now
+        acks["busy_loop_lag_no_commands_ms"] = round(await _quiet_lag(0.5) * 1000, 1)
+        acks["busy_burst"] = await _measure(app, 0.0)
+        acks["busy_paced_5ms"] = await _measure(app, 0.005)
+        acks["worker_busy_throughout"] = not {k for k, _ in busy} <= outbox.done.keys()
+        acks["goal"] = "p99 <= 20 ms"
+        await outbox.wait({key for key, _ in busy})
     return {
         "tokens_per_job": tokens,
         "sequential_16_s": round(sequential, 3),

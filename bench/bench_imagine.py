@@ -28,8 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ResultOutbox as BenchOutbox  # noqa: E402
-from bench.common import job_key  # noqa: E402
+from bench.common import job_key, started_bot  # noqa: E402
 from bench.common import student as _actor  # noqa: E402
 
 GUIDANCE = 7.5
@@ -82,66 +81,51 @@ class RawPipeline:
 
 
 async def bench_bot(model_dir: Path, size: int, steps: int, repeats: int, images: int) -> Any:
-    from bot.app import create_app
-    from bot.config import Settings
 
     line = '/imagine prompt:"{}" steps:{} guidance:{} seed:{} size:{}'
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=f"sqlite:///{tmp}/bench.db",
-            image_model=str(model_dir),
-            image_max_size=1024,
-            device="cpu",
-            rate_limit_per_minute=100_000,
-            rate_limit_burst=100_000,
-            max_queued_jobs_per_user=1000,
-        )
-        app = await create_app(settings)
-        outbox = BenchOutbox()
-        app.services.outboxes["console"] = outbox
-        await app.start()
-        try:
-            # Warm up: start the worker, load the model, first-call allocations.
-            for i in range(2):
-                key = await _submit(app, line.format(PROMPTS[0], steps, GUIDANCE, i, size), "w")
-                await outbox.wait({key})
+    async with started_bot(
+        image_model=str(model_dir),
+        image_max_size=1024,
+        device="cpu",
+    ) as (app, outbox):
+        # Warm up: start the worker, load the model, first-call allocations.
+        for i in range(2):
+            key = await _submit(app, line.format(PROMPTS[0], steps, GUIDANCE, i, size), "w")
+            await outbox.wait({key})
 
-            raw = RawPipeline(model_dir, size, steps)
-            raw.seconds(0)
-            # Interleaved, so both see the same machine load.
-            e2e, direct = [], []
-            for i in range(repeats):
-                start = time.perf_counter()
-                key = await _submit(app, line.format(PROMPTS[0], steps, GUIDANCE, i, size), "lat")
-                await outbox.wait({key})
-                e2e.append(time.perf_counter() - start)
-                direct.append(raw.seconds(i))
-            del raw
-
+        raw = RawPipeline(model_dir, size, steps)
+        raw.seconds(0)
+        # Interleaved, so both see the same machine load.
+        e2e, direct = [], []
+        for i in range(repeats):
             start = time.perf_counter()
-            for i, prompt in enumerate(PROMPTS[:images]):
-                key = await _submit(app, line.format(prompt, steps, GUIDANCE, i, size), f"s{i}")
-                await outbox.wait({key})
-            sequential = time.perf_counter() - start
+            key = await _submit(app, line.format(PROMPTS[0], steps, GUIDANCE, i, size), "lat")
+            await outbox.wait({key})
+            e2e.append(time.perf_counter() - start)
+            direct.append(raw.seconds(i))
+        del raw
 
-            # A student's first command also creates their user row: do that beforehand,
-            # as in a class where everyone has used the bot already.
-            for i in range(images):
-                [_ async for _ in app.router.run_line("/help", _actor(f"c{i}"))]
-            start = time.perf_counter()
-            keys = await asyncio.gather(
-                *(
-                    _submit(app, line.format(prompt, steps, GUIDANCE, i, size), f"c{i}")
-                    for i, prompt in enumerate(PROMPTS[:images])
-                )
+        start = time.perf_counter()
+        for i, prompt in enumerate(PROMPTS[:images]):
+            key = await _submit(app, line.format(prompt, steps, GUIDANCE, i, size), f"s{i}")
+            await outbox.wait({key})
+        sequential = time.perf_counter() - start
+
+        # A student's first command also creates their user row: do that beforehand,
+        # as in a class where everyone has used the bot already.
+        for i in range(images):
+            [_ async for _ in app.router.run_line("/help", _actor(f"c{i}"))]
+        start = time.perf_counter()
+        keys = await asyncio.gather(
+            *(
+                _submit(app, line.format(prompt, steps, GUIDANCE, i, size), f"c{i}")
+                for i, prompt in enumerate(PROMPTS[:images])
             )
-            await outbox.wait(set(keys))
-            concurrent = time.perf_counter() - start
-            # How many images shared each job's pipeline call (from the caption).
-            together = sorted(_together(outbox.replies[k].caption) for k in keys)
-        finally:
-            await app.close()
+        )
+        await outbox.wait(set(keys))
+        concurrent = time.perf_counter() - start
+        # How many images shared each job's pipeline call (from the caption).
+        together = sorted(_together(outbox.replies[k].caption) for k in keys)
     end_to_end, raw_s = statistics.median(e2e), statistics.median(direct)
     return {
         "size": size,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.app import App, create_app
+from bot.config import Settings
 from bot.identity import Actor, Role
 from bot.replies import Progress
 
@@ -61,3 +66,26 @@ class ResultOutbox:
         while not keys <= self.done.keys():
             self.changed.clear()
             await self.changed.wait()
+
+
+@asynccontextmanager
+async def started_bot(**overrides: Any) -> AsyncIterator[tuple[App, ResultOutbox]]:
+    """A started bot on a throwaway SQLite file, with no class limits in the way and an
+    outbox that records results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=f"sqlite:///{tmp}/bench.db",
+            rate_limit_per_minute=100_000,
+            rate_limit_burst=100_000,
+            max_queued_jobs_per_user=1000,
+            **overrides,
+        )
+        app = await create_app(settings)
+        outbox = ResultOutbox()
+        app.services.outboxes["console"] = outbox
+        await app.start()
+        try:
+            yield app, outbox
+        finally:
+            await app.close()
