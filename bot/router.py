@@ -24,6 +24,7 @@ from bot.identity import Actor, Role
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
 from bot.store.people import ActorWriter, SeenCache
+from bot.store.usage import record_usage
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -141,6 +142,27 @@ class Context:
     guild_pk: int
     user_pk: int
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    async def record_usage(
+        self,
+        *,
+        model_id: str | None = None,
+        model_params: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Note that this actor ran this command (on a model, of a size): the activity
+        export lists what each student ran."""
+        async with self.services.store.session(write=True) as session:
+            await record_usage(
+                session,
+                guild_id=self.guild_pk,
+                user_id=self.user_pk,
+                command=self.invocation.path[0],
+                now=self.services.clock(),
+                model_id=model_id,
+                model_params=model_params,
+                detail=detail,
+            )
 
     @property
     def destination(self) -> Destination:

@@ -26,7 +26,6 @@ from bot.hub.tasks import SORT_WORDS, SORTS, complete_tasks, normalize_task
 from bot.replies import Button, Card, Error, Field, Reply, Table, Text
 from bot.router import Command, Context, Option
 from bot.services import Services
-from bot.store.usage import record_usage
 
 MAX_PAGE = 40
 CELL = 60  # characters of a preview cell
@@ -228,15 +227,7 @@ def _creators(tags: tuple[str, ...]) -> str:
 
 
 async def _record(ctx: Context, dataset: str, **detail: object) -> None:
-    async with ctx.services.store.session(write=True) as session:
-        await record_usage(
-            session,
-            guild_id=ctx.guild_pk,
-            user_id=ctx.user_pk,
-            command="dataset",
-            now=ctx.services.clock(),
-            detail={"dataset": dataset, **detail},
-        )
+    await ctx.record_usage(detail={"dataset": dataset, **detail})
 
 
 # -- the preview -----------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Table
 from bot.router import Command, Context, Option
 from bot.services import Services
-from bot.store.usage import record_usage
 
 MAX_PAGE = 40
 # The lesson's "what to do next" for the tasks this bot can run.
@@ -185,17 +184,11 @@ async def _details(ctx: Context, asked: str) -> Reply:
         else:
             answers.append(card)
             report = analyze_model_card(card.value) if card.value else None
-    async with ctx.services.store.session(write=True) as session:
-        await record_usage(
-            session,
-            guild_id=ctx.guild_pk,
-            user_id=ctx.user_pk,
-            command="search",
-            now=ctx.services.clock(),
-            model_id=model.id,
-            model_params=model.params,
-            detail={"asked": asked} if asked != model.id else None,
-        )
+    await ctx.record_usage(
+        model_id=model.id,
+        model_params=model.params,
+        detail={"asked": asked} if asked != model.id else None,
+    )
     lead = []
     if asked != model.id:
         lead.append(f"{asked} is now {model.id} (the repo was renamed or moved).")
