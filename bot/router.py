@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.commandline import CommandLineError, split_line
 from bot.delivery import Destination
+from bot.errors import UsageError
 from bot.identity import Actor, Role
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
@@ -175,12 +176,6 @@ class Context:
             user_id=actor.user_id,
             handle=dict(self.invocation.handle),
         )
-
-
-class UsageError(Exception):
-    def __init__(self, error: Error) -> None:
-        super().__init__(error.what)
-        self.error = error
 
 
 class Router:

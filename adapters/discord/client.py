@@ -41,9 +41,10 @@ from adapters.discord.tree import install
 from bot.app import App
 from bot.config import Settings
 from bot.delivery import Member
+from bot.errors import UsageError
 from bot.identity import Actor, Role
 from bot.replies import Modal, Progress, Reply, Text
-from bot.router import Invocation, UsageError
+from bot.router import Invocation
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,10 @@ from adapters.slack.outbox import SlackOutbox
 from adapters.slack.people import People, SlackRoster
 from bot.app import App
 from bot.delivery import Destination
+from bot.errors import UsageError
 from bot.identity import Actor, Role
 from bot.replies import Progress, Reply
-from bot.router import Invocation, UsageError
+from bot.router import Invocation
 
 PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"

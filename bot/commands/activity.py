@@ -16,9 +16,10 @@ from datetime import timedelta, tzinfo
 from bot.activities import export, messages, results, store
 from bot.activities.messages import ANSWER_MAX, clock_time, deadline
 from bot.delivery import Destination
+from bot.errors import UsageError
 from bot.identity import Role
 from bot.replies import Error, File, Modal, ModalField, Reply, Text
-from bot.router import Command, Context, Option, UsageError
+from bot.router import Command, Context, Option
 from bot.store.models import Activity
 
 log = logging.getLogger(__name__)

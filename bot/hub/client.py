@@ -40,6 +40,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
 from bot.config import Settings
+from bot.errors import UsageError
 from bot.hub.cache import Cached, SingleFlightCache
 from bot.hub.errors import (
     BadRepoId,
@@ -66,7 +67,6 @@ from bot.hub.records import (
 )
 from bot.hub.tasks import SORTS
 from bot.replies import Error
-from bot.router import UsageError
 
 if TYPE_CHECKING:
     from bot.services import Services

@@ -35,10 +35,10 @@ from huggingface_hub.errors import (
 )
 
 from bot.config import Settings
+from bot.errors import UsageError
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
 from bot.replies import Error
-from bot.router import UsageError
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
+from bot.errors import UsageError
 from bot.jobs.protocol import JobQueue, JobRequest, QueueFull, Ticket
 from bot.jobs.relay import cancel_button
 from bot.replies import Error, Progress
-from bot.router import UsageError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
