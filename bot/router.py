@@ -282,9 +282,12 @@ class Router:
         Typed lines are resolved by `parse`; this serves platforms whose command trees are
         flat (Discord), where the verb arrives as the first word of the free-text option.
         """
-        command = self.resolve(invocation.path)
-        rest_option = command.rest_option
-        if not command.verbs or rest_option is None:
+        chain = self._chain(invocation.path)
+        command, rest_option = chain[-1], chain[-1].rest_option
+        # A path that names a verb already was resolved (a typed line): an option given by
+        # name, such as `answer:reveal`, is a value, never a verb.
+        named_verb = len(chain) > (2 if chain[0].subcommands else 1)
+        if named_verb or not command.verbs or rest_option is None:
             return invocation
         text = invocation.options.get(rest_option.name)
         words = str(text).split() if isinstance(text, str) else []

@@ -10,6 +10,10 @@ Discord accepts works, even a Python keyword.
 
 `app_commands.Range` is shown by Discord's client but not enforced by discord.py: the router
 validates every value again.
+
+A command with verbs (`/search guess`) stays one flat Discord command: Discord cannot make a
+command both runnable and a group. It offers its verbs' options too (`offered`), and the router
+resolves the verb from the free-text option's first word.
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ def _describe(option: Option) -> str:
         details.append("one of: " + ", ".join(option.choices))
     if option.min_value is not None and option.max_value is not None:
         details.append(f"from {_number(option.min_value)} to {_number(option.max_value)}")
+    elif option.min_value is not None:
+        details.append(f"at least {_number(option.min_value)}")
     if option.default is not None:
         details.append(f"default {option.default}")
     details.append("required" if option.required else "optional")

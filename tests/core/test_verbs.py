@@ -82,6 +82,9 @@ async def flat(router: Router, options: dict[str, object], role: Role = Role.STU
         ("/game PLAY summarization", "play answer='summarization' round=None"),
         ("/game play answer:x round:3", "play answer='x' round=3"),
         ("/game play reveal round:2", "reveal round=2"),
+        # Given by name, a verb's word is a value.
+        ("/game play answer:reveal", "play answer='reveal' round=None"),
+        ('/game text:"play x"', "play answer='x' round=None"),
     ],
 )
 async def test_typed_lines_resolve_verbs(router: Router, line: str, text: str) -> None:
