@@ -65,7 +65,9 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
     await store.upgrade()
     services = Services(settings=settings, store=store, clock=clock)
     router = Router(all_commands(), services)
-    activities = ActivityScheduler(services)
+    activities = ActivityScheduler(
+        store=store, settings=settings, clock=clock, outboxes=services.outboxes
+    )
     services.wakeups[activities.name] = activities.wake
     services.guard = ModelGuard(settings)
     services.hub = HubClient(settings, clock=clock)

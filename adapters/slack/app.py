@@ -32,7 +32,7 @@ from bot.app import App
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor, Role
-from bot.replies import Progress, Reply
+from bot.replies import Reply, in_messages
 from bot.router import Invocation
 
 PLATFORM = "slack"
@@ -211,14 +211,11 @@ class SlackAdapter:
         await self._deliver(_destination(_actor(who, Role.STUDENT), {}), _once(error.error))
 
     async def _deliver(self, destination: Destination, replies: AsyncIterator[Reply]) -> None:
-        # Progress and the reply after it share a key (one message, edited); other replies
-        # are messages of their own.
-        key: str | None = None
-        async for reply in replies:
-            if isinstance(reply, Progress) and key is None:
-                key = f"req:{uuid.uuid4().hex[:12]}"
+        # The core's grouping rule; a reply alone in its message needs no slot to edit.
+        async for placed in in_messages(replies, prefix=f"req:{uuid.uuid4().hex[:12]}"):
+            reply = placed.reply
             try:
-                await self.outbox.send(destination, reply, key=key)
+                await self.outbox.send(destination, reply, key=None if placed.alone else placed.key)
             except Exception:
                 # Not the destination itself: its response_url lets anyone post there.
                 log.exception(
@@ -227,8 +224,6 @@ class SlackAdapter:
                     destination.channel_id,
                     destination.user_id,
                 )
-            if not isinstance(reply, Progress):
-                key = None
 
     # -- serving -----------------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ async def results_(ctx: Context, id: int | None) -> list[Reply]:
     """Who answered what, who has not answered yet, and a CSV of it all (instructors)."""
     activity = await _pick(ctx, id, open_only=False)
     now, tz = ctx.services.clock(), _tz(ctx)
-    collected = await results.collect(ctx.services, activity)
+    collected = await results.collect(ctx.services.store, ctx.services.rosters, activity)
     csv = File(
         filename=export.filename(collected),
         data=export.to_csv(collected, tz),

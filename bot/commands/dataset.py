@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commandline import quote
+from bot.commands.listing import MAX_PAGE, list_options
+from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DatasetCardReport, analyze_dataset_card
 from bot.hub.client import hub_of
@@ -22,12 +24,10 @@ from bot.hub.records import (
     checklist_text,
     license_text,
 )
-from bot.hub.tasks import SORT_WORDS, SORTS, complete_tasks, normalize_task
+from bot.hub.tasks import SORT_WORDS, normalize_task
 from bot.replies import Button, Card, Error, Field, Reply, Table, Text
 from bot.router import Command, Context, Option
-from bot.services import Services
 
-MAX_PAGE = 40
 CELL = 60  # characters of a preview cell
 MAX_COLUMNS = 6
 # The card's creator tags, in words (https://huggingface.co/docs/hub/datasets-cards).
@@ -334,20 +334,16 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-async def _complete_tasks(services: Services, prefix: str) -> list[str]:
-    return complete_tasks(prefix)
-
-
 COMMAND = Command(
     name="dataset",
     handler=run,
     options=(
-        Option("text", str, "Words in the dataset's name", rest=True, max_length=100),
-        Option("task", str, "A task category, e.g. text-classification", complete=_complete_tasks),
-        Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
-        Option("limit", int, "How many datasets", default=10, min_value=1, max_value=25),
-        Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
-        Option("id", str, "A dataset id: show its card facts", max_length=200),
+        *list_options(
+            words="Words in the dataset's name",
+            task="A task category, e.g. text-classification",
+            limit="How many datasets",
+        ),
+        Option("id", str, "A dataset id: show its card facts", max_length=MAX_REPO_ID),
         Option("preview", bool, "Show its first rows", default=False),
         Option("config", str, "Preview: which config (subset)", max_length=100),
         Option("split", str, "Preview: which split, e.g. train", max_length=100),

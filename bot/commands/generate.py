@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bot.declare import MAX_REPO_ID
 from bot.identity import Role
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.repetition import repetition_report
@@ -202,7 +203,12 @@ COMMAND = Command(
             rest=True,
             max_length=MAX_PROMPT_CHARS,
         ),
-        Option("model", str, "A Hub model id (text-generation) or the class default"),
+        Option(
+            "model",
+            str,
+            "A Hub model id (text-generation) or the class default",
+            max_length=MAX_REPO_ID,
+        ),
         Option(
             "max_new_tokens", int, "How many tokens to add", default=50, min_value=1, max_value=256
         ),
@@ -234,7 +240,12 @@ COMMAND = Command(
         Option(
             "seed", int, "Same seed + settings + model = same text", min_value=0, max_value=MAX_SEED
         ),
-        Option("compare", str, "greedy, sampled, or another model id to run side by side"),
+        Option(
+            "compare",
+            str,
+            "greedy, sampled, or another model id to run side by side",
+            max_length=MAX_REPO_ID,
+        ),
     ),
     examples=(
         '/generate prompt:"Once upon a time"',

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commandline import quote
+from bot.declare import MAX_REPO_ID
 from bot.identity import Role
 from bot.inference.class_filter import FILTER_KIND, change_words, class_filter
 from bot.inference.devices import accelerator
@@ -371,7 +372,12 @@ COMMAND = Command(
         Option(
             "negative_prompt", str, "What to keep out of the image", max_length=MAX_PROMPT_CHARS
         ),
-        Option("model", str, "A Hub model id (text-to-image) or the class default"),
+        Option(
+            "model",
+            str,
+            "A Hub model id (text-to-image) or the class default",
+            max_length=MAX_REPO_ID,
+        ),
         Option(
             "steps", int, "Denoising steps: more = slower, finer", min_value=1, max_value=MAX_STEPS
         ),
