@@ -437,7 +437,12 @@ class HubClient:
             raise HubTokenRefused()
         if response.status_code in (401, 403, 404):
             raise NoPreview(dataset, "the dataset viewer does not know it (or it is private)")
-        if isinstance(message, str) and response.status_code in (500, 501):
+        # The viewer's own "this dataset cannot be previewed": a 501 (not supported), or a
+        # 500 naming the dataset's failure (cause_exception). A bare 500 is an outage.
+        about_dataset = response.status_code == 501 or (
+            isinstance(body, dict) and "cause_exception" in body
+        )
+        if isinstance(message, str) and about_dataset:
             where = f" ({params['config']}/{params['split']})" if "split" in params else ""
             raise NoPreview(dataset, message, where)
         raise unavailable(response.status_code)

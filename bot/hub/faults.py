@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 # Faults of the network or of the server's answer (not of the request we made).
 _NETWORK = (httpx2.HTTPError, httpx.HTTPError, OSError)
 _TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException, TimeoutError)
+# The server answered, but not with a readable HTTP answer: cut off, badly encoded, or
+# redirecting in circles (a misconfigured proxy or mirror).
+_UNREADABLE = (
+    httpx2.ProtocolError,
+    httpx2.DecodingError,
+    httpx2.TooManyRedirects,
+    httpx.ProtocolError,
+    httpx.DecodingError,
+    httpx.TooManyRedirects,
+)
 # JSON that does not parse, or that lacks the documented shape.
 _SHAPE = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 
@@ -58,6 +68,9 @@ def hub_fault(error: BaseException, kind: str = "model", repo_id: str | None = N
         return hub_fault(cause, kind, repo_id) if cause is not None else unavailable()
     if isinstance(error, _TIMEOUTS):
         return unavailable(timeout=True)
+    if isinstance(error, _UNREADABLE):
+        log.warning("unreadable Hub answer for %s %s: %r", kind, repo_id, error)
+        return HubBadAnswer()
     if isinstance(error, _NETWORK):
         return unavailable()
     if isinstance(error, _SHAPE):
