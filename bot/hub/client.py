@@ -105,7 +105,7 @@ _MAX_CONNECTIONS = 128
 # An unreachable host is known in well under this; waiting longer only holds the student.
 _CONNECT_SECONDS = 3.0
 # With an expired answer at hand, wait this long for a fresh one before showing the old one.
-_STALE_WAIT_SECONDS = 2.0
+_STALE_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
