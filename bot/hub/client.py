@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import httpx2
@@ -75,9 +75,6 @@ from bot.hub.records import (
 from bot.hub.tasks import SORTS
 from bot.replies import Error
 
-if TYPE_CHECKING:
-    from bot.services import Services
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -115,15 +112,15 @@ class _Refusal:
     error: HubError
 
 
-def hub_of(services: Services) -> HubClient:
-    """The app's Hub client (create_app sets it); a clear reply where it is missing."""
-    if services.hub is None:
+def require_hub(hub: HubClient | None) -> HubClient:
+    """`hub`, or a clear reply where the bot was assembled without one."""
+    if hub is None:
         raise UsageError(
             Error(
                 what="The Hugging Face Hub is not set up on this bot.", todo="Tell your instructor."
             )
         )
-    return services.hub
+    return hub
 
 
 class HubClient:
