@@ -197,7 +197,21 @@ class ModelGuard:
             cached = self._local.get(key)
             if cached is not None and cached[0] > self._monotonic():
                 return cached[1]
-            approved = await asyncio.to_thread(self._check_local, name, need)
+            try:
+                approved = await asyncio.to_thread(self._check_local, name, need)
+            except (*_MALFORMED, struct.error, OSError) as error:
+                # Only instructor-named folders get this far: the folder is damaged.
+                log.warning("unreadable model folder %s: %r", name, error)
+                why = (
+                    "a file is cut off"
+                    if isinstance(error, struct.error)
+                    else (type(error).__name__)
+                )
+                raise _refuse(
+                    f"{name} has files I could not read ({why}).",
+                    "Tell your instructor: the folder may be incomplete or damaged; "
+                    "save_pretrained() writes a whole one.",
+                ) from None
             ttl = self.settings.hub_cache_seconds
             self._local[key] = (self._monotonic() + ttl, approved)
             return approved

@@ -257,3 +257,13 @@ async def test_imagine_hints_name_the_image_model_and_never_a_server_path(
         assert "is gated" in text and "gpt-neo" not in text and "secret-models" not in text
         expected = "the class's default model" if image_model == local else image_model
         assert expected in text
+
+
+async def test_a_damaged_instructor_folder_is_a_plain_refusal(tmp_path: Path) -> None:
+    broken_config = model_folder(tmp_path / "config")
+    (broken_config / "config.json").write_text("{not json")
+    broken_weights = model_folder(tmp_path / "weights")
+    (broken_weights / "model.safetensors").write_bytes(b"\x01\x02")
+    guard = ModelGuard(settings(model_allowlist=f"{tmp_path}/*"))
+    assert "could not read (JSONDecodeError)" in await refusal(guard, str(broken_config))
+    assert "could not read (a file is cut off)" in await refusal(guard, str(broken_weights))
