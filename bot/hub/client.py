@@ -5,6 +5,14 @@ arguments): a class of 30 typing the same search reaches the Hub once, and when 
 stops answering, the last answer is served marked stale (see errors.stale_note). "Not
 found" and "gated" are answers, cached like any other, so they are never shown as stale.
 
+A sick Hub must not hold a class: each call has one overall deadline
+(`hub_timeout_seconds`) and a short connect timeout; calls run on a thread pool of their own
+(64 threads, not asyncio's default cpu_count + 4 that the rest of the bot shares); after
+five failures in a row a circuit breaker (bot/hub/breaker.py) fails calls at once for 30 s,
+so expired answers are served at once, and with the breaker closed an expired answer is
+served after 1 s while the fetch goes on. Every failure becomes a HubError through the one
+mapping in bot/hub/faults.py; the model guard and the worker's downloads use it too.
+
 Hub calls go through huggingface_hub: `HfApi.model_info` / `dataset_info`, and for lists
 and README files its own session, headers and error mapping (`hf_raise_for_status`), one
 request per page. Not `HfApi.list_models` or `hf_hub_download`: they retry 429 and 5xx

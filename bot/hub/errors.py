@@ -1,7 +1,8 @@
 """Hub faults as typed errors in words a student can act on, and the "cached" note.
 
-The client (bot/hub/client.py) turns every library or HTTP failure into one of these; a
-command shows `error.reply()`. Faults are kept apart from "not found": a missing repo is an
+bot/hub/faults.py turns every library or HTTP failure into one of these, for the client
+(bot/hub/client.py), the model guard and the worker's downloads; a command shows
+`error.reply()`. Faults are kept apart from "not found": a missing repo is an
 answer, an outage is not (only an outage is worth an older cached answer).
 """
 
