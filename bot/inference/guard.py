@@ -33,7 +33,6 @@ from huggingface_hub import ModelInfo
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.hub.cache import Cached
 from bot.hub.client import HubClient
 from bot.hub.errors import (
     BadRepoId,
@@ -202,11 +201,8 @@ class ModelGuard:
             except (*_MALFORMED, struct.error, OSError) as error:
                 # Only instructor-named folders get this far: the folder is damaged.
                 log.warning("unreadable model folder %s: %r", name, error)
-                why = (
-                    "a file is cut off"
-                    if isinstance(error, struct.error)
-                    else (type(error).__name__)
-                )
+                cut_off = isinstance(error, struct.error)
+                why = "a file is cut off" if cut_off else type(error).__name__
                 raise _refuse(
                     f"{name} has files I could not read ({why}).",
                     "Tell your instructor: the folder may be incomplete or damaged; "
@@ -323,18 +319,18 @@ class ModelGuard:
         files = need.library == "diffusers"  # diffusers repos list no parameter count: sizes
         try:
             if self._model_info is not None:
-                return (await self._injected(name, files)).value
+                return await self._injected(name, files)
             # A model vetted before answers at once from the (maybe expired) cache while it
             # is looked up again: the class's default never waits on a sick Hub.
             return (await self.hub.model_facts(name, files=files, stale_wait=0)).value
         except HubError as error:
             raise self._hub_refusal(name, error, need) from None
 
-    async def _injected(self, name: str, files: bool) -> Cached[ModelInfo]:
+    async def _injected(self, name: str, files: bool) -> ModelInfo:
         lookup = self._files_info if files else self._model_info
         assert lookup is not None
         try:
-            return Cached(await asyncio.to_thread(lookup, name))
+            return await asyncio.to_thread(lookup, name)
         except Exception as error:
             raise hub_fault(error, "model", name) from error
 
@@ -349,7 +345,7 @@ class ModelGuard:
         if isinstance(error, RepoNotFound):
             return _refuse(
                 f"I can't find the model {name} on the Hugging Face Hub.",
-                "Check the spelling (ids look like EleutherAI/gpt-neo-125m) or find one with "
+                f"Check the spelling (ids look like {_EXAMPLES[need.library]}) or find one with "
                 "/search. Deleted and private repos look missing too.",
             )
         if isinstance(error, RepoDisabled):
@@ -364,18 +360,15 @@ class ModelGuard:
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
-        return (
-            self.settings.text_model
-            if need.library == "transformers"
-            else (self.settings.image_model)
-        )
+        transformers = need.library == "transformers"
+        return self.settings.text_model if transformers else self.settings.image_model
 
     def _check_hub_safely(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         try:
             return self._check_hub(info, need)
         except _MALFORMED as error:
             log.warning("unreadable model_info for %s: %r", getattr(info, "id", "?"), error)
-            raise _refuse(HubBadAnswer().what, HubBadAnswer().todo) from None
+            raise ModelRefused(HubBadAnswer().reply()) from None
 
     def _check_hub(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         repo = info.id
