@@ -69,7 +69,8 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
         store=store, settings=settings, clock=clock, outboxes=services.outboxes
     )
     services.wakeups[activities.name] = activities.wake
-    services.guard = ModelGuard(settings)
-    services.hub = HubClient(settings, clock=clock)
+    # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
+    services.hub = hub = HubClient(settings, clock=clock)
+    services.guard = ModelGuard(settings, hub)
     services.jobs = jobs = build_queue(services, router)
     return App(settings=settings, services=services, router=router, background=[activities, jobs])

@@ -14,7 +14,7 @@ from bot.commands.listing import MAX_PAGE, list_options
 from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DatasetCardReport, analyze_dataset_card
-from bot.hub.client import hub_of
+from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import (
     DatasetDetails,
@@ -79,7 +79,7 @@ async def run(
 async def _list(
     ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
 ) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     try:
         found = await hub.search_datasets(text=text, task=tag, sort=sort, limit=limit, page=page)
@@ -127,7 +127,7 @@ async def _list(
 
 # -- one dataset -----------------------------------------------------------------------------
 async def _details(ctx: Context, asked: str) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     try:
         info = await hub.dataset_info(asked)
         dataset = info.value
@@ -234,7 +234,7 @@ async def _record(ctx: Context, dataset: str, **detail: object) -> None:
 async def _preview(
     ctx: Context, dataset: str, config: str | None, split: str | None, count: int
 ) -> Reply | list[Reply]:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     answers: list[Cached[Any]] = []
     try:
         if not (config and split):

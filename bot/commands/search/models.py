@@ -10,7 +10,7 @@ from bot.commands.listing import MAX_PAGE
 from bot.commands.search.guess import params_text
 from bot.hub.cache import Cached
 from bot.hub.cards import ModelCardReport, analyze_model_card
-from bot.hub.client import hub_of
+from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import ModelDetails, ModelSummary, checklist_text, license_text
 from bot.hub.tasks import (
@@ -41,7 +41,7 @@ async def list_models(
     library: str | None,
     page: int,
 ) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     library = library.strip().lower() if library else None
     try:
@@ -126,7 +126,7 @@ def _nothing_found(text: str | None, tag: str | None, library: str | None, page:
 
 # -- one model -------------------------------------------------------------------------------
 async def model_details(ctx: Context, asked: str) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     try:
         info = await hub.model_info(asked)
     except HubError as error:
