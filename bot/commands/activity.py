@@ -113,18 +113,12 @@ async def submit(ctx: Context, answer: str, id: int | None) -> Reply:
     channel.
     """
     now = ctx.services.clock()
-    # With an id (the Submit button's form always has one) a single transaction does it all.
+    # With an id (the Submit button's form always has one) the answer goes straight to the
+    # group writer: answers arriving together are saved in one transaction.
     activity_id = id if id is not None else (await _pick(ctx, None, open_only=True)).id
+    item = store.Answer(ctx.guild_pk, activity_id, ctx.user_pk, answer, now)
     try:
-        async with ctx.services.store.session(write=True) as session:
-            saved = await store.save_answer(
-                session,
-                guild_pk=ctx.guild_pk,
-                activity_id=activity_id,
-                user_pk=ctx.user_pk,
-                answer=answer,
-                now=now,
-            )
+        saved = await store.submissions(ctx.services.store).submit(item)
     except store.UnknownActivity:
         raise UsageError(_unknown(activity_id)) from None
     except store.ActivityClosed as closed:
