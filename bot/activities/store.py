@@ -304,6 +304,19 @@ async def close_now(session: AsyncSession, activity: Activity, now: datetime) ->
     return claimed is not None
 
 
+async def close_and_count(
+    session: AsyncSession, activity: Activity, now: datetime
+) -> tuple[bool, int]:
+    """close_now, and the number of answers it closed with."""
+    closed = await close_now(session, activity, now)
+    return closed, (await submission_counts(session, [activity.id]))[activity.id]
+
+
+async def withdraw(session: AsyncSession, activity: Activity) -> None:
+    """Delete an activity whose announcement could not be posted."""
+    await session.delete(await session.merge(activity))
+
+
 async def extend(session: AsyncSession, activity: Activity, closes_at: datetime) -> None:
     """Move the deadline (re-opening a closed activity) and re-arm both messages."""
     await session.execute(
