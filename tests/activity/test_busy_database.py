@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.replies import Error, Text, as_plain_text
-from bot.store.models import Submission, SubmissionVersion, User
+from bot.replies import Card, Error, Text, as_plain_text
+from bot.store.models import Submission, SubmissionVersion, UsageEvent, User
 from tests.activity.conftest import post
 from tests.support.botdriver import BotDriver, FakeClock
 
@@ -148,3 +148,24 @@ async def test_an_instructor_is_told_when_the_activity_was_not_posted(bot: BotDr
     assert isinstance(reply, Error), reply
     assert reply.what == "The class database is busy; the activity was not posted."
     assert reply.todo == "Try again in a minute."
+
+
+async def test_a_search_answers_while_its_usage_event_waits_for_the_lock(
+    bot: BotDriver,
+) -> None:
+    await bot.run("/help", user="ana")
+    bot.app.services.store.write_deadline = 10.0
+    with write_lock(bot) as other:
+        reply, took = await timed(bot.run("/search model:gpt2", user="ana"))
+        assert isinstance(reply, Card) and reply.title.startswith("gpt2"), reply
+        assert took < 2.0  # the usage event is bookkeeping: the card does not wait for it
+        other.execute("COMMIT")
+    # The event the export needs is written once the lock is free.
+    events: list[tuple[str, str | None]] = []
+    for _ in range(100):
+        async with bot.app.services.store.session() as session:
+            events = [(e.command, e.model_id) for e in await session.scalars(select(UsageEvent))]
+        if events:
+            break
+        await asyncio.sleep(0.05)
+    assert events == [("search", "gpt2")]
