@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -38,8 +39,19 @@ SQLITE_BUSY_TIMEOUT_MS = 2500
 # 15 min and Slack's response_url for 30 min, so a minute of waiting is well inside both, and
 # a class rarely waits longer than that for an answer.
 WRITE_DEADLINE_S = 60.0
+# How long closing the store waits for the group writers' last batches.
+CLOSE_PATIENCE_S = 5.0
 
 T = TypeVar("T")
+
+
+class Background(Protocol):
+    """Work a store runs beside the commands (a group writer): finished before closing."""
+
+    async def idle(self) -> None: ...
+
+
+B = TypeVar("B", bound=Background)
 
 
 class DatabaseBusy(UsageError):
@@ -115,7 +127,7 @@ class Store:
         self._write_gate = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         # Seconds a write keeps trying to get SQLite's write lock (see `write`).
         self.write_deadline = write_deadline
-        self._groups: dict[str, Any] = {}
+        self._groups: dict[str, Background] = {}
 
     @asynccontextmanager
     async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
@@ -208,13 +220,15 @@ class Store:
             if shortened:
                 await session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
 
-    def group(self, name: str, factory: Callable[[Store], T]) -> T:
+    def group(self, name: str, factory: Callable[[Store], B]) -> B:
         """The one `factory(self)` of this store called `name` (e.g. the group writer of
-        activity submissions), created on first use."""
-        if name not in self._groups:
-            self._groups[name] = factory(self)
-        found: T = self._groups[name]
-        return found
+        activity submissions), created on first use and finished before `close`."""
+        found = self._groups.get(name)
+        if found is None:
+            made = factory(self)
+            self._groups[name] = made
+            return made
+        return cast(B, found)  # made by the same factory under this name
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -241,4 +255,9 @@ class Store:
         command.upgrade(config, "head")
 
     async def close(self) -> None:
+        # What the group writers were given (a usage event, a renamed student) is written
+        # first, unless the database stays locked.
+        for group in self._groups.values():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(group.idle(), CLOSE_PATIENCE_S)
         await self.engine.dispose()

@@ -9,6 +9,7 @@ arrives meanwhile goes in the following one. Each caller awaits its own outcome.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,8 +78,15 @@ class Grouped(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, future))
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
+            # A fresh context: the runner must not inherit "this task holds the write gate"
+            # from a caller inside a write transaction, or it would write past the gate.
+            self._runner = asyncio.create_task(self._run(), context=contextvars.Context())
         return future
+
+    async def idle(self) -> None:
+        """Return once everything queued so far has its outcome."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
 
     async def _run(self) -> None:
         while self._waiting:

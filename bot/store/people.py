@@ -164,8 +164,8 @@ class ActorWriter:
     def __init__(self, store: Store, refresh_seconds: float = 600.0) -> None:
         self.store = store
         self.refresh = refresh_seconds
-        self._lookups: Grouped[Actor, Known | None] = Grouped(store, look_up_actors, write=False)
-        self._writes: Grouped[tuple[Actor, datetime], Seen] = Grouped(store, _write_actors)
+        self._lookups = store.group("actor lookups", _lookup_group)
+        self._writes = store.group("actor writes", _write_group)
         self._touching: dict[Actor, asyncio.Future[Seen]] = {}
 
     async def touch(self, actor: Actor, now: datetime) -> Seen:
@@ -185,6 +185,14 @@ class ActorWriter:
         if stale or known.display_name != actor.display_name or known.role != actor.role.value:
             self._writes.enqueue((actor, now)).add_done_callback(_log_failure)
         return known.seen
+
+
+def _lookup_group(store: Store) -> Grouped[Actor, Known | None]:
+    return Grouped(store, look_up_actors, write=False)
+
+
+def _write_group(store: Store) -> Grouped[tuple[Actor, datetime], Seen]:
+    return Grouped(store, _write_actors)
 
 
 def _log_failure(future: asyncio.Future[Seen]) -> None:
