@@ -48,7 +48,7 @@ from bot.identity import Actor
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
 from bot.store.people import ActorWriter, SeenCache
-from bot.store.usage import record_usage
+from bot.store.usage import record_usage_soon
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -106,17 +106,16 @@ class Context:
     ) -> None:
         """Note that this actor ran this command (on a model, of a size): the activity
         export lists what each student ran."""
-        async with self.services.store.session(write=True) as session:
-            await record_usage(
-                session,
-                guild_id=self.guild_pk,
-                user_id=self.user_pk,
-                command=self.invocation.path[0],
-                now=self.services.clock(),
-                model_id=model_id,
-                model_params=model_params,
-                detail=detail,
-            )
+        await record_usage_soon(
+            self.services.store,
+            guild_id=self.guild_pk,
+            user_id=self.user_pk,
+            command=self.invocation.path[0],
+            now=self.services.clock(),
+            model_id=model_id,
+            model_params=model_params,
+            detail=detail,
+        )
 
     @property
     def destination(self) -> Destination:
