@@ -1,6 +1,6 @@
 """A local HTTP stand-in of the Hugging Face Hub API and the dataset viewer API.
 
-It serves the recorded data in ../shared/hubdata (see hub_catalog.py) from a real HTTP
+It serves the recorded data in tests/data/hubdata (see hub_catalog.py) from a real HTTP
 server on 127.0.0.1 (a free port) in a background thread, so the real `huggingface_hub`
 client, httpx and aiohttp all run end to end against it, from sync and async tests.
 
