@@ -81,6 +81,9 @@ class Settings(BaseSettings):
 
     out_dir: Path = Path("./classbot-out")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log lines and library warnings go here (appended); unset = stderr. stdout only ever
+    # holds answers.
+    log_file: Path | None = None
 
     # Platform tokens keep the names the platforms' own docs use.
     discord_token: SecretStr | None = Field(
