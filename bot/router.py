@@ -48,6 +48,7 @@ from bot.errors import UsageError
 from bot.identity import Actor
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
+from bot.share import QUIET_HANDLE, ShareCache, hush, replies_public
 from bot.store.people import ActorWriter, SeenCache
 from bot.store.usage import record_usage_soon
 
@@ -99,6 +100,8 @@ class Context:
     guild_pk: int
     user_pk: int
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # The replies are for the actor alone (an exploration command in a quiet class).
+    quiet: bool = False
 
     async def record_usage(
         self,
@@ -129,7 +132,7 @@ class Context:
             guild_id=actor.guild_id,
             channel_id=actor.channel_id,
             user_id=actor.user_id,
-            handle=dict(self.invocation.handle),
+            handle={**self.invocation.handle, **({QUIET_HANDLE: "1"} if self.quiet else {})},
         )
 
 
@@ -154,6 +157,7 @@ class Router:
             burst=services.settings.rate_limit_burst,
         )
         self.seen = SeenCache()
+        self.shared = ShareCache()
         self.actors = ActorWriter(services.store)
 
     # -- lookup ---------------------------------------------------------------------------
@@ -405,6 +409,9 @@ class Router:
             if seen is None:
                 seen = await self.actors.touch(actor, now)
                 self.seen.put(actor, seen, now)
+            quiet = command.exploration and not await replies_public(
+                self.services.store, seen.guild_id
+            )
             ctx = Context(
                 actor=actor,
                 services=self.services,
@@ -413,8 +420,16 @@ class Router:
                 guild_pk=seen.guild_id,
                 user_pk=seen.user_id,
                 request_id=request_id,
+                quiet=quiet,
             )
+            number = 0
             async for reply in _as_replies(command.handler(ctx, **values)):
+                if quiet:
+                    key = f"{request_id}-{number}"
+                    shown, number = hush(reply, f"/share id:{key}"), number + 1
+                    if shown.buttons != reply.buttons:
+                        self.shared.put(key, reply, user_id=actor.user_id, guild_id=actor.guild_id)
+                    reply = shown
                 yield reply
         except UsageError as error:
             yield error.error
