@@ -42,7 +42,7 @@ async def _job(ctx: Context, job_id: int) -> Reply:
         return Error(what=f"There is no job {job_id} here.", todo="Type /jobs to see yours.")
     if shown.user_pk != ctx.user_pk and ctx.actor.role is not Role.INSTRUCTOR:
         return Error(what=f"Job {job_id} is not yours to share.")
-    if shown.state != "done":
+    if shown.state != "succeeded":
         return Error(
             what=f"Job {job_id} has no result to share ({shown.state}).",
             todo="Share it once its result is shown.",
