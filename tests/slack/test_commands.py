@@ -297,3 +297,11 @@ async def test_slash_command_form_fields_survive_urlencoding(world: SlackWorld) 
     assert status == 200
     await world.idle()
     assert world.stub.responds[-1].body["blocks"][0]["text"]["text"] == "1 + 1 = 2 &amp; 50% off"
+
+
+async def test_free_text_reaches_the_command_exactly_as_typed(world: SlackWorld) -> None:
+    typed = 'Note: it looped "went went"\nQ: why? A: it\'s greedy, see https://hf.co/?a=b'
+    await world.command("echo", typed)
+    await world.idle()
+    shown = world.stub.responds[-1].body["blocks"][0]["text"]["text"]
+    assert shown == typed
