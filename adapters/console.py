@@ -17,6 +17,7 @@ from bot.app import App
 from bot.delivery import Destination
 from bot.identity import Actor, Role
 from bot.replies import File, Progress, Reply, as_plain_text
+from bot.share import delivered
 
 PLATFORM = "console"
 PROMPT = "classbot> "
@@ -61,7 +62,7 @@ class ConsoleAdapter:
 
     async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
         """Outbox: replies delivered later (job results, reminders) print like any other."""
-        self.show(reply)
+        self.show(delivered(destination, reply, key))
 
     def show(self, reply: Reply) -> None:
         text = as_plain_text(reply)

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.app import App, create_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.identity import Role
+from bot.logs import setup_logging
 from bot.store import Store
 
 log = logging.getLogger("classbot")
@@ -59,12 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "DEBUG":
-        # Migration chatter on every start hides what matters.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    command = _pick_platform(settings) if args.command == "run" else args.command
+    setup_logging(settings, console=command == "console")
     try:
         return asyncio.run(_main(args, settings))
     except KeyboardInterrupt:

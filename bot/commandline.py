@@ -1,59 +1,125 @@
-"""Split a typed command line into words and `name:value` pairs.
+"""Read a typed command line: the command's words, its `name:value` options, its free text.
 
-`/search gpt neo task:text-generation sort:likes` → words ["search", "gpt", "neo"],
-pairs {"task": ..., "sort": ...}. Double quotes group spaces: `prompt:"a red fox"`.
-Single quotes are apostrophes ("don't"), not quotes: students type them in prose.
+Only the names a command declares are options: `/activity submit Note: the 8B model was
+refused` is all answer text, because /activity submit has no `note` option. So a line is
+read in two steps: `next_word` takes the command (and subcommand, verb) words off the front,
+then `split_options` reads the rest knowing the declared names.
+
+Free text is kept exactly as typed: spaces, newlines, quotes (a lone `"` too) and
+apostrophes. A declared option's value may be quoted to hold spaces (`prompt:"a red fox"`);
+only those surrounding quotes are removed (`\\"` inside them is a quote).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 # Chat clients (Slack on macOS, phones) turn straight quotes into curly ones.
-_CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'"})
-_PAIR = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):(.*)$", re.DOTALL)
+_OPENING = '"“„«'
+_CLOSING = '"”“»'
+_ESCAPED = _OPENING + _CLOSING + "\\"
+_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):")
+_SPACE = re.compile(r"\s+")
 
 
 class CommandLineError(ValueError):
-    """The line cannot be split (e.g. a quote is not closed)."""
+    """An option's quoted value is not closed."""
 
 
 @dataclass
 class SplitLine:
-    words: list[str] = field(default_factory=list)
+    """The options given by name, in order, and the free text as typed (stripped)."""
+
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
 
 
-def tokenize(line: str) -> list[str]:
-    lexer = shlex.shlex(line.translate(_CURLY), posix=True)
-    lexer.whitespace_split = True
-    lexer.quotes = '"'
-    lexer.commenters = ""
-    try:
-        return list(lexer)
-    except ValueError as error:
-        raise CommandLineError('a double quote (") is not closed') from error
+def next_word(text: str) -> tuple[str, str]:
+    """The first word of a line and the rest exactly as typed (leading spaces dropped)."""
+    text = text.lstrip()
+    match = _SPACE.search(text)
+    if match is None:
+        return text, ""
+    return text[: match.start()], text[match.end() :]
 
 
-def split_line(line: str) -> SplitLine:
-    """Split a line; a token is a `name:value` pair when it starts with an identifier
-    and a colon (a URL such as "http://x" stays a word). Callers report unknown names."""
+def split_options(text: str, names: Collection[str]) -> SplitLine:
+    """Take every `name:value` whose name is in `names` out of `text`; the rest is free text.
+
+    An option starts a word, its name is declared and a value follows the colon at once:
+    a URL (`http://x`), `key=value&a:b` and `Answer: Paris` stay text. Raises
+    CommandLineError when a quoted option value is not closed.
+    """
     result = SplitLine()
-    for token in tokenize(line.strip()):
-        match = _PAIR.match(token)
-        if match and not match.group(2).startswith("//"):
-            result.pairs.append((match.group(1).lower(), match.group(2)))
-        else:
-            result.words.append(token)
-    if result.words and result.words[0].startswith("/"):
-        result.words[0] = result.words[0][1:]
+    kept: list[str] = []
+    at = 0
+    while at < len(text):
+        match = _PAIR.match(text, at) if _starts_word(text, at) else None
+        name = match.group(1).lower() if match else ""
+        if match is None or name not in names:
+            kept.append(text[at])
+            at += 1
+            continue
+        if match.end() == len(text) or text[match.end()].isspace():
+            # `Answer: Paris` is prose, even where `answer` is an option.
+            kept.append(text[at])
+            at += 1
+            continue
+        value, at = _value(text, match.end())
+        result.pairs.append((name, value))
+        # The option leaves one gap in the text, not two.
+        while kept and kept[-1] in " \t":
+            kept.pop()
+        while at < len(text) and text[at] in " \t":
+            at += 1
+        line_start = not kept or kept[-1] == "\n"
+        if line_start and text.startswith("\n", at):
+            at += 1  # an option on a line of its own leaves no empty line
+        elif not line_start and at < len(text) and text[at] != "\n":
+            kept.append(" ")
+    result.text = "".join(kept).strip()
     return result
 
 
+def _starts_word(text: str, at: int) -> bool:
+    return at == 0 or text[at - 1].isspace()
+
+
+def _value(text: str, start: int) -> tuple[str, int]:
+    """An option's value starting at `start`, and where it ends."""
+    if start < len(text) and text[start] in _OPENING:
+        value, end = _quoted(text, start + 1)
+        if end < 0:
+            raise CommandLineError('a double quote (") is not closed')
+        return value, end
+    match = _SPACE.search(text, start)
+    end = len(text) if match is None else match.start()
+    return text[start:end], end
+
+
+def _quoted(text: str, start: int) -> tuple[str, int]:
+    """The text up to the closing quote (backslash escapes a quote or a backslash) and the
+    index after it, or -1 when no closing quote ends a word."""
+    out: list[str] = []
+    at = start
+    while at < len(text):
+        char = text[at]
+        if char == "\\" and at + 1 < len(text) and text[at + 1] in _ESCAPED:
+            out.append(text[at + 1])
+            at += 2
+            continue
+        if char in _CLOSING and (at + 1 == len(text) or text[at + 1].isspace()):
+            return "".join(out), at + 1
+        out.append(char)
+        at += 1
+    return "", -1
+
+
 def quote(value: str) -> str:
-    """Write a value so that `tokenize` gives it back as one token."""
-    if value and not re.search(r'[\s"\\]', value):
+    """Write an option value so that `split_options` gives it back unchanged."""
+    if value and not re.search(r'[\s"“”„«»\\]', value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = re.sub(r'(["“”„«»\\])', r"\\\1", value)
+    return f'"{escaped}"'

@@ -78,9 +78,17 @@ class Settings(BaseSettings):
     # rosters list a server's students.
     discord_members_intent: bool = False
     slack_api_url: str = "https://slack.com/api/"
+    # Slack commands live under one namespace: one command (`/classbot search gpt`) or,
+    # with a prefix, one command each (`/hf-search gpt`). The prefix wins when both are set;
+    # both empty = bare names (`/search`), only for a workspace of the class's own.
+    slack_command: str = Field(default="classbot", pattern=r"^([a-z0-9][a-z0-9_-]{0,30})?$")
+    slack_prefix: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9_-]{0,19})?$")
 
     out_dir: Path = Path("./classbot-out")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log lines and library warnings go here (appended); unset = stderr. stdout only ever
+    # holds answers.
+    log_file: Path | None = None
 
     # Platform tokens keep the names the platforms' own docs use.
     discord_token: SecretStr | None = Field(

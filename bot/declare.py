@@ -92,6 +92,9 @@ class Command:
     description: str = ""
     rate_limited: bool = True
     verbs: tuple[Command, ...] = ()
+    # Exploring the Hub or a model (/search, /generate, ...): the answer is for the student
+    # alone, with a Share button, unless the class chose public replies (bot/share.py).
+    exploration: bool = False
 
     @property
     def help(self) -> str:

@@ -7,8 +7,8 @@ adapters escape mentions and markup, so a handler may safely echo what a student
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 ButtonStyle = Literal["primary", "secondary", "danger"]
@@ -226,3 +226,43 @@ def format_table(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) ->
     out = [fmt.format(*columns), "  ".join("-" * w for w in widths)]
     out.extend(fmt.format(*(list(row) + [""] * (len(columns) - len(row)))) for row in rows)
     return "\n".join(line.rstrip() for line in out)
+
+
+def rewrite_text(reply: Reply, change: Callable[[str], str]) -> Reply:
+    """The reply with `change` applied to every text a person reads (not to button actions,
+    which the router runs, nor to file data). Adapters use it to write commands as their
+    platform wants them typed (Slack: `/classbot search`)."""
+    buttons = tuple(replace(b, label=change(b.label)) for b in reply.buttons)
+    match reply:
+        case Error():
+            return replace(
+                reply,
+                buttons=buttons,
+                what=change(reply.what),
+                todo=change(reply.todo),
+                usage=change(reply.usage) if reply.usage else reply.usage,
+            )
+        case Text():
+            return replace(reply, buttons=buttons, text=change(reply.text))
+        case Card():
+            fields = tuple(
+                replace(f, name=change(f.name), value=change(f.value)) for f in reply.fields
+            )
+            return replace(
+                reply,
+                buttons=buttons,
+                title=change(reply.title),
+                description=change(reply.description),
+                fields=fields,
+                footer=change(reply.footer) if reply.footer else reply.footer,
+            )
+        case Table():
+            footer = change(reply.footer) if reply.footer else reply.footer
+            return replace(reply, buttons=buttons, title=change(reply.title), footer=footer)
+        case File():
+            return replace(reply, buttons=buttons, caption=change(reply.caption))
+        case Progress():
+            return replace(reply, buttons=buttons, label=change(reply.label))
+        case Modal():
+            return replace(reply, buttons=buttons, fallback=change(reply.fallback))
+    return replace(reply, buttons=buttons)

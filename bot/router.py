@@ -34,19 +34,21 @@ import difflib
 import inspect
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.commandline import CommandLineError, split_line
+from bot.commandline import CommandLineError, next_word, split_options
 from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
+from bot.share import QUIET_HANDLE, ShareCache, hush, replies_public
 from bot.store.people import ActorWriter, SeenCache
 from bot.store.usage import record_usage_soon
 
@@ -66,6 +68,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# `stepz:3` where a command takes no free text: a mistyped option name.
+_OPTION_LIKE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):\S")
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class Context:
     guild_pk: int
     user_pk: int
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # The replies are for the actor alone (an exploration command in a quiet class).
+    quiet: bool = False
 
     async def record_usage(
         self,
@@ -126,7 +132,7 @@ class Context:
             guild_id=actor.guild_id,
             channel_id=actor.channel_id,
             user_id=actor.user_id,
-            handle=dict(self.invocation.handle),
+            handle={**self.invocation.handle, **({QUIET_HANDLE: "1"} if self.quiet else {})},
         )
 
 
@@ -151,6 +157,7 @@ class Router:
             burst=services.settings.rate_limit_burst,
         )
         self.seen = SeenCache()
+        self.shared = ShareCache()
         self.actors = ActorWriter(services.store)
 
     # -- lookup ---------------------------------------------------------------------------
@@ -234,43 +241,60 @@ class Router:
             else:
                 yield (command.name,), command
 
-    def _with_verbs(
-        self, path: tuple[str, ...], words: Sequence[str]
-    ) -> tuple[tuple[str, ...], list[str]]:
-        """Extend a path by the verbs that the first free words name; the other words."""
-        command, rest = self.resolve(path), list(words)
-        while rest and command.verbs:
-            verb = command.verb(rest[0])
+    def _with_verbs(self, path: tuple[str, ...], text: str) -> tuple[tuple[str, ...], str]:
+        """Extend a path by the verbs that the first words of the free text name; the rest
+        of the text as typed."""
+        command = self.resolve(path)
+        while command.verbs:
+            word, rest = next_word(text)
+            verb = command.verb(word) if word else None
             if verb is None:
                 break
-            path, command, rest = (*path, verb.name), verb, rest[1:]
-        return path, rest
+            path, command, text = (*path, verb.name), verb, rest
+        return path, text
 
     # -- parsing --------------------------------------------------------------------------
 
     def parse(self, line: str, actor: Actor) -> Invocation:
-        """Turn a typed line into an Invocation (raises UsageError with help)."""
-        try:
-            split = split_line(line)
-        except CommandLineError as error:
-            raise UsageError(Error(what=f"I could not read that: {error}.")) from None
-        words = split.words
-        depth = 2 if self._top(words[0] if words else "").subcommands else 1
-        path, rest = self._with_verbs(tuple(w.lower() for w in words[:depth]), words[depth:])
+        """Turn a typed line into an Invocation (raises UsageError with help).
+
+        The command, subcommand and verbs are read first, so that only the options they
+        declare are read as options; everything else is the free text, kept as typed.
+        """
+        head, rest = next_word(line.strip())
+        top = self._top(head.removeprefix("/"))
+        path: tuple[str, ...] = (top.name,)
+        if top.subcommands:
+            word, rest = next_word(rest)
+            path = (top.name, self._subcommand(top, word or None).name)
+        path, rest = self._with_verbs(path, rest)
         command = self.resolve(path)
+        # A verb's options are read too, so that `answer:` on /search says where it goes.
+        try:
+            split = split_options(rest, {o.name for o in command.all_options()})
+        except CommandLineError as error:
+            raise self._usage_error(path, f"I could not read that: {error}.") from None
         options: dict[str, object] = {}
         for name, value in split.pairs:
             if name in options:
                 raise self._usage_error(path, f"{name}: is given twice.")
             options[name] = value
         rest_option = command.rest_option
-        if rest:
+        if split.text:
             if rest_option is None:
-                raise self._usage_error(path, f"Unexpected text: {' '.join(rest)!r}.")
+                raise self._no_text(path, command, split.text)
             if rest_option.name in options:
                 raise self._usage_error(path, f"{rest_option.name} is given twice.")
-            options[rest_option.name] = " ".join(rest)
-        return Invocation(path=path, options=options, actor=actor, words=tuple(rest))
+            options[rest_option.name] = split.text
+        return Invocation(path=path, options=options, actor=actor, words=tuple(split.text.split()))
+
+    def _no_text(self, path: tuple[str, ...], command: Command, text: str) -> UsageError:
+        """A command without free text got some: a mistyped option name is the likely cause."""
+        typed = next((m.group(1) for m in map(_OPTION_LIKE.match, text.split()) if m), None)
+        if typed is not None:
+            known = [o.name for o in command.options]
+            return self._usage_error(path, *self._unknown(path, command, typed.lower(), known))
+        return self._usage_error(path, f"Unexpected text: {text!r}.")
 
     def _usage_error(self, path: Sequence[str], what: str, todo: str = "") -> UsageError:
         return UsageError(Error(what=what, todo=todo, usage=self.usage(path)))
@@ -289,19 +313,19 @@ class Router:
         if named_verb or not command.verbs or rest_option is None:
             return invocation
         text = invocation.options.get(rest_option.name)
-        words = str(text).split() if isinstance(text, str) else []
-        path, rest = self._with_verbs(invocation.path, words)
+        path, rest = self._with_verbs(invocation.path, text if isinstance(text, str) else "")
         if path == invocation.path:
             return invocation
         options = {k: v for k, v in invocation.options.items() if k != rest_option.name}
+        rest = rest.strip()
         if rest:
             verb_rest = self.resolve(path).rest_option
             if verb_rest is None:
-                raise self._usage_error(path, f"Unexpected text: {' '.join(rest)!r}.")
+                raise self._usage_error(path, f"Unexpected text: {rest!r}.")
             if options.get(verb_rest.name) is not None:
                 raise self._usage_error(path, f"{verb_rest.name} is given twice.")
-            options[verb_rest.name] = " ".join(rest)
-        return replace(invocation, path=path, options=options, words=tuple(rest))
+            options[verb_rest.name] = rest
+        return replace(invocation, path=path, options=options, words=tuple(rest.split()))
 
     def validate(self, path: Sequence[str], raw: Mapping[str, object]) -> dict[str, Any]:
         """Coerce and check every option; unknown, missing or bad values raise UsageError."""
@@ -385,6 +409,9 @@ class Router:
             if seen is None:
                 seen = await self.actors.touch(actor, now)
                 self.seen.put(actor, seen, now)
+            quiet = command.exploration and not await replies_public(
+                self.services.store, seen.guild_id
+            )
             ctx = Context(
                 actor=actor,
                 services=self.services,
@@ -393,8 +420,16 @@ class Router:
                 guild_pk=seen.guild_id,
                 user_pk=seen.user_id,
                 request_id=request_id,
+                quiet=quiet,
             )
+            number = 0
             async for reply in _as_replies(command.handler(ctx, **values)):
+                if quiet:
+                    key = f"{request_id}-{number}"
+                    shown, number = hush(reply, f"/share id:{key}"), number + 1
+                    if shown.buttons != reply.buttons:
+                        self.shared.put(key, reply, user_id=actor.user_id, guild_id=actor.guild_id)
+                    reply = shown
                 yield reply
         except UsageError as error:
             yield error.error

@@ -32,6 +32,7 @@ from adapters.discord.render import (
 from bot.delivery import Destination
 from bot.replies import Progress, Reply
 from bot.services import Clock
+from bot.share import delivered
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class DiscordOutbox:
         if key is None:
             self._counter += 1
             key = f"outbox:{self._counter}"
-        await self._conversation(destination).send(reply, key)
+        await self._conversation(destination).send(delivered(destination, reply, key), key)
 
     def _conversation(self, destination: Destination) -> Conversation:
         handle = destination.handle

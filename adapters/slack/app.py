@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import outbox as out
 from adapters.slack import render
+from adapters.slack.namespace import Namespace
 from adapters.slack.outbox import SlackOutbox
 from adapters.slack.people import People, SlackRoster
 from bot.app import App
@@ -81,7 +82,10 @@ class SlackAdapter:
             token=bot_token, base_url=app.settings.slack_api_url, session=self.session
         )
         self.people = People(self.client, app.settings.instructors)
-        self.outbox = SlackOutbox(self.client, session=self.session, clock=clock)
+        self.namespace = Namespace.from_settings(app.settings, app.router.commands)
+        self.outbox = SlackOutbox(
+            self.client, session=self.session, clock=clock, typed=self.namespace.typed
+        )
         app.services.outboxes[PLATFORM] = self.outbox
         app.services.rosters[PLATFORM] = SlackRoster(self.client, self.people)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -99,10 +103,11 @@ class SlackAdapter:
             process_before_response=True,
             name="classbot",
         )
-        # Every router command is a Slack command, so a new command file needs no change
-        # here. One listener for all: Bolt tries listeners in turn, each costing ~0.1 ms.
-        names = "|".join(re.escape(name) for name in app.router.commands)
-        self.bolt.command(re.compile(f"^/({names})$"))(self._on_command)
+        # Every router command is a Slack command (or a word of the one command), so a new
+        # command file needs no change here. One listener for all: Bolt tries listeners in
+        # turn, each costing ~0.1 ms.
+        names = "|".join(re.escape(name) for name in self.namespace.slack_commands())
+        self.bolt.command(re.compile(f"^({names})$"))(self._on_command)
         self.bolt.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_action)
         self.bolt.view_submission(render.MODAL_CALLBACK)(self._on_view_submission)
 
@@ -125,7 +130,8 @@ class SlackAdapter:
             out.TRIGGER_AT: now,
         }
         # Parsed by the router exactly like a typed console line.
-        line = f"{body.get('command', '')} {render.unescape(str(body.get('text') or ''))}"
+        text = render.unescape(str(body.get("text") or ""))
+        line = self.namespace.to_line(str(body.get("command", "")), text)
         self.spawn(self._run_line(line, who, handle))
 
     async def _on_action(self, ack: AsyncAck, body: Payload) -> None:

@@ -1,7 +1,10 @@
-"""Print the Slack app manifest (YAML), with a slash command for every declared command.
+"""Print the Slack app manifest (YAML): the classbot slash command(s), as the namespace
+settings say (adapters/slack/namespace.py): one `/classbot` command by default, or one
+`/<prefix><name>` command for every declared command.
 
     python -m adapters.slack.manifest                      # Socket Mode (no public URL)
     python -m adapters.slack.manifest --url https://bot.example.edu/slack/events   # HTTP mode
+    python -m adapters.slack.manifest --prefix hf-         # /hf-search, /hf-generate, ...
 
 Paste it at api.slack.com/apps → Create New App → From an app manifest.
 """
@@ -12,7 +15,9 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from adapters.slack.namespace import Namespace
 from bot.commands import all_commands
+from bot.config import load_settings
 from bot.router import Command
 
 BOT_SCOPES = (
@@ -42,8 +47,30 @@ def usage_hint(command: Command) -> str:
     return " | ".join([*([own] if own else []), *verbs])
 
 
-def manifest(commands: Sequence[Command], *, name: str = "classbot", url: str | None = None) -> str:
-    """The manifest; with `url` the app uses HTTP (events at that URL) instead of Socket Mode."""
+def _slash_commands(
+    commands: Sequence[Command], namespace: Namespace
+) -> list[tuple[str, str, str]]:
+    """(command, description, usage hint) for each Slack command the namespace declares."""
+    if namespace.command:
+        words = " | ".join(command.name for command in commands)
+        summary = "The Hugging Face Hub lesson. Start with: /" + namespace.command + " help"
+        return [("/" + namespace.command, summary, words)]
+    return [
+        ("/" + namespace.prefix + command.name, command.summary, usage_hint(command))
+        for command in commands
+    ]
+
+
+def manifest(
+    commands: Sequence[Command],
+    *,
+    name: str = "classbot",
+    url: str | None = None,
+    namespace: Namespace | None = None,
+) -> str:
+    """The manifest; with `url` the app uses HTTP (events at that URL) instead of Socket Mode.
+    Without a namespace, the default one: a single `/classbot` command."""
+    namespace = namespace or Namespace(tuple(c.name for c in commands), command="classbot")
     lines = [
         "display_information:",
         f"  name: {_q(name)}",
@@ -54,12 +81,11 @@ def manifest(commands: Sequence[Command], *, name: str = "classbot", url: str | 
         "    always_online: true",
         "  slash_commands:",
     ]
-    for command in commands:
+    for slash, summary, hint in _slash_commands(commands, namespace):
         lines += [
-            f"    - command: {_q('/' + command.name)}",
-            f"      description: {_q(command.summary)}",
+            f"    - command: {_q(slash)}",
+            f"      description: {_q(summary)}",
         ]
-        hint = usage_hint(command)
         if hint:
             lines.append(f"      usage_hint: {_q(hint[:1000])}")
         if url:
@@ -83,8 +109,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="HTTP mode: the public https URL of /slack/events")
     parser.add_argument("--name", default="classbot", help="the app's name in Slack")
+    parser.add_argument(
+        "--command", help="one command for all (default: CLASSBOT_SLACK_COMMAND, classbot)"
+    )
+    parser.add_argument("--prefix", help="one command each, e.g. hf- (CLASSBOT_SLACK_PREFIX)")
     args = parser.parse_args(argv)
-    print(manifest(all_commands(), name=args.name, url=args.url), end="")
+    overrides = {
+        key: value
+        for key, value in (("slack_command", args.command), ("slack_prefix", args.prefix))
+        if value is not None
+    }
+    commands = all_commands()
+    namespace = Namespace.from_settings(load_settings(**overrides), [c.name for c in commands])
+    print(manifest(commands, name=args.name, url=args.url, namespace=namespace), end="")
 
 
 if __name__ == "__main__":

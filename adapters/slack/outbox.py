@@ -30,7 +30,18 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from bot.delivery import Destination
-from bot.replies import Error, File, Image, Modal, Progress, Reply, Text, as_plain_text
+from bot.replies import (
+    Error,
+    File,
+    Image,
+    Modal,
+    Progress,
+    Reply,
+    Text,
+    as_plain_text,
+    rewrite_text,
+)
+from bot.share import delivered
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +98,12 @@ class SlackOutbox:
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.time,
         progress_interval: float = PROGRESS_INTERVAL,
+        typed: Callable[[str], str] | None = None,
     ) -> None:
+        """`typed` writes the commands in a reply's text as students type them here
+        (adapters/slack/namespace.py)."""
         self.client = client
+        self.typed = typed
         self.session = session
         self.clock = clock
         self.progress_interval = progress_interval
@@ -99,6 +114,9 @@ class SlackOutbox:
     # -- the Outbox protocol ---------------------------------------------------------------
 
     async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
+        reply = delivered(destination, reply, key)
+        if self.typed is not None:
+            reply = rewrite_text(reply, self.typed)
         if isinstance(reply, Modal):
             await self._open_modal(destination, reply)
             return

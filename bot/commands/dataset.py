@@ -336,6 +336,7 @@ def _clip(text: str, limit: int) -> str:
 
 COMMAND = Command(
     name="dataset",
+    exploration=True,
     handler=run,
     options=(
         *list_options(

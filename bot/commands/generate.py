@@ -193,6 +193,7 @@ JOB_RENDERERS = {"generate": render}
 
 COMMAND = Command(
     name="generate",
+    exploration=True,
     handler=run,
     options=(
         Option(

@@ -359,6 +359,7 @@ JOB_DELIVERED = {KIND: after_delivery}
 
 COMMAND = Command(
     name="imagine",
+    exploration=True,
     handler=run,
     options=(
         Option(

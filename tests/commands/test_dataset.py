@@ -23,11 +23,13 @@ async def test_search_datasets_by_task(hub_bot: BotDriver, fresh_hub_stub: HubSt
     assert isinstance(reply, Table)
     assert len(reply.rows) == 3
     assert all("text-classification" in row[2] for row in reply.rows)
-    assert reply.buttons == (
+    # The answer is private by default: Share posts it to the channel.
+    assert reply.buttons[:-1] == (
         Button(
             label="More", action="/dataset task:text-classification sort:downloads limit:3 page:2"
         ),
     )
+    assert reply.buttons[-1].label == "Share" and reply.private
     names = await hub_bot.run("/dataset imdb")
     assert isinstance(names, Table)
     assert [row[1] for row in names.rows] == ["imdb", "imdb_urdu_reviews"]

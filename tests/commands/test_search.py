@@ -69,7 +69,9 @@ async def test_most_liked_text_generation_models_in_order(
 async def test_more_button_shows_the_next_page(hub_bot: BotDriver) -> None:
     first = await hub_bot.run("/search task:text-generation sort:likes limit:5")
     assert isinstance(first, Table)
-    (more,) = first.buttons
+    # The answer is private by default: Share posts it to the channel.
+    more, share = first.buttons
+    assert share.label == "Share" and first.private
     assert more == Button(
         label="More", action="/search task:text-generation sort:likes limit:5 page:2"
     )

@@ -155,6 +155,34 @@ async def test_apostrophes_are_not_quotes(router: Router) -> None:
     assert await one(router, "/search don't stop") == Text(text='text="don\'t stop" limit=10')
 
 
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        # Only declared names are options; any other `word:` is text.
+        ("/search Note: the 8B model was refused", "Note: the 8B model was refused"),
+        ("/search Q: What is the capital of France? A:", "Q: What is the capital of France? A:"),
+        ("/search note:x limit:3", "note:x"),
+        # Quotes inside free text are kept, a lone quote is text.
+        ('/search it looped "went went"', 'it looped "went went"'),
+        ('/search a " b', 'a " b'),
+        ('/search "', '"'),
+        # Spaces and lines as typed; a declared option leaves one gap.
+        ("/search two  spaces\nnext line", "two  spaces\nnext line"),
+        ("/search before limit:3 after", "before after"),
+        # `limit: 3` is prose (nothing right after the colon), a URL is a word.
+        ("/search https://x.org/?limit=3&a:b", "https://x.org/?limit=3&a:b"),
+    ],
+)
+async def test_free_text_is_kept_as_typed(router: Router, line: str, text: str) -> None:
+    reply = await one(router, line)
+    assert isinstance(reply, Text) and reply.text.startswith(f"text={text!r} ")
+
+
+async def test_a_colon_without_a_value_is_text(router: Router) -> None:
+    reply = await one(router, "/search limit: 3")
+    assert reply == Text(text="text='limit: 3' limit=10")
+
+
 async def test_subcommands(router: Router) -> None:
     missing = await error(router, "/activity")
     assert missing.what == "/activity needs a subcommand: post, list."

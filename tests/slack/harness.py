@@ -92,13 +92,25 @@ class SlackWorld:
                 "channel_name": "general",
                 "user_id": user,
                 "user_name": user_name,
-                "command": f"/{name}",
-                "text": text,
+                # As the student types it under the workspace's namespace (by default one
+                # command, `/classbot help`; with a prefix `/hf-help`).
+                "command": self.slash(name),
+                "text": self.text(name, text),
                 "api_app_id": "A0CLASSBOT",
                 "response_url": response_url or self.stub.response_url(),
                 "trigger_id": f"trigger-{time.perf_counter_ns()}",
             }
         )
+
+    def slash(self, name: str) -> str:
+        """The Slack command a student types for the classbot command `name`."""
+        namespace = self.adapter.namespace
+        return f"/{namespace.command}" if namespace.command else f"/{namespace.prefix}{name}"
+
+    def text(self, name: str, text: str) -> str:
+        if self.adapter.namespace.command:
+            return f"{name} {text}".rstrip()
+        return text
 
     async def command(self, name: str, text: str = "", **who: Any) -> tuple[int, float]:
         """A signed slash command; returns the HTTP status and the seconds to the ack."""

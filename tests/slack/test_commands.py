@@ -49,9 +49,10 @@ async def test_text_after_the_command_is_parsed_like_the_console(world: SlackWor
     assert answer.body["replace_original"] is False
     assert answer.body["blocks"][0] == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "/help", "emoji": True},
+        "text": {"type": "plain_text", "text": "/classbot help", "emoji": True},
     }
-    assert "*Usage*\\n/help [command]" in _all_text(answer.body)
+    # Help is written as students type it here: under the workspace's /classbot command.
+    assert "*Usage*\\n/classbot help [command]" in _all_text(answer.body)
 
 
 async def test_curly_quotes_and_slack_entities_reach_the_router_as_typed(
@@ -102,9 +103,9 @@ async def test_errors_are_ephemeral(world: SlackWorld) -> None:
     await world.idle()
     first, second = world.stub.responds
     assert first.body["response_type"] == "ephemeral"
-    assert "Did you mean /help?" in _all_text(first.body)
+    assert "Did you mean /classbot help?" in _all_text(first.body)
     assert second.body["response_type"] == "ephemeral"
-    assert "Usage: `/quiz answer" in _all_text(second.body)
+    assert "Usage: `/classbot quiz answer" in _all_text(second.body)
 
 
 async def test_progress_is_one_message_then_the_image_is_uploaded_v2(world: SlackWorld) -> None:
@@ -291,8 +292,16 @@ async def test_the_bot_token_is_used_for_web_api_calls(world: SlackWorld) -> Non
 
 async def test_slash_command_form_fields_survive_urlencoding(world: SlackWorld) -> None:
     body = world.command_body("echo", "1 + 1 = 2 & 50% off")
-    assert urllib.parse.parse_qs(body)["text"] == ["1 + 1 = 2 & 50% off"]
+    assert urllib.parse.parse_qs(body)["text"] == ["echo 1 + 1 = 2 & 50% off"]
     status, _, _ = await world.post(body, sign(body))
     assert status == 200
     await world.idle()
     assert world.stub.responds[-1].body["blocks"][0]["text"]["text"] == "1 + 1 = 2 &amp; 50% off"
+
+
+async def test_free_text_reaches_the_command_exactly_as_typed(world: SlackWorld) -> None:
+    typed = 'Note: it looped "went went"\nQ: why? A: it\'s greedy, see https://hf.co/?a=b'
+    await world.command("echo", typed)
+    await world.idle()
+    shown = world.stub.responds[-1].body["blocks"][0]["text"]["text"]
+    assert shown == typed

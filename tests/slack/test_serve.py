@@ -20,6 +20,7 @@ import yaml
 
 from adapters.slack import serve
 from adapters.slack.manifest import BOT_SCOPES, manifest
+from adapters.slack.namespace import Namespace
 from bot.app import App, create_app
 from bot.commands import all_commands
 from tests.slack.commands import TEST_COMMANDS
@@ -56,8 +57,9 @@ def _command_payload(stub: SlackStub, name: str, text: str) -> dict[str, str]:
         "channel_id": "C0CLASS",
         "user_id": "U0STUDENT",
         "user_name": "ana",
-        "command": f"/{name}",
-        "text": text,
+        # The default namespace: one /classbot command, the classbot command its first word.
+        "command": "/classbot",
+        "text": f"{name} {text}".rstrip(),
         "response_url": stub.response_url(),
         "trigger_id": "trigger-1",
     }
@@ -79,7 +81,7 @@ async def test_socket_mode_receives_a_command_acks_it_and_answers(
         await _until(lambda: stub.responds)
     opened = stub.of("apps.connections.open")
     assert opened and {call.token for call in opened} == {"xapp-test"}  # the app-level token
-    assert "/help" in stub.responds[0].body["text"]
+    assert "/classbot help" in stub.responds[0].body["text"]
 
 
 def _free_port() -> int:
@@ -211,34 +213,52 @@ def test_the_cli_names_the_missing_tokens(tmp_path: Path) -> None:
     assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN" in result.stderr
 
 
-def test_the_manifest_has_a_slash_command_for_every_command() -> None:
+def test_the_manifest_has_a_slash_command_for_every_command_with_a_prefix() -> None:
     commands = [*all_commands(), *TEST_COMMANDS]
-    socket_mode = yaml.safe_load(manifest(commands))
+    namespace = Namespace(tuple(c.name for c in commands), prefix="hf-")
+    socket_mode = yaml.safe_load(manifest(commands, namespace=namespace))
     declared = socket_mode["features"]["slash_commands"]
-    assert [c["command"] for c in declared] == [f"/{c.name}" for c in commands]
+    assert [c["command"] for c in declared] == [f"/hf-{c.name}" for c in commands]
     by_name = {c["command"]: c for c in declared}
-    assert by_name["/help"]["usage_hint"] == "[command]"
-    assert by_name["/quiz"]["usage_hint"] == "start | form | answer | skip"
+    assert by_name["/hf-help"]["usage_hint"] == "[command]"
+    assert by_name["/hf-quiz"]["usage_hint"] == "start | form | answer | skip"
     assert all(c["should_escape"] is False and "url" not in c for c in declared)
     assert socket_mode["settings"]["socket_mode_enabled"] is True
     assert set(socket_mode["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
     assert {"commands", "chat:write", "files:write", "users:read"} <= set(BOT_SCOPES)
 
     url = "https://bot.example.edu/slack/events"
-    http = yaml.safe_load(manifest(commands, url=url))
+    http = yaml.safe_load(manifest(commands, url=url, namespace=namespace))
     assert all(c["url"] == url for c in http["features"]["slash_commands"])
     assert http["settings"]["interactivity"]["request_url"] == url
     assert http["settings"]["socket_mode_enabled"] is False
 
 
-def test_the_manifest_script_prints_yaml() -> None:
+def test_by_default_the_manifest_declares_one_namespaced_command() -> None:
+    commands = [*all_commands(), *TEST_COMMANDS]
+    (declared,) = yaml.safe_load(manifest(commands))["features"]["slash_commands"]
+    assert declared["command"] == "/classbot"  # never Slack's own /search
+    assert declared["usage_hint"].split(" | ") == [c.name for c in commands]
+    assert "/classbot help" in declared["description"]
+
+
+def _manifest_script(*args: str, **env: str) -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "adapters.slack.manifest"],
+        [sys.executable, "-m", "adapters.slack.manifest", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=60,
         check=True,
+        env={**os.environ, **env},
     )
     printed = yaml.safe_load(result.stdout)
-    assert "/help" in [c["command"] for c in printed["features"]["slash_commands"]]
+    return [c["command"] for c in printed["features"]["slash_commands"]]
+
+
+def test_the_manifest_script_follows_the_namespace_setting() -> None:
+    assert _manifest_script() == ["/classbot"]
+    assert _manifest_script(CLASSBOT_SLACK_COMMAND="hub") == ["/hub"]
+    prefixed = _manifest_script(CLASSBOT_SLACK_PREFIX="hf-")
+    assert "/hf-search" in prefixed and "/hf-help" in prefixed and "/search" not in prefixed
+    assert "/hf-help" in _manifest_script("--prefix", "hf-")

@@ -56,6 +56,7 @@ ROUND = Option("round", int, "Guess game: the round you answer", min_value=1)
 
 COMMAND = Command(
     name="search",
+    exploration=True,
     handler=run,
     options=(
         *list_options(

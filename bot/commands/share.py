@@ -1,0 +1,64 @@
+"""/share: post a result only you could see to the channel (the Share button runs this)."""
+
+from __future__ import annotations
+
+from bot.identity import Role
+from bot.jobs import records
+from bot.jobs.relay import job_renderers
+from bot.replies import Error, Reply
+from bot.router import Command, Context, Option
+from bot.share import credited
+from bot.store.models import Job
+
+GONE = Error(
+    what="That result is no longer kept for sharing.",
+    todo="Run the command again, then press Share.",
+)
+
+
+async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
+    """Post a result that only you can see to the channel, for everyone, with your name.
+
+    The Share button under a private answer runs this: /share job:N posts the stored result
+    of your job N (nothing runs again), /share id:<key> the same /search or /dataset answer.
+    """
+    if job is not None:
+        return await _job(ctx, job)
+    if not id:
+        return Error(what="What should I share?", todo="Press Share under a result.")
+    kept = ctx.router.shared.get(id)
+    if kept is None or kept.guild_id != ctx.actor.guild_id:
+        return GONE
+    if kept.user_id != ctx.actor.user_id:
+        return Error(what="Only the student who got that answer can share it.")
+    return credited(kept.reply, ctx.actor.display_name)
+
+
+async def _job(ctx: Context, job_id: int) -> Reply:
+    async with ctx.services.store.session() as session:
+        row = await session.get(Job, job_id)
+        shown = records.view(row) if row is not None else None
+    if shown is None or shown.guild_pk != ctx.guild_pk:
+        return Error(what=f"There is no job {job_id} here.", todo="Type /jobs to see yours.")
+    if shown.user_pk != ctx.user_pk and ctx.actor.role is not Role.INSTRUCTOR:
+        return Error(what=f"Job {job_id} is not yours to share.")
+    if shown.state != "succeeded":
+        return Error(
+            what=f"Job {job_id} has no result to share ({shown.state}).",
+            todo="Share it once its result is shown.",
+        )
+    render = job_renderers(ctx.router).get(shown.kind)
+    if render is None:
+        return Error(what=f"Job {job_id}'s result cannot be shared.")
+    return credited(render(shown), ctx.actor.display_name)
+
+
+COMMAND = Command(
+    name="share",
+    handler=run,
+    options=(
+        Option("id", str, "The answer to share (set by the Share button)", max_length=40),
+        Option("job", int, "The job whose result to share", min_value=1),
+    ),
+    examples=("/share job:12",),
+)

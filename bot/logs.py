@@ -1,0 +1,43 @@
+"""Where log lines and library warnings go: stderr or a file, never stdout.
+
+stdout belongs to the answers (the console prints them there, and transcripts of a lesson
+are made by redirecting it). On an interactive console, stderr shares the screen with the
+answers, so without a log file only warnings and errors are shown there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.config import Settings
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handler:
+    """Send every log record, and Python warnings from libraries, to one handler.
+
+    `console`: the answers are read on this terminal; without CLASSBOT_LOG_FILE only
+    warnings and errors reach stderr, so no chatter lands between a command and its answer.
+    """
+    handler: logging.Handler
+    if settings.log_file is not None:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(settings.log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        if console:
+            handler.setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # Library warnings (deprecations, tokenizer notices) become log records, not prints.
+    logging.captureWarnings(True)
+    if settings.log_level != "DEBUG":
+        # Migration chatter on every start hides what matters.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return handler

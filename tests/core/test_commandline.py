@@ -1,0 +1,36 @@
+"""The line reader: declared names are options, the rest is free text as typed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commandline import CommandLineError, next_word, quote, split_options
+
+NAMES = {"prompt", "seed", "model"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['say "hi" now', "a red fox", "back\\slash\\", "“curly” quotes", "tab\there", "x", "«a»"],
+)
+def test_a_quoted_value_reads_back_unchanged(value: str) -> None:
+    split = split_options(f"prompt:{quote(value)} seed:1 rest", NAMES)
+    assert split.pairs == [("prompt", value), ("seed", "1")]
+    assert split.text == "rest"
+
+
+def test_only_declared_names_and_values_right_after_the_colon_are_options() -> None:
+    split = split_options("Note: x note:y MODEL:gpt2 seed: 3 https://a.b/?seed=1", NAMES)
+    assert split.pairs == [("model", "gpt2")]
+    assert split.text == "Note: x note:y seed: 3 https://a.b/?seed=1"
+
+
+def test_an_unclosed_quoted_value_is_an_error_but_a_lone_quote_in_text_is_not() -> None:
+    with pytest.raises(CommandLineError):
+        split_options('prompt:"a red fox', NAMES)
+    assert split_options('he said " then left', NAMES).text == 'he said " then left'
+
+
+def test_next_word_keeps_the_rest_as_typed() -> None:
+    assert next_word("  /search  gpt\n neo ") == ("/search", "gpt\n neo ")
+    assert next_word("help") == ("help", "")
