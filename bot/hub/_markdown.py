@@ -8,7 +8,7 @@ is a tolerant line scanner rather than a full CommonMark parser.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -253,11 +253,11 @@ def _span_ends(tokens: Sequence[_Token], heading_at: Sequence[int]) -> dict[int,
     return ends
 
 
-def parse(body: str) -> Document:
-    tokens = _tokenize(body)
-    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+def _sections(
+    tokens: Sequence[_Token], heading_at: Sequence[int]
+) -> Iterator[tuple[Section, Sequence[_Token]]]:
+    """Each section and its whole span (its text and its subsections)."""
     span_ends = _span_ends(tokens, heading_at)
-    sections: list[Section] = []
     for n, start in enumerate(heading_at):
         heading = tokens[start]
         assert isinstance(heading, _Heading)
@@ -268,7 +268,38 @@ def parse(body: str) -> Document:
         # cards often put every section under an H1.
         chosen = own if _has_content(own) else tokens[start + 1 : span_ends[start]]
         key = normalize_title(heading.title)
-        sections.append(Section(heading.title, key, heading.level, _status(chosen)))
+        span = tokens[start + 1 : span_ends[start]]
+        yield Section(heading.title, key, heading.level, _status(chosen)), span
+
+
+def section_texts(body: str) -> list[tuple[Section, str]]:
+    """Every section of a card body with its text as plain readable lines: markup, images
+    and HTML dropped, link text kept, list items as "• ", code kept as it is."""
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    return [(section, _plain(span)) for section, span in _sections(tokens, heading_at)]
+
+
+def _plain(tokens: Sequence[_Token]) -> str:
+    lines: list[str] = []
+    for token in tokens:
+        if isinstance(token, _Heading):
+            lines += ["", token.title]
+        elif isinstance(token, _Code):
+            lines += ["", token.content.strip("\n"), ""]
+        elif token.weight:
+            bullet = "• " if _LIST_OR_TABLE.match(token.raw) and token.raw.strip()[:1] in "-*+" else ""
+            lines.append(bullet + _clean(token.raw).replace("**", "").replace("__", ""))
+        else:
+            lines.append("")
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse(body: str) -> Document:
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    sections = [section for section, _ in _sections(tokens, heading_at)]
 
     first = heading_at[0] if heading_at else len(tokens)
     lead = [t.raw for t in tokens[:first] if isinstance(t, _Text) and t.weight]

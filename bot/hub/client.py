@@ -305,13 +305,18 @@ class HubClient:
     async def model_info(self, repo_id: str) -> Cached[ModelDetails]:
         """A model's facts; a renamed repo answers with its new id (compare with repo_id)."""
 
-        def work() -> ModelDetails:
-            return model_details(self._model_info(repo_id))
-
+        # Built on the guard's own answer (same cache entry): the model page asks the guard
+        # whether the model runs here without a second request.
         try:
-            return await self._threaded(("model_info", repo_id), work, "model", repo_id)
+            facts = await self.model_facts(repo_id)
         except RepoNotFound as error:
             raise error.with_suggestions(await self.similar_models(repo_id)) from None
+        try:
+            details = model_details(facts.value)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            log.warning("unreadable model_info for %s: %r", repo_id, error)
+            raise HubBadAnswer() from None
+        return Cached(value=details, age=facts.age, stale=facts.stale)
 
     def _model_info(self, repo_id: str, files: bool = False) -> ModelInfo:
         # Typed as a float, passed as is to the httpx2 session: a Timeout works.

@@ -143,3 +143,9 @@ def complete_tasks(prefix: str) -> list[str]:
 def complete_libraries(prefix: str) -> list[str]:
     typed = prefix.strip().lower()
     return [name for name in LIBRARIES if typed in name][:25]
+
+
+def with_article(word: str) -> str:
+    """"an automatic-speech-recognition", "a text-generation": the article English wants
+    before a task name (by its first letter, which fits every pipeline tag)."""
+    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
