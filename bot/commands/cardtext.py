@@ -52,7 +52,9 @@ def section_card(*, card: str | None, key: str, word: str, repo: str, url: str, 
             buttons=buttons,
         )
     text, cut = clip_text(found.text)
-    lead = f"{mark(found.status)} “{found.heading}” ({found.label})"
+    lead = f"{mark(found.status)} “{found.heading}”"
+    if found.heading.lower() != found.label.lower():
+        lead += f" ({found.label})"
     if found.status is SectionStatus.PLACEHOLDER:
         lead += ": only the template's placeholder, nothing written yet"
     footer = f"{'Cut here; read the rest' if cut else 'The whole card'}: {url}"

@@ -66,14 +66,14 @@ def table_csv(table: Table) -> bytes:
 def for_platform(
     platform: str,
     table: Table,
-    entries: Sequence[tuple[str, str]],
+    entries: Sequence[Sequence[str]],
     *,
     footer: Sequence[str],
     filename: str,
 ) -> Reply | list[Reply]:
-    """A Hub list as the platform reads it. The console keeps the wide table (its footer:
-    `footer` on one line); Discord and Slack get two short lines per row (`entries`: the
-    name, then its facts) and a footer line per part, each at most ROW_WIDTH characters,
+    """A table as the platform reads it. The console keeps the wide table (its footer:
+    `footer` on one line); Discord and Slack get a few short lines per row (`entries`, one
+    per row of the table), a footer line per part, each line cut to ROW_WIDTH characters,
     and the whole table as a CSV attachment."""
     if platform not in NARROW_PLATFORMS:
         return Table(
@@ -85,11 +85,11 @@ def for_platform(
         )
     lines: list[str] = []
     shown = 0
-    for (name, facts), row in zip(entries, table.rows, strict=True):
-        entry = [fit(f"{row[0]}. {name}"), fit(f"   {facts}")]
-        if len("\n".join([*lines, *entry])) > LIST_CHARS:
+    for entry in entries:
+        more = [fit(line) for line in entry]
+        if len("\n".join([*lines, *more])) > LIST_CHARS:
             break
-        lines += entry
+        lines += more
         shown += 1
     parts = list(footer)
     if shown < len(entries):

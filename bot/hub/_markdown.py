@@ -282,16 +282,26 @@ def section_texts(body: str) -> list[tuple[Section, str]]:
 
 def _plain(tokens: Sequence[_Token]) -> str:
     lines: list[str] = []
+    joinable = False  # the last line is prose that the next prose line continues
     for token in tokens:
         if isinstance(token, _Heading):
-            lines += ["", token.title]
+            lines += ["", token.title, ""]
+            joinable = False
         elif isinstance(token, _Code):
             lines += ["", token.content.strip("\n"), ""]
+            joinable = False
         elif token.weight:
-            bullet = "• " if _LIST_OR_TABLE.match(token.raw) and token.raw.strip()[:1] in "-*+" else ""
-            lines.append(bullet + _clean(token.raw).replace("**", "").replace("__", ""))
+            item = bool(_LIST_OR_TABLE.match(token.raw)) and token.raw.strip()[:1] in "-*+"
+            text = _clean(token.raw).replace("**", "").replace("__", "")
+            # Markdown joins the lines of a paragraph (and a list item's wrapped lines).
+            if joinable and not item and not _LIST_OR_TABLE.match(token.raw):
+                lines[-1] += " " + text
+            else:
+                lines.append(("• " if item else "") + text)
+            joinable = True
         else:
             lines.append("")
+            joinable = False
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

@@ -98,7 +98,7 @@ async def list_models(
         rows=rows,
         buttons=tuple(buttons),
     )
-    entries = [(m.id, _facts(m)) for m in items]
+    entries = [(f"{row[0]}. {m.id}", f"   {_facts(m)}") for row, m in zip(rows, items, strict=True)]
     shown = for_platform(ctx.actor.platform, table, entries, footer=footer, filename="models.csv")
     if not chart:
         return shown
