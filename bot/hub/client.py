@@ -84,6 +84,8 @@ from bot.hub.tasks import SORTS
 from bot.replies import Error
 
 log = logging.getLogger(__name__)
+# How alike a missing repo id and a suggestion must be (difflib ratio) to say "Did you mean".
+_CLOSE = 0.85
 T = TypeVar("T")
 
 # Deleted repos answer 401 like any missing repo, with no redirect to where the weights went.
@@ -368,9 +370,17 @@ class HubClient:
             return tuple(found)
         ids = [item.id for item in listed.value.items]
         same = [i for i in ids if i.lower() == repo_id.lower()]
-        close = difflib.get_close_matches(repo_id, ids, n=3, cutoff=0.6)
-        by_name = difflib.get_close_matches(name, [i.rsplit("/", 1)[-1] for i in ids], n=3)
-        close += [i for i in ids if i.rsplit("/", 1)[-1] in by_name]
+        # Only near misses (a typo, a wrong case, a missing owner): a search for a short
+        # name such as "model" lists unrelated repos ("mishig/temp-model") that a loose
+        # cutoff would offer.
+        lowered = {i.lower(): i for i in ids}
+        close = [
+            lowered[i]
+            for i in difflib.get_close_matches(repo_id.lower(), list(lowered), n=3, cutoff=_CLOSE)
+        ]
+        names = {i.rsplit("/", 1)[-1].lower() for i in ids}
+        by_name = set(difflib.get_close_matches(name.lower(), names, n=3, cutoff=_CLOSE))
+        close += [i for i in ids if i.rsplit("/", 1)[-1].lower() in by_name]
         return tuple(dict.fromkeys(i for i in found + same + close if i != repo_id))[:3]
 
     # -- datasets ------------------------------------------------------------------------------

@@ -242,7 +242,10 @@ class ModelGuard:
             )
         allow = self.settings.model_allowlist
         if allow and model_id not in self._defaults() and not listed(allow):
-            shown = ", ".join([default, *(p for p in allow if not _looks_local(p))][:6])
+            # Never offer another command's model (the text model to /imagine).
+            others = {d.lower() for d in self._defaults() - {self._default_name(need)}}
+            offered = [p for p in allow if not _looks_local(p) and p.lower() not in others]
+            shown = ", ".join(list(dict.fromkeys([default, *offered]))[:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."
             )

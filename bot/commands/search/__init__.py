@@ -54,6 +54,7 @@ async def run(
     /search guess reveal — an instructor reveals the task, the real downloads and likes and
     the channel's score; a round also reveals itself once every student of the channel (as
     the platform's member list knows them) has answered. Scores are kept per channel.
+    /search guess model:openai/whisper-small — an instructor picks the next round's model
     """
     if model:
         return await model_details(ctx, model.strip(), section)
@@ -114,6 +115,13 @@ COMMAND = Command(
                     complete=complete_task,
                 ),
                 ROUND,
+                Option(
+                    "model",
+                    str,
+                    "Guess game (instructors): the model of the next round",
+                    max_length=MAX_REPO_ID,
+                    complete=complete_models,
+                ),
             ),
             verbs=(
                 Command(
@@ -134,5 +142,6 @@ COMMAND = Command(
         "/search guess",
         "/search guess answer:text-classification",
         "/search guess reveal",
+        "/search guess model:openai/whisper-small",
     ),
 )
