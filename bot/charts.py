@@ -120,7 +120,9 @@ async def activity_chart(
             from matplotlib.patches import Patch
 
             left.legend(
-                handles=[Patch(color=PALETTE[i % len(PALETTE)], label=k) for i, k in enumerate(kinds)],
+                handles=[
+                    Patch(color=PALETTE[i % len(PALETTE)], label=k) for i, k in enumerate(kinds)
+                ],
                 fontsize=8,
             )
             left.margins(x=0.2)

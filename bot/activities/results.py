@@ -131,7 +131,8 @@ async def _model_commands(session: AsyncSession, activity: Activity) -> dict[str
     )
     commands: dict[str, str] = {}
     for model_id, command in found:
-        commands.setdefault(model_id, command)
+        if model_id is not None:
+            commands.setdefault(model_id, command)
     return commands
 
 

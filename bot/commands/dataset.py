@@ -288,8 +288,9 @@ async def _preview(
     await _record(ctx, dataset, preview=True, config=config, split=split)
     table, media = _rows_table(first.value, count)
     note = stale_note(*answers)
+    names = table.columns[1:]
     entries = [
-        (f"Row {row[0]}", *(f"   {name}: {cell}" for name, cell in zip(table.columns[1:], row[1:])))
+        (f"Row {row[0]}", *(f"   {n}: {c}" for n, c in zip(names, row[1:], strict=True)))
         for row in table.rows
     ]
     footer = [x for x in (note, table.footer) if x]

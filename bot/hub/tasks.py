@@ -146,6 +146,6 @@ def complete_libraries(prefix: str) -> list[str]:
 
 
 def with_article(word: str) -> str:
-    """"an automatic-speech-recognition", "a text-generation": the article English wants
+    """ "an automatic-speech-recognition", "a text-generation": the article English wants
     before a task name (by its first letter, which fits every pipeline tag)."""
     return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.commandline import quote
 from bot.charts import ModelBar, models_chart
+from bot.commandline import quote
+from bot.commands.cardtext import section_buttons, section_card
 from bot.commands.listing import MAX_PAGE, for_platform
 from bot.commands.search.guess import params_text
-from bot.hub.cache import Cached
-from bot.commands.cardtext import section_buttons, section_card
 from bot.commands.search.runs import Where, where_it_runs
+from bot.hub.cache import Cached
 from bot.hub.cards import MODEL_SECTIONS, ModelCardReport, analyze_model_card
 from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
