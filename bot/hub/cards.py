@@ -427,14 +427,21 @@ def section_word(key: str) -> str:
 
 
 def card_section(text: str, key: str) -> CardSection | None:
-    """The card's section for a checklist item (`ModelItem` or `DatasetItem` key): the first
-    matching heading with real text, else the first that holds only the template; None when
-    the card has no heading for it."""
+    """The card's section for a checklist item (`ModelItem` or `DatasetItem` key): a matching
+    heading with real text (the most specific), else one that holds only the template; None
+    when the card has no heading for it."""
     patterns = _MODEL_PATTERNS if key in _MODEL_PATTERNS else _DATASET_PATTERNS
     label, pattern = patterns[key]
     _, _, _, body = md.split_front_matter(text)
     found = [(s, t) for s, t in md.section_texts(body) if pattern.search(s.key)]
-    found.sort(key=lambda pair: pair[0].status is not SectionStatus.PRESENT)
+
+    # Written text first; then the heading that names this item alone ("Limitations and
+    # Biases" before "Intended Use and Limitations"), then the card's order.
+    def rank(pair: tuple[md.Section, str]) -> tuple[bool, int]:
+        named = sum(1 for _, p in patterns.values() if p.search(pair[0].key))
+        return pair[0].status is not SectionStatus.PRESENT, named
+
+    found.sort(key=rank)
     if not found:
         return None
     section, body_text = found[0]
