@@ -370,7 +370,7 @@ class HubClient:
             return tuple(found)
         ids = [item.id for item in listed.value.items]
         same = [i for i in ids if i.lower() == repo_id.lower()]
-        # Only near misses (a typo, a wrong case, a missing owner): a search for a short
+        # Only near misses (a typo, a wrong case, a name cut short): a search for a short
         # name such as "model" lists unrelated repos ("mishig/temp-model") that a loose
         # cutoff would offer.
         lowered = {i.lower(): i for i in ids}
@@ -379,7 +379,11 @@ class HubClient:
             for i in difflib.get_close_matches(repo_id.lower(), list(lowered), n=3, cutoff=_CLOSE)
         ]
         names = {i.rsplit("/", 1)[-1].lower() for i in ids}
-        by_name = set(difflib.get_close_matches(name.lower(), names, n=3, cutoff=_CLOSE))
+        typed = name.lower()
+        by_name = set(difflib.get_close_matches(typed, names, n=3, cutoff=_CLOSE))
+        # A name cut short ("imdb_urdu" for imdb_urdu_reviews) is close; a word found at the
+        # end of a longer name ("model" in temp-model) is not.
+        by_name |= {n for n in names if n.startswith(typed) and 2 * len(typed) >= len(n)}
         close += [i for i in ids if i.rsplit("/", 1)[-1].lower() in by_name]
         return tuple(dict.fromkeys(i for i in found + same + close if i != repo_id))[:3]
 
