@@ -68,6 +68,8 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
     bars = list(bars[:MAX_BARS])
 
     def draw(figure: Figure) -> None:
+        from matplotlib.ticker import StrMethodFormatter
+
         axes = figure.add_subplot()
         names = [_short(b.model) for b in reversed(bars)]
         values = [b.value for b in reversed(bars)]
@@ -75,6 +77,7 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
         sizes = [format_params(b.params) if b.params else "size ?" for b in reversed(bars)]
         axes.bar_label(drawn, labels=sizes, padding=3, fontsize=8)
         axes.set_xlabel(measure)
+        axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         axes.set_title(title, fontsize=10)
         axes.margins(x=0.15)
         axes.tick_params(axis="y", labelsize=8)
@@ -106,6 +109,9 @@ async def activity_chart(
     kinds = list(dict.fromkeys(u.kind for u in uses))
 
     def draw(figure: Figure) -> None:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+        from matplotlib.ticker import MaxNLocator
+
         left, right = figure.subplots(1, 2)
         if uses:
             colours = [PALETTE[kinds.index(u.kind) % len(PALETTE)] for u in reversed(uses)]
@@ -128,20 +134,33 @@ async def activity_chart(
             left.margins(x=0.2)
         else:
             left.text(0.5, 0.5, "no models run", ha="center", va="center")
+            left.set_xticks([])
+            left.set_yticks([])
         left.set_title("Models the class ran", fontsize=10)
         left.set_xlabel("students")
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))
         left.tick_params(axis="y", labelsize=8)
         if times:
             counts = list(range(1, len(times) + 1))
             right.step(times, counts, where="post", color=PALETTE[2])
             right.plot(times, counts, "o", color=PALETTE[2], markersize=3)
-            figure.autofmt_xdate()
+            # In the times' own zone (the class's): matplotlib would otherwise show UTC.
+            # matplotlib.dates ships without type hints.
+            zone = times[0].tzinfo
+            locator = AutoDateLocator(minticks=3, maxticks=7, tz=zone)  # type: ignore[no-untyped-call]
+            right.xaxis.set_major_locator(locator)
+            right.xaxis.set_major_formatter(
+                ConciseDateFormatter(locator, tz=zone)  # type: ignore[no-untyped-call]
+            )
         else:
             right.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
+            right.set_xticks([])
         if expected:
             right.axhline(expected, linestyle="--", color="grey", linewidth=1)
         right.set_title(f"Submissions ({len(times)} of {expected})", fontsize=10)
         right.set_ylabel("submitted")
+        right.set_ylim(bottom=0)
+        right.yaxis.set_major_locator(MaxNLocator(integer=True))
         figure.suptitle(title, fontsize=11)
 
     used = "; ".join(
@@ -149,7 +168,7 @@ async def activity_chart(
         f"{u.students} student{'s' if u.students != 1 else ''}"
         for u in uses
     )
-    when = ", ".join(t.strftime("%H:%M") for t in times)
+    when = ", ".join(t.strftime("%H:%M %Z").strip() for t in times)
     alt = (
         f"{title}. Models the class ran: {used or 'none'}. "
         f"Submissions: {len(times)} of {expected}" + (f", at {when}." if when else ".")
@@ -166,16 +185,19 @@ async def repetition_chart(text: str, n: int = 3) -> Image:
     first = repeats.index(True) + 1 if found else None
 
     def draw(figure: Figure) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         axes = figure.add_subplot()
         positions = range(1, total + 1)
         axes.bar(positions, [1 if r else 0 for r in repeats], width=1.0, color=PALETTE[5])
         running = [sum(repeats[: i + 1]) / (i + 1) for i in range(total)]
         axes.plot(positions, running, color=PALETTE[0], label="share repeated so far")
         axes.set_ylim(0, 1.05)
-        axes.set_xlabel("word")
+        axes.set_xlabel("word of the text")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_yticks([0, 0.5, 1])
         axes.set_title(f"Repeated {n}-word chunks along the text", fontsize=10)
-        axes.legend(fontsize=8, loc="upper left")
+        axes.legend(fontsize=8, loc="upper left", framealpha=0.9)
 
     share = round(100 * found / total) if total else 0
     alt = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,9 +140,10 @@ async def _model_commands(session: AsyncSession, activity: Activity) -> dict[str
 USED_FOR = {"generate": "text-generation", "imagine": "text-to-image", "search": "looked up"}
 
 
-async def chart(collected: Results) -> Image:
+async def chart(collected: Results, tz: tzinfo) -> Image:
     """The models the class ran (students per model, by task and size) and the
-    submissions over time, as a picture whose alt text holds the same numbers."""
+    submissions over time (in the class's time zone `tz`), as a picture whose alt text
+    holds the same numbers."""
     students: Counter[str] = Counter()
     sizes: dict[str, int | None] = {}
     for row in collected.rows:
@@ -161,7 +162,7 @@ async def chart(collected: Results) -> Image:
         )
         for model_id, count in students.items()
     ]
-    submitted = [row.submitted_at for row in collected.submitted if row.submitted_at]
+    submitted = [row.submitted_at.astimezone(tz) for row in collected.submitted if row.submitted_at]
     activity = collected.activity
     return await activity_chart(
         f"#{activity.id}: {activity.title}", uses, submitted, expected=len(collected.rows)

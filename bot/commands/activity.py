@@ -192,7 +192,7 @@ async def results_(ctx: Context, id: int | None, chart: bool = False) -> list[Re
     now, tz = ctx.services.clock(), _tz(ctx)
     collected = await results.collect(ctx.services.store, ctx.services.rosters, activity)
     if chart:
-        return [replace(await results.chart(collected), private=True)]
+        return [replace(await results.chart(collected, tz), private=True)]
     csv = File(
         filename=export.filename(collected),
         data=export.to_csv(collected, tz),

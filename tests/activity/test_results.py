@@ -191,7 +191,7 @@ async def test_results_chart_of_models_and_submissions(bot: BotDriver, clock: Fa
     assert chart.alt == (
         f"#{activity}: Models hub. Models the class ran: gpt2 (text-generation, 137M): "
         "2 students; stabilityai/sd-turbo (text-to-image, size unknown): 1 student. "
-        "Submissions: 2 of 3, at 09:00, 09:04."
+        "Submissions: 2 of 3, at 09:00 UTC, 09:04 UTC."
     )
     refused = await bot.run(see.action, user="ana")
     assert isinstance(refused, Error)
