@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.hub.cards import ChecklistItem, SectionStatus, card_section, section_word
+from bot.hub.cards import ChecklistItem, ModelItem, SectionStatus, card_section, section_word
 from bot.hub.records import mark
 from bot.replies import Button, Card
 
@@ -72,7 +72,10 @@ def section_buttons(page: str, items: Iterable[ChecklistItem]) -> tuple[Button, 
     the command line of the repo's page."""
     buttons = []
     for item in items:
-        if item.status is SectionStatus.MISSING:
+        # Only what the reader can open: a heading of the card, or its introduction. (A ✓
+        # can come from metadata alone, e.g. evaluation results in model-index.)
+        opens = item.headings or item.key == ModelItem.DESCRIPTION
+        if item.status is SectionStatus.MISSING or not opens:
             continue
         action = f"{page} section:{section_word(item.key)}"
         if len(action) <= MAX_ACTION:

@@ -280,6 +280,20 @@ def section_texts(body: str) -> list[tuple[Section, str]]:
     return [(section, _plain(span)) for section, span in _sections(tokens, heading_at)]
 
 
+def lead_text(body: str) -> str:
+    """The card's introduction as plain lines: the text before its first section, and under
+    its H1 title up to the next heading (what `Document.lead` holds, readable)."""
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    first = heading_at[0] if heading_at else len(tokens)
+    chosen = list(tokens[:first])
+    head = tokens[first] if heading_at else None
+    if isinstance(head, _Heading) and head.level == 1:
+        end = heading_at[1] if len(heading_at) > 1 else len(tokens)
+        chosen += tokens[first + 1 : end]
+    return _plain([t for t in chosen if not isinstance(t, _Code)])
+
+
 def _plain(tokens: Sequence[_Token]) -> str:
     lines: list[str] = []
     joinable = False  # the last line is prose that the next prose line continues

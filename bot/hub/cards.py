@@ -442,6 +442,13 @@ def card_section(text: str, key: str) -> CardSection | None:
         return pair[0].status is not SectionStatus.PRESENT, named
 
     found.sort(key=rank)
+    if not found and key == ModelItem.DESCRIPTION:
+        # Most cards introduce the model under their title, with no "Description" heading
+        # (the checklist counts that prose: see analyze_model_card).
+        doc = md.parse(body)
+        if doc.has_lead_prose([p for _, p in _MODEL_PATTERNS.values()]):
+            intro = "the card's introduction"
+            return CardSection(key, label, intro, SectionStatus.PRESENT, md.lead_text(body))
     if not found:
         return None
     section, body_text = found[0]

@@ -305,3 +305,15 @@ def test_starting_the_bot_does_not_import_matplotlib() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip() == "False"
+
+
+async def test_no_button_for_an_item_known_from_metadata_or_code_alone(
+    hub_bot: BotDriver,
+) -> None:
+    # The card shows usage code without a "how to use" heading: ✓, but nothing to open.
+    page = await hub_bot.run("/search model:stable-diffusion-v1-5/stable-diffusion-v1-5")
+    assert isinstance(page, Card)
+    assert "✓ How to use it" in page.fields[-1].value
+    actions = [b.action for b in page.buttons]
+    assert not any(a.endswith("section:how-to-use") for a in actions)
+    assert any(a.endswith("section:limitations") for a in actions)

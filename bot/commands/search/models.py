@@ -176,7 +176,10 @@ async def model_details(ctx: Context, asked: str, section: str | None = None) ->
     url = f"https://huggingface.co/{model.id}"
     if section:
         if card_problem:
-            return Error(what=f"Could not read the card of {model.id}: {card_problem}")
+            return Error(
+                what=f"Could not read the card of {model.id}: {card_problem}",
+                todo=f"Try again in a minute, or read it on {url}",
+            )
         return section_card(
             card=text,
             key=MODEL_SECTIONS[section],
