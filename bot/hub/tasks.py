@@ -146,6 +146,8 @@ def complete_libraries(prefix: str) -> list[str]:
 
 
 def with_article(word: str) -> str:
-    """ "an automatic-speech-recognition", "a text-generation": the article English wants
-    before a task name (by its first letter, which fits every pipeline tag)."""
-    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
+    """ "an automatic-speech-recognition", "a text-generation", "an unknown", "a unity-sentis":
+    the article English wants before a task or library name, by how it starts."""
+    lowered = word.lower()
+    vowel = lowered[:1] in "aeiou" and not lowered.startswith(("uni", "use", "usu", "eu", "one"))
+    return f"{'an' if vowel else 'a'} {word}"

@@ -317,3 +317,20 @@ async def test_no_button_for_an_item_known_from_metadata_or_code_alone(
     actions = [b.action for b in page.buttons]
     assert not any(a.endswith("section:how-to-use") for a in actions)
     assert any(a.endswith("section:limitations") for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [
+        ("automatic-speech-recognition", "an automatic-speech-recognition"),
+        ("image-classification", "an image-classification"),
+        ("unconditional-image-generation", "an unconditional-image-generation"),
+        ("text-generation", "a text-generation"),
+        ("unity-sentis", "a unity-sentis"),
+        ("unknown library", "an unknown library"),
+    ],
+)
+def test_the_article_before_a_task_or_library(word: str, said: str) -> None:
+    from bot.hub.tasks import with_article
+
+    assert with_article(word) == said
