@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
 
+from bot.charts import render
 from bot.commands.cardtext import SECTION_CHARS
 from bot.hub.cards import card_section
+from bot.hub.tasks import with_article
 from bot.identity import Actor, Role
-from bot.replies import Card, Error, File, Image, Reply, Table
+from bot.inference.guard import ModelRefused
+from bot.replies import Card, Error, File, Image, Reply, Table, as_plain_text, format_table
 from tests.support.botdriver import BotDriver, running_bot, settings_for_tests
 from tests.support.hub_catalog import HUBDATA_DIR
 
@@ -83,8 +89,6 @@ async def test_lists_fit_a_phone_and_the_whole_table_is_attached(
 
 
 def wide_rows(table: Table) -> list[str]:
-    from bot.replies import format_table
-
     return format_table(table.columns, table.rows).splitlines()
 
 
@@ -170,13 +174,7 @@ async def test_dataset_sections_placeholders_and_missing_ones(hub_bot: BotDriver
     lost = await hub_bot.run("/search section:limitations")
     assert isinstance(lost, Error) and lost.what == "section: needs a model."
     typo = await hub_bot.run("/dataset id:imdb section:bias")
-    assert isinstance(typo, Error) and "biases" in as_text(typo)
-
-
-def as_text(reply: Reply) -> str:
-    from bot.replies import as_plain_text
-
-    return as_plain_text(reply)
+    assert isinstance(typo, Error) and "biases" in as_plain_text(typo)
 
 
 # -- charts ----------------------------------------------------------------------------------
@@ -227,8 +225,6 @@ async def test_the_page_and_the_command_refuse_in_the_same_words(hub_bot: BotDri
     assert isinstance(page, Card) and page.footer is not None
     guard = hub_bot.app.services.guard
     assert guard is not None
-    from bot.inference.guard import ModelRefused
-
     with pytest.raises(ModelRefused) as refused:
         await guard.check("meta-llama/Llama-3.1-8B-Instruct")
     assert f"{refused.value.error.what} {refused.value.error.todo}" in page.footer
@@ -283,10 +279,6 @@ async def test_an_instructor_chooses_the_guess_games_model(hub_bot: BotDriver) -
 
 # -- how charts are drawn ----------------------------------------------------------------------
 async def test_charts_are_drawn_off_the_event_loop() -> None:
-    import threading
-
-    from bot.charts import render
-
     drawn_on: list[int] = []
     chart = await render(
         lambda figure: drawn_on.append(threading.get_ident()), filename="x.png", alt="empty"
@@ -296,9 +288,6 @@ async def test_charts_are_drawn_off_the_event_loop() -> None:
 
 
 def test_starting_the_bot_does_not_import_matplotlib() -> None:
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parents[2]
     code = "import sys, bot.app, bot.charts; print('matplotlib' in sys.modules)"
     shown = subprocess.run(
@@ -331,6 +320,4 @@ async def test_no_button_for_an_item_known_from_metadata_or_code_alone(
     ],
 )
 def test_the_article_before_a_task_or_library(word: str, said: str) -> None:
-    from bot.hub.tasks import with_article
-
     assert with_article(word) == said

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from PIL import Image as PILImage
+
+from bot.charts import repetition_chart
 from bot.inference.repetition import (
     distinct_n,
     longest_repeated_span,
@@ -120,12 +124,6 @@ def test_repeated_ngrams_mark_where_the_text_loops() -> None:
 
 
 async def test_the_repetition_chart_is_a_png_with_the_same_numbers() -> None:
-    import io
-
-    from PIL import Image as PILImage
-
-    from bot.charts import repetition_chart
-
     chart = await repetition_chart("the cat sat on the mat the cat sat on the mat")
     picture = PILImage.open(io.BytesIO(chart.data))
     assert picture.format == "PNG" and picture.width >= 300
