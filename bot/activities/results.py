@@ -7,15 +7,21 @@ guild, instructors excepted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.activities import store
+from bot.charts import ModelUse, activity_chart
 from bot.delivery import Roster
 from bot.identity import Role
+from bot.replies import Image
 from bot.store import Store
-from bot.store.models import Activity
+from bot.store.models import Activity, UsageEvent
 
 Model = tuple[str, int | None]
 
@@ -38,6 +44,8 @@ class Results:
     rows: tuple[StudentRow, ...]
     # "roster" (from the platform) or "bot users" (everyone seen in the guild).
     roster_source: str
+    # Per model: the command it was first used with during the activity ("generate", ...).
+    model_commands: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def submitted(self) -> list[StudentRow]:
@@ -57,6 +65,7 @@ async def collect(database: Store, rosters: Mapping[str, Roster], activity: Acti
         used = await store.models_used(
             session, activity.guild_id, activity.opens_at, activity.closes_at
         )
+        commands = await _model_commands(session, activity)
     by_external = {user.external_id: user for user in users}
 
     rows: list[StudentRow] = []
@@ -103,4 +112,58 @@ async def collect(database: Store, rosters: Mapping[str, Roster], activity: Acti
                 models=tuple(used.get(known.id, ())) if known else (),
             )
         )
-    return Results(activity=activity, rows=tuple(rows), roster_source=source)
+    return Results(
+        activity=activity, rows=tuple(rows), roster_source=source, model_commands=commands
+    )
+
+
+async def _model_commands(session: AsyncSession, activity: Activity) -> dict[str, str]:
+    """Which command each model was used with during the activity (the first one seen)."""
+    found = await session.execute(
+        select(UsageEvent.model_id, UsageEvent.command)
+        .where(
+            UsageEvent.guild_id == activity.guild_id,
+            UsageEvent.model_id.is_not(None),
+            UsageEvent.created_at >= activity.opens_at,
+            UsageEvent.created_at <= activity.closes_at,
+        )
+        .order_by(UsageEvent.created_at, UsageEvent.id)
+    )
+    commands: dict[str, str] = {}
+    for model_id, command in found:
+        if model_id is not None:
+            commands.setdefault(model_id, command)
+    return commands
+
+
+# How a model was used, by the command that used it, as the chart's legend says it.
+USED_FOR = {"generate": "text-generation", "imagine": "text-to-image", "search": "looked up"}
+
+
+async def chart(collected: Results, tz: tzinfo) -> Image:
+    """The models the class ran (students per model, by task and size) and the
+    submissions over time (in the class's time zone `tz`), as a picture whose alt text
+    holds the same numbers."""
+    students: Counter[str] = Counter()
+    sizes: dict[str, int | None] = {}
+    for row in collected.rows:
+        for model_id, params in row.models:
+            students[model_id] += 1
+            sizes[model_id] = sizes.get(model_id) or params
+    uses = [
+        ModelUse(
+            model=model_id,
+            params=sizes[model_id],
+            students=count,
+            kind=USED_FOR.get(
+                collected.model_commands.get(model_id, ""),
+                collected.model_commands.get(model_id, "other"),
+            ),
+        )
+        for model_id, count in students.items()
+    ]
+    submitted = [row.submitted_at.astimezone(tz) for row in collected.submitted if row.submitted_at]
+    activity = collected.activity
+    return await activity_chart(
+        f"#{activity.id}: {activity.title}", uses, submitted, expected=len(collected.rows)
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta, tzinfo
 from functools import partial
 
@@ -19,7 +20,7 @@ from bot.activities.messages import ANSWER_MAX, clock_time, deadline
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Role
-from bot.replies import Error, File, Modal, ModalField, Reply, Text
+from bot.replies import Button, Error, File, Modal, ModalField, Reply, Text
 from bot.router import Command, Context, Option
 from bot.store.models import Activity
 
@@ -183,11 +184,15 @@ async def list_(ctx: Context) -> Reply:
     return messages.activity_table(shown, counts, answered, tz, now)
 
 
-async def results_(ctx: Context, id: int | None) -> list[Reply]:
-    """Who answered what, who has not answered yet, and a CSV of it all (instructors)."""
+async def results_(ctx: Context, id: int | None, chart: bool = False) -> list[Reply]:
+    """Who answered what, who has not answered yet, and a CSV of it all (instructors).
+    chart:true — a picture of the models the class ran (by task and size) and of the
+    submissions over time."""
     activity = await _pick(ctx, id, open_only=False)
     now, tz = ctx.services.clock(), _tz(ctx)
     collected = await results.collect(ctx.services.store, ctx.services.rosters, activity)
+    if chart:
+        return [replace(await results.chart(collected, tz), private=True)]
     csv = File(
         filename=export.filename(collected),
         data=export.to_csv(collected, tz),
@@ -195,7 +200,9 @@ async def results_(ctx: Context, id: int | None) -> list[Reply]:
         caption=f"One row per student: answers, edits and the models they ran (#{activity.id}).",
         private=True,
     )
-    return [messages.results_card(collected, tz, now), csv]
+    card = messages.results_card(collected, tz, now)
+    see = Button(label="Chart", action=f"/activity results id:{activity.id} chart:true")
+    return [replace(card, buttons=(*card.buttons, see)), csv]
 
 
 async def mine(ctx: Context) -> Reply:
@@ -366,8 +373,8 @@ COMMAND = Command(
             name="results",
             handler=results_,
             role=Role.INSTRUCTOR,
-            options=(ID,),
-            examples=("/activity results id:3",),
+            options=(ID, Option("chart", bool, "Show the results as a chart", default=False)),
+            examples=("/activity results id:3", "/activity results id:3 chart:true"),
             rate_limited=False,
         ),
         Command(name="mine", handler=mine),

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commandline import quote
-from bot.commands.listing import MAX_PAGE, list_options
+from bot.commands.cardtext import section_buttons, section_card
+from bot.commands.listing import MAX_PAGE, for_platform, list_options
 from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
-from bot.hub.cards import DatasetCardReport, analyze_dataset_card
+from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
 from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import (
@@ -25,6 +26,7 @@ from bot.hub.records import (
     license_text,
 )
 from bot.hub.tasks import SORT_WORDS, normalize_task
+from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Table, Text
 from bot.router import Command, Context, Option
 
@@ -54,6 +56,7 @@ async def run(
     config: str | None,
     split: str | None,
     rows: int,
+    section: str | None,
 ) -> Reply | list[Reply]:
     """Explore the datasets hub: how a dataset was made, its ethics sections, its rows.
 
@@ -61,12 +64,19 @@ async def run(
     /dataset id:imdb — license in plain words, size and rows per split, who made the data
     and how (source, annotators), and which ethics sections its card fills in: personal and
     sensitive information, social impact, biases, other known limitations
+    /dataset id:imdb section:biases — that part of its card, in its own words (also:
+    personal-information, social-impact, other-limitations, creation, source-data, ...)
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
     """
     if id:
         if preview:
             return await _preview(ctx, id.strip(), config, split, rows)
-        return await _details(ctx, id.strip())
+        return await _details(ctx, id.strip(), section)
+    if section:
+        return Error(
+            what="section: needs a dataset.",
+            todo=f"Add id:, e.g. /dataset id:imdb section:{section}",
+        )
     if preview or config or split:
         return Error(
             what="preview:, config: and split: need a dataset.",
@@ -78,7 +88,7 @@ async def run(
 # -- the list --------------------------------------------------------------------------------
 async def _list(
     ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
-) -> Reply:
+) -> Reply | list[Reply]:
     hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     try:
@@ -106,7 +116,7 @@ async def _list(
         )
         for i, d in enumerate(items)
     )
-    footer = [f"Page {page}. Details: /dataset id:<id>"]
+    footer = [f"Page {page}.", "Details: /dataset id:<id>"]
     note = stale_note(found)
     if note:
         footer.insert(0, note)
@@ -116,17 +126,32 @@ async def _list(
         action = " ".join([*parts, f"sort:{sort}", f"limit:{limit}", f"page:{page + 1}"])
         if len(action) <= 100:
             buttons = (Button(label="More", action=action),)
-    return Table(
+    table = Table(
         title=f"Datasets ({tag or 'all tasks'}), {SORT_WORDS[sort]}",
         columns=("#", "dataset", "task", "size", "license", "downloads", "likes"),
         rows=table_rows,
-        footer=" ".join(footer),
         buttons=buttons,
     )
+    entries = [
+        (f"{row[0]}. {d.id}", f"   {_facts(d)}") for row, d in zip(table_rows, items, strict=True)
+    ]
+    return for_platform(ctx.actor.platform, table, entries, footer=footer, filename="datasets.csv")
+
+
+def _facts(dataset: DatasetSummary) -> str:
+    """A dataset's numbers on one short line, most useful first (a narrow screen cuts the end)."""
+    parts = [
+        f"{format_params(dataset.downloads)} dl",
+        f"{format_params(dataset.likes)} ♥",
+        dataset.size or "",
+        ", ".join(dataset.tasks[:1]),
+        dataset.license or "",
+    ]
+    return " · ".join(p for p in parts if p)
 
 
 # -- one dataset -----------------------------------------------------------------------------
-async def _details(ctx: Context, asked: str) -> Reply:
+async def _details(ctx: Context, asked: str, section: str | None = None) -> Reply:
     hub = require_hub(ctx.services.hub)
     try:
         info = await hub.dataset_info(asked)
@@ -137,6 +162,15 @@ async def _details(ctx: Context, asked: str) -> Reply:
             card = await hub.dataset_card(dataset.id)
             answers.append(card)
             text = card.value
+        if section:
+            return section_card(
+                card=text,
+                key=DATASET_SECTIONS[section],
+                word=section,
+                repo=dataset.id,
+                url=f"https://huggingface.co/datasets/{dataset.id}",
+                back=f"/dataset id:{dataset.id}",
+            )
         report = analyze_dataset_card(text or "")
         infos = _card_infos(report.metadata)
         if infos is None and dataset.files and "dataset_infos.json" in dataset.files:
@@ -164,6 +198,9 @@ async def _details(ctx: Context, asked: str) -> Reply:
         fields=_dataset_fields(dataset, report),
         url=f"https://huggingface.co/datasets/{dataset.id}",
         footer=f"See its first rows: /dataset id:{dataset.id} preview:true",
+        buttons=section_buttons(f"/dataset id:{dataset.id}", report.creation + report.ethics)
+        if text
+        else (),
     )
 
 
@@ -251,13 +288,22 @@ async def _preview(
     await _record(ctx, dataset, preview=True, config=config, split=split)
     table, media = _rows_table(first.value, count)
     note = stale_note(*answers)
-    table = Table(
-        title=table.title,
-        columns=table.columns,
-        rows=table.rows,
-        footer=" ".join(x for x in (note, table.footer) if x),
+    names = table.columns[1:]
+    entries = [
+        (f"Row {row[0]}", *(f"   {n}: {c}" for n, c in zip(names, row[1:], strict=True)))
+        for row in table.rows
+    ]
+    footer = [x for x in (note, table.footer) if x]
+    shown = for_platform(
+        ctx.actor.platform, table, entries, footer=footer, filename=f"{dataset_file(dataset)}.csv"
     )
-    return [table, media] if media else table
+    replies = shown if isinstance(shown, list) else [shown]
+    return [*replies, media] if media else shown
+
+
+def dataset_file(dataset: str) -> str:
+    """A file name for a dataset's attachment: imdb, stanfordnlp-imdb."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-") or "dataset"
 
 
 def _choose(
@@ -349,11 +395,18 @@ COMMAND = Command(
         Option("config", str, "Preview: which config (subset)", max_length=100),
         Option("split", str, "Preview: which split, e.g. train", max_length=100),
         Option("rows", int, "Preview: how many rows", default=5, min_value=1, max_value=10),
+        Option(
+            "section",
+            str,
+            "With id: show this part of its card",
+            choices=tuple(DATASET_SECTIONS),
+        ),
     ),
     examples=(
         "/dataset imdb",
         "/dataset task:text-classification sort:likes",
         "/dataset id:imdb",
+        "/dataset id:imdb section:biases",
         "/dataset id:imdb preview:true rows:3",
     ),
 )

@@ -8,7 +8,7 @@ is a tolerant line scanner rather than a full CommonMark parser.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -253,11 +253,11 @@ def _span_ends(tokens: Sequence[_Token], heading_at: Sequence[int]) -> dict[int,
     return ends
 
 
-def parse(body: str) -> Document:
-    tokens = _tokenize(body)
-    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+def _sections(
+    tokens: Sequence[_Token], heading_at: Sequence[int]
+) -> Iterator[tuple[Section, Sequence[_Token]]]:
+    """Each section and its whole span (its text and its subsections)."""
     span_ends = _span_ends(tokens, heading_at)
-    sections: list[Section] = []
     for n, start in enumerate(heading_at):
         heading = tokens[start]
         assert isinstance(heading, _Heading)
@@ -268,7 +268,62 @@ def parse(body: str) -> Document:
         # cards often put every section under an H1.
         chosen = own if _has_content(own) else tokens[start + 1 : span_ends[start]]
         key = normalize_title(heading.title)
-        sections.append(Section(heading.title, key, heading.level, _status(chosen)))
+        span = tokens[start + 1 : span_ends[start]]
+        yield Section(heading.title, key, heading.level, _status(chosen)), span
+
+
+def section_texts(body: str) -> list[tuple[Section, str]]:
+    """Every section of a card body with its text as plain readable lines: markup, images
+    and HTML dropped, link text kept, list items as "• ", code kept as it is."""
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    return [(section, _plain(span)) for section, span in _sections(tokens, heading_at)]
+
+
+def lead_text(body: str) -> str:
+    """The card's introduction as plain lines: the text before its first section, and under
+    its H1 title up to the next heading (what `Document.lead` holds, readable)."""
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    first = heading_at[0] if heading_at else len(tokens)
+    chosen = list(tokens[:first])
+    head = tokens[first] if heading_at else None
+    if isinstance(head, _Heading) and head.level == 1:
+        end = heading_at[1] if len(heading_at) > 1 else len(tokens)
+        chosen += tokens[first + 1 : end]
+    return _plain([t for t in chosen if not isinstance(t, _Code)])
+
+
+def _plain(tokens: Sequence[_Token]) -> str:
+    lines: list[str] = []
+    joinable = False  # the last line is prose that the next prose line continues
+    for token in tokens:
+        if isinstance(token, _Heading):
+            lines += ["", token.title, ""]
+            joinable = False
+        elif isinstance(token, _Code):
+            lines += ["", token.content.strip("\n"), ""]
+            joinable = False
+        elif token.weight:
+            item = bool(_LIST_OR_TABLE.match(token.raw)) and token.raw.strip()[:1] in "-*+"
+            text = _clean(token.raw).replace("**", "").replace("__", "")
+            # Markdown joins the lines of a paragraph (and a list item's wrapped lines).
+            if joinable and not item and not _LIST_OR_TABLE.match(token.raw):
+                lines[-1] += " " + text
+            else:
+                lines.append(("• " if item else "") + text)
+            joinable = True
+        else:
+            lines.append("")
+            joinable = False
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse(body: str) -> Document:
+    tokens = _tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, _Heading)]
+    sections = [section for section, _ in _sections(tokens, heading_at)]
 
     first = heading_at[0] if heading_at else len(tokens)
     lead = [t.raw for t in tokens[:first] if isinstance(t, _Text) and t.weight]

@@ -16,6 +16,9 @@ from bot.hub import _markdown as md
 from bot.hub._markdown import SectionStatus
 
 __all__ = [
+    "DATASET_SECTIONS",
+    "MODEL_SECTIONS",
+    "CardSection",
     "ChecklistItem",
     "DatasetCardReport",
     "DatasetItem",
@@ -25,6 +28,8 @@ __all__ = [
     "SplitInfo",
     "analyze_dataset_card",
     "analyze_model_card",
+    "card_section",
+    "section_word",
 ]
 
 
@@ -376,3 +381,75 @@ def analyze_dataset_card(text: str, infos: Mapping[str, object] | None = None) -
         ethics=items[n_creation:],
         splits=_splits(infos),
     )
+
+
+# The words students type for a section (`section:limitations`), per kind of card.
+MODEL_SECTIONS: dict[str, str] = {
+    "description": ModelItem.DESCRIPTION,
+    "how-to-use": ModelItem.HOW_TO_USE,
+    "uses": ModelItem.INTENDED_USES,
+    "limitations": ModelItem.LIMITATIONS,
+    "training": ModelItem.TRAINING,
+    "evaluation": ModelItem.EVALUATION,
+    "environmental-impact": ModelItem.ENVIRONMENTAL_IMPACT,
+    "citation": ModelItem.CITATION,
+}
+DATASET_SECTIONS: dict[str, str] = {
+    "creation": DatasetItem.DATASET_CREATION,
+    "curation": DatasetItem.CURATION_RATIONALE,
+    "source-data": DatasetItem.SOURCE_DATA,
+    "annotations": DatasetItem.ANNOTATIONS,
+    "personal-information": DatasetItem.PERSONAL_INFORMATION,
+    "social-impact": DatasetItem.SOCIAL_IMPACT,
+    "biases": DatasetItem.BIASES,
+    "other-limitations": DatasetItem.OTHER_LIMITATIONS,
+}
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """One checklist item's text as the card writes it."""
+
+    key: str
+    label: str  # the checklist's name for it, e.g. "Limitations and biases"
+    heading: str  # the card's own heading
+    status: SectionStatus
+    text: str  # plain lines (bot.hub._markdown.section_texts)
+
+
+def section_word(key: str) -> str:
+    """The `section:` word of a checklist item key (e.g. "limitations")."""
+    for words in (MODEL_SECTIONS, DATASET_SECTIONS):
+        for word, item in words.items():
+            if item == key:
+                return word
+    raise KeyError(key)
+
+
+def card_section(text: str, key: str) -> CardSection | None:
+    """The card's section for a checklist item (`ModelItem` or `DatasetItem` key): a matching
+    heading with real text (the most specific), else one that holds only the template; None
+    when the card has no heading for it."""
+    patterns = _MODEL_PATTERNS if key in _MODEL_PATTERNS else _DATASET_PATTERNS
+    label, pattern = patterns[key]
+    _, _, _, body = md.split_front_matter(text)
+    found = [(s, t) for s, t in md.section_texts(body) if pattern.search(s.key)]
+
+    # Written text first; then the heading that names this item alone ("Limitations and
+    # Biases" before "Intended Use and Limitations"), then the card's order.
+    def rank(pair: tuple[md.Section, str]) -> tuple[bool, int]:
+        named = sum(1 for _, p in patterns.values() if p.search(pair[0].key))
+        return pair[0].status is not SectionStatus.PRESENT, named
+
+    found.sort(key=rank)
+    if not found and key == ModelItem.DESCRIPTION:
+        # Most cards introduce the model under their title, with no "Description" heading
+        # (the checklist counts that prose: see analyze_model_card).
+        doc = md.parse(body)
+        if doc.has_lead_prose([p for _, p in _MODEL_PATTERNS.values()]):
+            intro = "the card's introduction"
+            return CardSection(key, label, intro, SectionStatus.PRESENT, md.lead_text(body))
+    if not found:
+        return None
+    section, body_text = found[0]
+    return CardSection(key, label, section.title, section.status, body_text)

@@ -84,6 +84,8 @@ from bot.hub.tasks import SORTS
 from bot.replies import Error
 
 log = logging.getLogger(__name__)
+# How alike a missing repo id and a suggestion must be (difflib ratio) to say "Did you mean".
+_CLOSE = 0.85
 T = TypeVar("T")
 
 # Deleted repos answer 401 like any missing repo, with no redirect to where the weights went.
@@ -305,13 +307,18 @@ class HubClient:
     async def model_info(self, repo_id: str) -> Cached[ModelDetails]:
         """A model's facts; a renamed repo answers with its new id (compare with repo_id)."""
 
-        def work() -> ModelDetails:
-            return model_details(self._model_info(repo_id))
-
+        # Built on the guard's own answer (same cache entry): the model page asks the guard
+        # whether the model runs here without a second request.
         try:
-            return await self._threaded(("model_info", repo_id), work, "model", repo_id)
+            facts = await self.model_facts(repo_id)
         except RepoNotFound as error:
             raise error.with_suggestions(await self.similar_models(repo_id)) from None
+        try:
+            details = model_details(facts.value)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            log.warning("unreadable model_info for %s: %r", repo_id, error)
+            raise HubBadAnswer() from None
+        return Cached(value=details, age=facts.age, stale=facts.stale)
 
     def _model_info(self, repo_id: str, files: bool = False) -> ModelInfo:
         # Typed as a float, passed as is to the httpx2 session: a Timeout works.
@@ -363,9 +370,21 @@ class HubClient:
             return tuple(found)
         ids = [item.id for item in listed.value.items]
         same = [i for i in ids if i.lower() == repo_id.lower()]
-        close = difflib.get_close_matches(repo_id, ids, n=3, cutoff=0.6)
-        by_name = difflib.get_close_matches(name, [i.rsplit("/", 1)[-1] for i in ids], n=3)
-        close += [i for i in ids if i.rsplit("/", 1)[-1] in by_name]
+        # Only near misses (a typo, a wrong case, a name cut short): a search for a short
+        # name such as "model" lists unrelated repos ("mishig/temp-model") that a loose
+        # cutoff would offer.
+        lowered = {i.lower(): i for i in ids}
+        close = [
+            lowered[i]
+            for i in difflib.get_close_matches(repo_id.lower(), list(lowered), n=3, cutoff=_CLOSE)
+        ]
+        names = {i.rsplit("/", 1)[-1].lower() for i in ids}
+        typed = name.lower()
+        by_name = set(difflib.get_close_matches(typed, names, n=3, cutoff=_CLOSE))
+        # A name cut short ("imdb_urdu" for imdb_urdu_reviews) is close; a word found at the
+        # end of a longer name ("model" in temp-model) is not.
+        by_name |= {n for n in names if n.startswith(typed) and 2 * len(typed) >= len(n)}
+        close += [i for i in ids if i.rsplit("/", 1)[-1].lower() in by_name]
         return tuple(dict.fromkeys(i for i in found + same + close if i != repo_id))[:3]
 
     # -- datasets ------------------------------------------------------------------------------

@@ -106,6 +106,20 @@ class RepoNotFound(HubError):
         return RepoNotFound(self.kind, self.repo_id, suggestions)
 
 
+class RepoPrivate(HubError):
+    """A 401 to a caller that sent no token: the repo (or its files) is gated or private."""
+
+    def __init__(self, kind: str, repo_id: str) -> None:
+        self.repo_id = repo_id
+        page = f"https://huggingface.co/{'datasets/' if kind == 'dataset' else ''}{repo_id}"
+        super().__init__(
+            f"The Hub does not show {repo_id} to this bot without a token: it is gated or "
+            "private (the Hub answers a misspelled id the same way).",
+            f"Check the id on {page}; a gated {kind} needs access requested there and a "
+            "Hugging Face token in the bot's settings (HF_TOKEN), so ask your instructor.",
+        )
+
+
 class RepoDisabled(HubError):
     def __init__(self, kind: str, repo_id: str) -> None:
         self.repo_id = repo_id

@@ -30,6 +30,7 @@ from bot.hub.errors import (
     RepoDisabled,
     RepoGated,
     RepoNotFound,
+    RepoPrivate,
     retry_after,
     unavailable,
 )
@@ -90,7 +91,10 @@ def _http_fault(error: HfHubHTTPError, kind: str, repo_id: str | None) -> HubErr
     status = error.response.status_code
     if status == 401:
         # Missing repos answer 401 too, but huggingface_hub raised RepositoryNotFoundError
-        # for those; a plain 401 is the Hub refusing the token we sent.
+        # for those (on https endpoints only). With a token, a plain 401 is the Hub refusing
+        # it; without one (a mirror over http, a file listing) it means gated or private.
+        if repo_id and not _sent_token(error):
+            return RepoPrivate(kind, repo_id)
         return HubTokenRefused()
     if status == 429:
         return HubRateLimited(retry_after(error.response.headers))
@@ -103,3 +107,11 @@ def _http_fault(error: HfHubHTTPError, kind: str, repo_id: str | None) -> HubErr
         f"The Hugging Face Hub refused the request (error {status}): {said}",
         "Check the options you gave; /help search shows them.",
     )
+
+
+def _sent_token(error: HfHubHTTPError) -> bool:
+    try:
+        headers = error.response.request.headers
+    except (AttributeError, RuntimeError):  # a response built without its request
+        return True  # say what a 401 usually means: the token
+    return bool(headers.get("authorization"))

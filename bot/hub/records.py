@@ -25,11 +25,16 @@ def license_text(license_id: str | None) -> str:
     return f"{explained.summary}\nCommercial use: {commercial[explained.commercial_use]}"
 
 
+def mark(status: SectionStatus) -> str:
+    """✓ written, ⚠ only the template's placeholder, ✗ absent."""
+    return _MARKS[status]
+
+
 def checklist_text(items: tuple[ChecklistItem, ...]) -> str:
     """A card checklist as chat lines: ✓ written, ⚠ only the template's placeholder, ✗ absent."""
     lines = []
     for item in items:
-        line = f"{_MARKS[item.status]} {item.label}"
+        line = f"{mark(item.status)} {item.label}"
         if item.status is SectionStatus.PLACEHOLDER:
             line += ": placeholder “[More Information Needed]”"
         lines.append(line)

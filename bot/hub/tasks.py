@@ -143,3 +143,11 @@ def complete_tasks(prefix: str) -> list[str]:
 def complete_libraries(prefix: str) -> list[str]:
     typed = prefix.strip().lower()
     return [name for name in LIBRARIES if typed in name][:25]
+
+
+def with_article(word: str) -> str:
+    """ "an automatic-speech-recognition", "a text-generation", "an unknown", "a unity-sentis":
+    the article English wants before a task or library name, by how it starts."""
+    lowered = word.lower()
+    vowel = lowered[:1] in "aeiou" and not lowered.startswith(("uni", "use", "usu", "eu", "one"))
+    return f"{'an' if vowel else 'a'} {word}"

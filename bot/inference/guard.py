@@ -44,6 +44,7 @@ from bot.hub.errors import (
 )
 from bot.hub.faults import hub_fault
 from bot.hub.records import param_count
+from bot.hub.tasks import with_article
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
 from bot.replies import Error
@@ -242,7 +243,10 @@ class ModelGuard:
             )
         allow = self.settings.model_allowlist
         if allow and model_id not in self._defaults() and not listed(allow):
-            shown = ", ".join([default, *(p for p in allow if not _looks_local(p))][:6])
+            # Never offer another command's model (the text model to /imagine).
+            others = {d.lower() for d in self._defaults() - {self._default_name(need)}}
+            offered = [p for p in allow if not _looks_local(p) and p.lower() not in others]
+            shown = ", ".join(list(dict.fromkeys([default, *offered]))[:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."
             )
@@ -381,9 +385,10 @@ class ModelGuard:
                 if info.pipeline_tag == "text-to-image" and need.command != "/imagine"
                 else f"Find one that fits with /search task:{need.task}."
             )
+            library = with_article(info.library_name or "unknown library")
             raise _refuse(
-                f"{repo} is a {info.library_name or 'unknown library'} model, not a "
-                f"{need.library} one, so {need.command} can't run it.",
+                f"{repo} is {library} model, not a {need.library} one, so {need.command} "
+                "can't run it.",
                 todo,
             )
         if info.pipeline_tag != need.task:

@@ -22,6 +22,7 @@ __all__ = [
     "distinct_n",
     "longest_repeated_span",
     "meter",
+    "repeated_ngrams",
     "repetition_report",
     "words_of",
 ]
@@ -53,6 +54,18 @@ def distinct_n(words: Sequence[str], n: int) -> float:
     """Unique n-grams over all n-grams; 1.0 when the text has no n-gram at all."""
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 1.0
+
+
+def repeated_ngrams(words: Sequence[str], n: int = 3) -> list[bool]:
+    """For each n-gram along the text (by its first word), whether it occurred earlier: where
+    the text starts to loop, as the chart of the meter draws it."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        out.append(gram in seen)
+        seen.add(gram)
+    return out
 
 
 def _has_repeat(words: Sequence[str], length: int) -> int | None:

@@ -7,11 +7,12 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image as PILImage
 from sqlalchemy import select
 
 from bot.activities.export import params_label, safe_cell
 from bot.delivery import Member
-from bot.replies import Card, File, Reply, Text
+from bot.replies import Card, Error, File, Image, Reply, Text
 from bot.store.models import User
 from bot.store.usage import record_usage
 from tests.activity.conftest import FixedRoster, post
@@ -21,7 +22,12 @@ NINE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 async def ran_model(
-    bot: BotDriver, user: str, model_id: str, params: int | None, when: datetime
+    bot: BotDriver,
+    user: str,
+    model_id: str,
+    params: int | None,
+    when: datetime,
+    command: str = "generate",
 ) -> None:
     async with bot.app.services.store.session() as session:
         person = (await session.scalars(select(User).where(User.external_id == user))).one()
@@ -29,7 +35,7 @@ async def ran_model(
             session,
             guild_id=person.guild_id,
             user_id=person.id,
-            command="generate",
+            command=command,
             now=when,
             model_id=model_id,
             model_params=params,
@@ -158,3 +164,34 @@ def test_safe_cells() -> None:
     assert safe_cell("=1") == "'=1"
     assert safe_cell("\t=1") == "'\t=1"
     assert safe_cell("a=1") == "a=1"
+
+
+async def test_results_chart_of_models_and_submissions(bot: BotDriver, clock: FakeClock) -> None:
+    roster = FixedRoster([Member("ana", "Ana"), Member("ben", "Ben"), Member("cara", "Cara")])
+    bot.app.services.rosters["console"] = roster
+    activity = await post(bot, minutes=10)
+    await bot.run("/activity submit small models are fast", user="ana")
+    clock.advance(minutes=4)
+    await bot.run("/activity submit gpt2 rambles", user="ben")
+    await ran_model(bot, "ana", "gpt2", 137_022_720, NINE + timedelta(minutes=1))
+    await ran_model(bot, "ben", "gpt2", 137_022_720, NINE + timedelta(minutes=2))
+    await ran_model(
+        bot, "ben", "stabilityai/sd-turbo", None, NINE + timedelta(minutes=3), command="imagine"
+    )
+
+    card, _ = await bot.run_all("/activity results", user="teacher", role="instructor")
+    assert isinstance(card, Card)
+    (see,) = card.buttons
+    assert see.action == f"/activity results id:{activity} chart:true"
+    (chart,) = await bot.run_all(see.action, user="teacher", role="instructor")
+
+    assert isinstance(chart, Image) and chart.private and chart.mime == "image/png"
+    picture = PILImage.open(io.BytesIO(chart.data))
+    assert picture.format == "PNG" and picture.width >= 600
+    assert chart.alt == (
+        f"#{activity}: Models hub. Models the class ran: gpt2 (text-generation, 137M): "
+        "2 students; stabilityai/sd-turbo (text-to-image, size unknown): 1 student. "
+        "Submissions: 2 of 3, at 09:00 UTC, 09:04 UTC."
+    )
+    refused = await bot.run(see.action, user="ana")
+    assert isinstance(refused, Error)

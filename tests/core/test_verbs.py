@@ -141,13 +141,13 @@ async def test_help_lists_the_verbs_with_their_usage(bot: BotDriver) -> None:
     card = await bot.run("/help search")
     assert isinstance(card, Card)
     names = [f.name for f in card.fields]
-    assert "/search guess [answer] [round:<number>]" in names
+    assert "/search guess [answer] [round:<number>] [model:<text>]" in names
     assert "/search guess reveal [round:<number>]" in names
     reveal_field = next(f for f in card.fields if f.name.startswith("/search guess reveal"))
     assert "(instructors)" in reveal_field.value
     verb = await bot.run("/help search guess")
     assert isinstance(verb, Card) and verb.title == "/search guess"
-    assert verb.fields[0].value == "/search guess [answer] [round:<number>]"
+    assert verb.fields[0].value == "/search guess [answer] [round:<number>] [model:<text>]"
 
 
 async def test_search_guess_reveal_is_refused_to_students_by_the_router(bot: BotDriver) -> None:

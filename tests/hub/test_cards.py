@@ -288,3 +288,22 @@ def test_every_license_id_in_hubdata_is_explained(
     unexplained = {s for s in seen if not explain_license(s).known}
     assert unexplained == set()
     assert seen <= known_license_ids()
+
+
+def test_a_section_is_read_as_written_and_the_introduction_counts() -> None:
+    from bot.hub.cards import card_section
+
+    card = (
+        "---\nlicense: mit\n---\n# Tiny model\n\nA small model that\nwrites short poems "
+        "about cats.\n\n## Limitations\n\n- It rhymes badly\n- It only knows\n  cats\n\n"
+        "### Bias\n\nTrained on one poet.\n\n## Training data\n\n[More Information Needed]\n"
+    )
+    intro = card_section(card, "description")
+    assert intro is not None and intro.heading == "the card's introduction"
+    assert intro.text == "A small model that writes short poems about cats."
+    limits = card_section(card, "limitations")
+    assert limits is not None and limits.heading == "Limitations"
+    assert limits.text == "• It rhymes badly\n• It only knows cats\n\nBias\n\nTrained on one poet."
+    training = card_section(card, "training")
+    assert training is not None and training.status is SectionStatus.PLACEHOLDER
+    assert card_section(card, "citation") is None

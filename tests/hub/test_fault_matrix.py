@@ -105,3 +105,22 @@ async def test_every_command_answers_every_hub_fault_plainly(
         assert "Something went wrong" not in text, f"{name}: {text}"
         assert fault.words in text, f"{name}: {text}"
         assert reply.todo, f"{name}: says what to do"
+
+
+async def test_a_401_without_a_token_means_gated_or_private(
+    tmp_path: Path, clock: FakeClock, fresh_hub_stub: HubStub
+) -> None:
+    """Not "no longer on the Hub" and not "your token was refused": the bot sent none."""
+    saved = point_huggingface_hub_at(fresh_hub_stub.url)
+    settings = settings_for_tests(tmp_path, rate_limit_per_minute=10_000)
+    try:
+        async with running_bot(settings, clock) as bot:
+            fresh_hub_stub.inject("/api/models/gpt2", times=100, status=401)
+            reply = await bot.run("/search model:gpt2")
+            assert isinstance(reply, Error)
+            assert reply.what.startswith("The Hub does not show gpt2 to this bot without a token")
+            assert "gated or private" in reply.what and "HF_TOKEN" in reply.todo
+            assert "refused this bot's access token" not in as_plain_text(reply)
+    finally:
+        fresh_hub_stub.reset()
+        restore_hf(saved)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from PIL import Image as PILImage
+
+from bot.charts import repetition_chart
 from bot.inference.repetition import (
     distinct_n,
     longest_repeated_span,
     meter,
+    repeated_ngrams,
     repetition_report,
     words_of,
 )
@@ -107,3 +112,24 @@ def test_long_degenerate_text_is_fast() -> None:
     report = repetition_report("the model " * 2500)
     assert report.words == 5000
     assert report.score == 100
+
+
+def test_repeated_ngrams_mark_where_the_text_loops() -> None:
+    words = words_of("the cat sat on the mat the cat sat on the mat")
+    marks = repeated_ngrams(words, 3)
+    assert len(marks) == len(words) - 2
+    # "the cat sat" comes back at word 7 and every chunk after it repeats.
+    assert marks == [False] * 6 + [True] * 4
+    assert repeated_ngrams(words_of("all different words here"), 3) == [False, False]
+
+
+async def test_the_repetition_chart_is_a_png_with_the_same_numbers() -> None:
+    chart = await repetition_chart("the cat sat on the mat the cat sat on the mat")
+    picture = PILImage.open(io.BytesIO(chart.data))
+    assert picture.format == "PNG" and picture.width >= 300
+    assert chart.alt == (
+        "Repeated 3-word chunks along the text: 4 of 10 (40%) repeat an earlier one; "
+        "the first repeat starts at word 7."
+    )
+    calm = await repetition_chart("every word here is new")
+    assert calm.alt.endswith(": 0 of 3 (0%) repeat an earlier one.")

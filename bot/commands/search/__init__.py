@@ -14,8 +14,9 @@ from bot.commands.search.models import (
     model_details,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
+from bot.hub.cards import MODEL_SECTIONS
 from bot.identity import Role
-from bot.replies import Reply
+from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
 
 
@@ -28,13 +29,20 @@ async def run(
     library: str | None,
     page: int,
     model: str | None,
+    section: str | None,
+    chart: bool,
 ) -> Reply | list[Reply]:
     """Explore the models hub: search, filter by task, sort; open a model; play guess-the-task.
 
     /search gpt neo sort:likes — models whose name matches, most liked first
     /search task:text-generation sort:downloads limit:5 — the five most downloaded of a task
     /search model:EleutherAI/gpt-neo-125M — details: size, license in plain words, papers,
-    training data, and which parts of the model card exist
+    training data, which parts of the model card exist (buttons open them), and whether this
+    bot can run it
+    /search model:EleutherAI/gpt-neo-125M section:limitations — that part of the card, in
+    its own words (also: uses, training, evaluation, environmental-impact, citation, ...)
+    /search task:text-generation chart:true — the list as a chart of downloads (or likes,
+    with sort:likes) per model, with their sizes
     sort: downloads (last 30 days, the default), likes, trending or recent.
 
     The guess game (from the lesson: look at the most downloaded models and guess what each
@@ -46,10 +54,16 @@ async def run(
     /search guess reveal — an instructor reveals the task, the real downloads and likes and
     the channel's score; a round also reveals itself once every student of the channel (as
     the platform's member list knows them) has answered. Scores are kept per channel.
+    /search guess model:openai/whisper-small — an instructor picks the next round's model
     """
     if model:
-        return await model_details(ctx, model.strip())
-    return await list_models(ctx, text, task, sort, limit, library, page)
+        return await model_details(ctx, model.strip(), section)
+    if section:
+        return Error(
+            what="section: needs a model.",
+            todo=f"Add model:, e.g. /search model:EleutherAI/gpt-neo-125M section:{section}",
+        )
+    return await list_models(ctx, text, task, sort, limit, library, page, chart)
 
 
 ROUND = Option("round", int, "Guess game: the round you answer", min_value=1)
@@ -80,6 +94,13 @@ COMMAND = Command(
             max_length=MAX_REPO_ID,
             complete=complete_models,
         ),
+        Option(
+            "section",
+            str,
+            "With model: show this part of its card",
+            choices=tuple(MODEL_SECTIONS),
+        ),
+        Option("chart", bool, "Show the list as a chart", default=False),
     ),
     verbs=(
         Command(
@@ -95,6 +116,13 @@ COMMAND = Command(
                     complete=complete_task,
                 ),
                 ROUND,
+                Option(
+                    "model",
+                    str,
+                    "Guess game (instructors): the model of the next round",
+                    max_length=MAX_REPO_ID,
+                    complete=complete_models,
+                ),
             ),
             verbs=(
                 Command(
@@ -110,8 +138,11 @@ COMMAND = Command(
         "/search task:text-generation sort:likes limit:5",
         "/search gpt-neo",
         "/search model:EleutherAI/gpt-neo-125M",
+        "/search model:EleutherAI/gpt-neo-125M section:limitations",
+        "/search task:text-generation chart:true",
         "/search guess",
         "/search guess answer:text-classification",
         "/search guess reveal",
+        "/search guess model:openai/whisper-small",
     ),
 )

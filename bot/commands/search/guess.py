@@ -16,6 +16,7 @@ import random
 from bot.hub.client import require_hub
 from bot.hub.errors import HubError
 from bot.hub.tasks import PIPELINE_TAGS, close_tasks, normalize_task
+from bot.identity import Role
 from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Text
 from bot.router import Context
@@ -64,17 +65,48 @@ def choices_for(round_id: int, task: str) -> list[str]:
     return picks
 
 
-async def guess(ctx: Context, answer: str | None, round: int | None) -> Reply | list[Reply]:
+async def guess(
+    ctx: Context, answer: str | None, round: int | None, model: str | None = None
+) -> Reply | list[Reply]:
     """Guess the task: show this channel's open round, or start one with a model from the top
     downloads; with a task name, answer it (one answer per student per round).
 
     /search guess — the open round, or a new one
     /search guess answer:text-classification — answer (or click a button). A task name on
     its own works too: /search guess summarization
+    /search guess model:openai/whisper-small — an instructor starts a round with this model
     """
+    if model:
+        return await _start_with(ctx, model.strip())
     if answer is None or answer.strip().lower() in _SHOW_WORDS:
         return await _show_or_start(ctx)
     return await _answer(ctx, answer, round)
+
+
+async def _start_with(ctx: Context, asked: str) -> Reply:
+    """An instructor's choice of model for the next round."""
+    if ctx.actor.role is not Role.INSTRUCTOR:
+        return Error(
+            what="Only an instructor chooses the guess game's model.",
+            todo="Type /search guess to play the open round (or start one).",
+        )
+    async with ctx.services.store.session() as session:
+        current = await rounds.open_round(session, ctx.guild_pk, ctx.actor.channel_id)
+    if current is not None:
+        return Error(
+            what=f"Round {current.id} is still open.",
+            todo="Reveal it first with /search guess reveal, then choose the next model.",
+        )
+    try:
+        facts = (await require_hub(ctx.services.hub).model_info(asked)).value
+    except HubError as error:
+        return error.reply()
+    if facts.pipeline_tag not in PIPELINE_TAGS or facts.pipeline_tag == "other":
+        return Error(
+            what=f"{facts.id} has no task on the Hub, so there is nothing to guess.",
+            todo="Pick a model whose page names a task (/search task:summarization lists some).",
+        )
+    return await _start(ctx, facts.id, str(facts.pipeline_tag))
 
 
 async def reveal(ctx: Context, round: int | None) -> Reply:
@@ -134,7 +166,11 @@ async def _show_or_start(ctx: Context) -> Reply:
     if not fresh:
         return Error(what="The Hub sent no models to guess.", todo="Try again in a minute.")
     picked = random.choice(fresh)
-    task = str(picked.pipeline_tag)
+    return await _start(ctx, picked.id, str(picked.pipeline_tag))
+
+
+async def _start(ctx: Context, model_id: str, task: str) -> Card:
+    store, channel = ctx.services.store, ctx.actor.channel_id
     async with store.session(write=True) as session:
         # Checked again in the writing transaction: two students starting at once get one round.
         current = await rounds.open_round(session, ctx.guild_pk, channel)
@@ -143,7 +179,7 @@ async def _show_or_start(ctx: Context) -> Reply:
                 session,
                 guild_id=ctx.guild_pk,
                 channel_id=channel,
-                model_id=picked.id,
+                model_id=model_id,
                 task=task,
                 now=ctx.services.clock(),
             )

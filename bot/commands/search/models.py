@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.charts import ModelBar, models_chart
 from bot.commandline import quote
-from bot.commands.listing import MAX_PAGE
+from bot.commands.cardtext import section_buttons, section_card
+from bot.commands.listing import MAX_PAGE, for_platform
 from bot.commands.search.guess import params_text
+from bot.commands.search.runs import Where, where_it_runs
 from bot.hub.cache import Cached
-from bot.hub.cards import ModelCardReport, analyze_model_card
+from bot.hub.cards import MODEL_SECTIONS, ModelCardReport, analyze_model_card
 from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import ModelDetails, ModelSummary, checklist_text, license_text
@@ -19,14 +22,13 @@ from bot.hub.tasks import (
     close_tasks,
     complete_libraries,
     normalize_task,
+    with_article,
 )
 from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Table
 from bot.router import Context
 from bot.services import Services
 
-# The lesson's "what to do next" for the tasks this bot can run.
-NEXT_COMMAND = {"text-generation": "/generate", "text-to-image": "/imagine"}
 # Tags shown elsewhere in the card (license, papers, datasets) or of no use to students.
 _HIDDEN_TAG_PREFIXES = ("license:", "arxiv:", "dataset:", "base_model:", "region:", "doi:")
 
@@ -40,7 +42,8 @@ async def list_models(
     limit: int,
     library: str | None,
     page: int,
-) -> Reply:
+    chart: bool = False,
+) -> Reply | list[Reply]:
     hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     library = library.strip().lower() if library else None
@@ -74,24 +77,51 @@ async def list_models(
     )
     what = f"“{text}”" if text else "Models"
     scope = ", ".join(x for x in (tag, library) if x) or "all tasks"
-    footer = [f"Page {page}. Details: /search model:<id>"]
+    title = f"{what} ({scope}), {SORT_WORDS[sort]}"
+    footer = [f"Page {page}.", "Details: /search model:<id>"]
     note = stale_note(found)
     if note:
         footer.insert(0, note)
-    buttons: tuple[Button, ...] = ()
+    buttons: list[Button] = []
     if found.value.has_more and page < MAX_PAGE:
         action = _line(text, tag, sort, limit, library, page + 1)
         if len(action) <= 100:
-            buttons = (Button(label="More", action=action),)
+            buttons.append(Button(label="More", action=action))
         else:
             footer.append(f"More: add page:{page + 1}")
-    return Table(
-        title=f"{what} ({scope}), {SORT_WORDS[sort]}",
+    more_chart = _line(text, tag, sort, limit, library, page) + " chart:true"
+    if not chart and len(more_chart) <= 100:
+        buttons.append(Button(label="Chart", action=more_chart))
+    table = Table(
+        title=title,
         columns=("#", "model", "task", "downloads (30 d)", "likes", "params", "license"),
         rows=rows,
-        footer=" ".join(footer),
-        buttons=buttons,
+        buttons=tuple(buttons),
     )
+    entries = [(f"{row[0]}. {m.id}", f"   {_facts(m)}") for row, m in zip(rows, items, strict=True)]
+    shown = for_platform(ctx.actor.platform, table, entries, footer=footer, filename="models.csv")
+    if not chart:
+        return shown
+    by_likes = sort == "likes"
+    picture = await models_chart(
+        [ModelBar(m.id, m.likes if by_likes else m.downloads, m.params) for m in items],
+        "likes" if by_likes else "downloads (last 30 days)",
+        title,
+    )
+    return [picture, *(shown if isinstance(shown, list) else [shown])]
+
+
+def _facts(model: ModelSummary) -> str:
+    """A model's numbers on one short line, most useful first (a narrow screen cuts the end)."""
+    size = format_params(model.params) if model.params else "size ?"
+    parts = [
+        f"{format_params(model.downloads)} dl",
+        f"{format_params(model.likes)} ♥",
+        size,
+        model.pipeline_tag or "no task",
+        model.license or "",
+    ]
+    return " · ".join(p for p in parts if p)
 
 
 def _line(
@@ -125,7 +155,7 @@ def _nothing_found(text: str | None, tag: str | None, library: str | None, page:
 
 
 # -- one model -------------------------------------------------------------------------------
-async def model_details(ctx: Context, asked: str) -> Reply:
+async def model_details(ctx: Context, asked: str, section: str | None = None) -> Reply:
     hub = require_hub(ctx.services.hub)
     try:
         info = await hub.model_info(asked)
@@ -133,7 +163,7 @@ async def model_details(ctx: Context, asked: str) -> Reply:
         return error.reply()
     model = info.value
     answers: list[Cached[Any]] = [info]
-    report: ModelCardReport | None = None
+    text: str | None = None
     card_problem: str | None = None
     if model.files is None or "README.md" in model.files:
         try:
@@ -142,7 +172,23 @@ async def model_details(ctx: Context, asked: str) -> Reply:
             card_problem = error.what
         else:
             answers.append(card)
-            report = analyze_model_card(card.value) if card.value else None
+            text = card.value or None
+    url = f"https://huggingface.co/{model.id}"
+    if section:
+        if card_problem:
+            return Error(
+                what=f"Could not read the card of {model.id}: {card_problem}",
+                todo=f"Try again in a minute, or read it on {url}",
+            )
+        return section_card(
+            card=text,
+            key=MODEL_SECTIONS[section],
+            word=section,
+            repo=model.id,
+            url=url,
+            back=f"/search model:{model.id}",
+        )
+    report = analyze_model_card(text) if text else None
     await ctx.record_usage(
         model_id=model.id,
         model_params=model.params,
@@ -155,13 +201,17 @@ async def model_details(ctx: Context, asked: str) -> Reply:
     if note:
         lead.append(note)
     if model.pipeline_tag in PIPELINE_TAGS:
-        lead.append(f"A {model.pipeline_tag} model: it {PIPELINE_TAGS[model.pipeline_tag]}.")
+        task = with_article(model.pipeline_tag).capitalize()
+        lead.append(f"{task} model: it {PIPELINE_TAGS[model.pipeline_tag]}.")
+    where = await where_it_runs(ctx.services.guard, model.id, model.pipeline_tag)
+    buttons = section_buttons(f"/search model:{model.id}", report.checklist if report else ())
     return Card(
         title=model.id,
         description="\n".join(lead),
         fields=_model_fields(model, report, card_problem),
-        url=f"https://huggingface.co/{model.id}",
-        footer=_next_step(model),
+        url=url,
+        footer=_next_step(model, where),
+        buttons=buttons,
     )
 
 
@@ -226,14 +276,22 @@ def _checklist(report: ModelCardReport | None, problem: str | None) -> str:
     return checklist_text(report.checklist)
 
 
-def _next_step(model: ModelDetails) -> str:
-    command = NEXT_COMMAND.get(model.pipeline_tag or "")
-    if command:
-        return f"Try it: {command} model:{model.id}"
-    return (
-        f"Try it on https://huggingface.co/{model.id} (this bot runs text-generation and "
-        "text-to-image models)"
-    )
+def _next_step(model: ModelDetails, where: Where) -> str:
+    """What to do with the model, never offering what the bot would refuse."""
+    if where.runs_here:
+        return f"Try it: {where.command} model:{model.id}"
+    lines = []
+    if where.command:
+        lines.append(f"{where.command} can't run it here: {where.why_not}")
+    else:
+        lines.append(
+            f"This bot runs text-generation and text-to-image models; the Hub lists this one "
+            f"as {model.pipeline_tag or 'no task'}."
+        )
+    if where.hosted:
+        lines.append("Hosted inference can run it.")
+    lines.append(f"Try it on https://huggingface.co/{model.id}")
+    return "\n".join(lines)
 
 
 def _tagged(model: ModelDetails, prefix: str) -> tuple[str, ...]:
