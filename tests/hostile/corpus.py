@@ -18,6 +18,8 @@ from bot.router import Router
 PATH = Path(__file__).parent / "data" / "corpus.txt"
 _CODE_POINT = re.compile(r"⟪U\+([0-9A-Fa-f]{4,6})⟫")
 _REPEAT = re.compile(r"⟪(.+?)\*(\d+)⟫")
+# NUL and surrogates: what PostgreSQL and UTF-8 refuse.
+_STORE_HOSTILE = re.compile(r"⟪U\+(0000|D[89A-F][0-9A-F]{2})⟫", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,19 @@ def read(path: Path = PATH) -> list[Line]:
         if written.strip() and not written.startswith("#"):
             lines.append(Line(number, written, expand(written)))
     return lines
+
+
+def postgres_sample(lines: list[Line], size: int = 50) -> list[Line]:
+    """About `size` lines, in order, for PostgreSQL, which differs from SQLite on stored text:
+    every line holding a NUL or a surrogate, the first activity (later lines answer it), and
+    an even spread of the rest."""
+    first_post = next(line for line in lines if line.written.startswith("/activity post"))
+    special = [line for line in lines if _STORE_HOSTILE.search(line.written)]
+    chosen = {first_post.number, *(line.number for line in special)}
+    rest = [line for line in lines if line.number not in chosen]
+    step = max(1, len(rest) // max(1, size - len(chosen)))
+    chosen.update(line.number for line in rest[::step])
+    return [line for line in lines if line.number in chosen]
 
 
 def declared_path(router: Router, written: str) -> tuple[str, ...] | None:

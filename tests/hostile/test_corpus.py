@@ -9,8 +9,10 @@ from pathlib import Path
 
 from bot.declare import Option
 from tests.hostile import corpus
+from tests.hostile.conftest import class_bot_on
 from tests.hostile.run import database_problems, run_corpus
-from tests.support.botdriver import BotDriver
+from tests.support.botdriver import BotDriver, FakeClock
+from tests.support.hub_stub import HubStub
 
 LINES = corpus.read()
 
@@ -82,3 +84,24 @@ async def test_the_corpus_finds_no_crack(
     assert outcome.errors < outcome.replies
     assert outcome.saved and outcome.jobs_told
     print(f"{outcome.replies} replies in {time.perf_counter() - started:.1f} s")
+
+
+async def test_a_sample_finds_no_crack_on_postgresql(
+    postgres_url: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    fresh_hub_stub: HubStub,
+    tiny_model_dir: Path,
+    tiny_image_model: Path,
+) -> None:
+    """PostgreSQL refuses NUL in text and checks UTF-8 where SQLite stores what it gets."""
+    sample = corpus.postgres_sample(LINES)
+    assert 40 <= len(sample) <= 80
+    models = (tiny_model_dir, tiny_image_model)
+    async with class_bot_on(
+        tmp_path, clock, fresh_hub_stub, models, database_url=postgres_url
+    ) as bot:
+        outcome = await run_corpus(bot, sample)
+        problems = outcome.problems + await database_problems(bot, outcome, set(models))
+    assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:80])
+    assert outcome.saved
