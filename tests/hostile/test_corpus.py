@@ -73,16 +73,26 @@ def test_the_corpus_is_large_and_hostile() -> None:
 
 
 async def test_the_corpus_finds_no_crack(
-    class_bot: BotDriver, tiny_model_dir: Path, tiny_image_model: Path
+    class_bot: BotDriver, fresh_hub_stub: HubStub, tiny_model_dir: Path, tiny_image_model: Path
 ) -> None:
     started = time.perf_counter()
     outcome = await run_corpus(class_bot, LINES)
     problems = outcome.problems
     problems += await database_problems(class_bot, outcome, {tiny_model_dir, tiny_image_model})
+    # Models are vetted from their Hub metadata: the bot itself downloads no model file
+    # (the worker would, for an approved job); README.md is a model card that /search shows.
+    problems += [
+        f"downloaded {seen.path}"
+        for seen in fresh_hub_stub.requests
+        if "/resolve/" in seen.path
+        and not seen.path.startswith("/datasets/")
+        and not seen.path.endswith("/README.md")
+    ]
     assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:80])
     # The corpus reached the commands: most lines are refused, some are served.
     assert outcome.errors < outcome.replies
     assert outcome.saved and outcome.jobs_told
+    assert fresh_hub_stub.count("/api/models/") > 0  # the guard asked the Hub
     print(f"{outcome.replies} replies in {time.perf_counter() - started:.1f} s")
 
 
