@@ -32,6 +32,8 @@ async def class_bot_on(
         # One student types the whole corpus: the class rate limit is another test's subject.
         rate_limit_per_minute=100_000,
         rate_limit_burst=100_000,
+        # Queued jobs never run here: every model line must reach the job it asks for.
+        max_queued_jobs_per_user=100_000,
         **overrides,
     )
     try:
