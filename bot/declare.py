@@ -221,7 +221,10 @@ def _as_int(value: object) -> int:
 
 def _as_float(value: object) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number past any float (JSON from a platform)
+            raise ValueError("expected a number, got one too large to compute with.") from None
     else:
         try:
             number = float(str(value).strip())

@@ -45,15 +45,19 @@ async def run_corpus(bot: BotDriver, lines: list[Line]) -> Outcome:
     for line in lines:
         for role in ROLES:
             replies = await bot.run_all(line.typed, user=role, role=role)
-            if not replies:
-                outcome.problems.append(f"{line} [{role}]: no reply")
-            for reply in replies:
-                outcome.replies += 1
-                outcome.errors += isinstance(reply, Error)
-                for problem in _reply_problems(reply):
-                    outcome.problems.append(f"{line} [{role}]: {problem}")
-                _note(outcome, role, reply)
+            note_problems(outcome, f"{line} [{role}]", replies)
+            note_told(outcome, role, replies)
     return outcome
+
+
+def note_problems(outcome: Outcome, where: str, replies: list[Reply]) -> None:
+    """Count the replies to one command and note each problem they have."""
+    if not replies:
+        outcome.problems.append(f"{where}: no reply")
+    for reply in replies:
+        outcome.replies += 1
+        outcome.errors += isinstance(reply, Error)
+        outcome.problems.extend(f"{where}: {problem}" for problem in _reply_problems(reply))
 
 
 def _reply_problems(reply: Reply) -> list[str]:
@@ -72,16 +76,16 @@ def _reply_problems(reply: Reply) -> list[str]:
     return problems
 
 
-def _note(outcome: Outcome, user: str, reply: Reply) -> None:
-    """What the reply told the user: an answer saved (which version), a job queued."""
-    shown = as_plain_text(reply)
-    if isinstance(reply, Text) and (saved := _SAVED.match(reply.text)):
-        key = (user, int(saved.group(2)))
-        version = _VERSION.search(reply.text)
-        outcome.saved[key] += 1
-        outcome.latest[key] = int(version.group(1)) if version else 1
-    if isinstance(reply, Progress) and (job := _JOB.search(shown)):
-        outcome.jobs_told.add(int(job.group(1)))
+def note_told(outcome: Outcome, user: str, replies: list[Reply]) -> None:
+    """What the replies told the user: an answer saved (which version), a job queued."""
+    for reply in replies:
+        if isinstance(reply, Text) and (saved := _SAVED.match(reply.text)):
+            key = (user, int(saved.group(2)))
+            version = _VERSION.search(reply.text)
+            outcome.saved[key] += 1
+            outcome.latest[key] = int(version.group(1)) if version else 1
+        if isinstance(reply, Progress) and (job := _JOB.search(as_plain_text(reply))):
+            outcome.jobs_told.add(int(job.group(1)))
 
 
 async def database_problems(bot: BotDriver, outcome: Outcome, local_models: set[Path]) -> list[str]:
