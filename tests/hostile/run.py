@@ -4,6 +4,8 @@ that no longer agrees with what the students were told."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,13 +15,15 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.jobs.protocol import ACTIVE_STATES, FINISHED_STATES
-from bot.replies import Error, Progress, Reply, Text, as_plain_text
+from bot.replies import Error, File, Progress, Reply, Text, as_plain_text
 from bot.store.models import Job, Submission, SubmissionVersion, User
 from tests.hostile.corpus import Line
 from tests.hostile.limits import discord_problems, slack_problems, unencodable
 from tests.support.botdriver import BotDriver
 
 INTERNAL = "Something went wrong on our side"
+# What starts a formula in Excel, LibreOffice and Sheets (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ROLES = ("student", "instructor")
 _SAVED = re.compile(r"^(Saved|Updated) your answer to #(\d+)")
 _VERSION = re.compile(r"\(version (\d+)\)")
@@ -61,7 +65,7 @@ def note_problems(outcome: Outcome, where: str, replies: list[Reply]) -> None:
 
 
 def _reply_problems(reply: Reply) -> list[str]:
-    problems = []
+    problems = _spreadsheet_problems(reply)
     if isinstance(reply, Error) and INTERNAL in reply.what:
         problems.append(f"internal error (ref {reply.ref})")
     for platform, check in (
@@ -74,6 +78,19 @@ def _reply_problems(reply: Reply) -> list[str]:
         except Exception as error:  # a renderer that raises is a reply never sent
             problems.append(f"{platform}: the renderer raised {error!r}")
     return problems
+
+
+def _spreadsheet_problems(reply: Reply) -> list[str]:
+    """A CSV an instructor opens must hold no cell that a spreadsheet runs as a formula."""
+    if not isinstance(reply, File) or not reply.filename.endswith(".csv"):
+        return []
+    rows = csv.reader(io.StringIO(reply.data.decode("utf-8-sig"), newline=""))
+    return [
+        f"CSV cell would run as a formula: {cell[:40]!r}"
+        for row in rows
+        for cell in row
+        if cell.startswith(FORMULA_START)
+    ]
 
 
 def note_told(outcome: Outcome, user: str, replies: list[Reply]) -> None:
