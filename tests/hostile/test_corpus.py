@@ -4,7 +4,6 @@ one, and leaves a database that agrees with what the replies said."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from bot.declare import Option
@@ -75,7 +74,6 @@ def test_the_corpus_is_large_and_hostile() -> None:
 async def test_the_corpus_finds_no_crack(
     class_bot: BotDriver, fresh_hub_stub: HubStub, tiny_model_dir: Path, tiny_image_model: Path
 ) -> None:
-    started = time.perf_counter()
     outcome = await run_corpus(class_bot, LINES)
     problems = outcome.problems
     problems += await database_problems(class_bot, outcome, {tiny_model_dir, tiny_image_model})
@@ -93,7 +91,6 @@ async def test_the_corpus_finds_no_crack(
     assert outcome.errors < outcome.replies
     assert outcome.saved and outcome.jobs_told
     assert fresh_hub_stub.count("/api/models/") > 0  # the guard asked the Hub
-    print(f"{outcome.replies} replies in {time.perf_counter() - started:.1f} s")
 
 
 async def test_a_sample_finds_no_crack_on_postgresql(
