@@ -6,8 +6,11 @@ read in two steps: `next_word` takes the command (and subcommand, verb) words of
 then `split_options` reads the rest knowing the declared names.
 
 Free text is kept exactly as typed: spaces, newlines, quotes (a lone `"` too) and
-apostrophes. A declared option's value may be quoted to hold spaces (`prompt:"a red fox"`);
-only those surrounding quotes are removed (`\\"` inside them is a quote).
+apostrophes. Only what no reply or database can carry (NUL, lone surrogates) becomes U+FFFD
+(`sendable`, which the router applies to every typed line and text option).
+
+A declared option's value may be quoted to hold spaces (`prompt:"a red fox"`); only those
+surrounding quotes are removed (`\\"` inside them is a quote).
 """
 
 from __future__ import annotations
