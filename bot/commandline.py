@@ -6,8 +6,11 @@ read in two steps: `next_word` takes the command (and subcommand, verb) words of
 then `split_options` reads the rest knowing the declared names.
 
 Free text is kept exactly as typed: spaces, newlines, quotes (a lone `"` too) and
-apostrophes. A declared option's value may be quoted to hold spaces (`prompt:"a red fox"`);
-only those surrounding quotes are removed (`\\"` inside them is a quote).
+apostrophes. Only what no reply or database can carry (NUL, lone surrogates) becomes U+FFFD
+(`sendable`, which the router applies to every typed line and text option).
+
+A declared option's value may be quoted to hold spaces (`prompt:"a red fox"`); only those
+surrounding quotes are removed (`\\"` inside them is a quote).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ _CLOSING = '"”“»'
 _ESCAPED = _OPENING + _CLOSING + "\\"
 _PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):")
 _SPACE = re.compile(r"\s+")
+# Code points that no reply or database can carry: UTF-16 surrogates (a chat platform's JSON
+# can hold a lone one, UTF-8 cannot) and NUL (PostgreSQL text refuses it).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 
 class CommandLineError(ValueError):
@@ -34,6 +41,11 @@ class SplitLine:
 
     pairs: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
+
+
+def sendable(text: str) -> str:
+    """`text` with every code point that UTF-8 or PostgreSQL cannot hold shown as U+FFFD."""
+    return _UNSENDABLE.sub(REPLACEMENT, text)
 
 
 def next_word(text: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.commandline import sendable
 from bot.identity import Role
 
 if TYPE_CHECKING:
@@ -157,7 +158,9 @@ def coerce(option: Option, value: object) -> OptionValue:
     elif option.type is float:
         result = _as_float(value)
     else:
-        result = str(value).strip()
+        # Typed lines are made sendable by the router; values typed into a platform's own
+        # form (Discord options) arrive here first.
+        result = sendable(str(value)).strip()
     if option.choices:
         lowered = str(result).lower()
         if lowered not in option.choices:
@@ -218,7 +221,10 @@ def _as_int(value: object) -> int:
 
 def _as_float(value: object) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number past any float (JSON from a platform)
+            raise ValueError("expected a number, got one too large to compute with.") from None
     else:
         try:
             number = float(str(value).strip())

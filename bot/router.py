@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.commandline import CommandLineError, next_word, split_options
+from bot.commandline import CommandLineError, next_word, sendable, split_options
 from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
 from bot.errors import UsageError
@@ -261,7 +261,8 @@ class Router:
         The command, subcommand and verbs are read first, so that only the options they
         declare are read as options; everything else is the free text, kept as typed.
         """
-        head, rest = next_word(line.strip())
+        # Everything typed may come back in a reply or reach the database.
+        head, rest = next_word(sendable(line).strip())
         top = self._top(head.removeprefix("/"))
         path: tuple[str, ...] = (top.name,)
         if top.subcommands:
