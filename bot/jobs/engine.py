@@ -1,15 +1,18 @@
-"""The embedded job queue: an asyncio dispatcher in the bot plus one worker process per device.
+"""The job queue's dispatcher: an asyncio loop in the bot that hands batches to workers.
 
 Loop: wake (a job was released, a batch finished, a worker came back) or every second →
-sweep (renew our leases, forward cancel requests, requeue jobs of dead bots, deliver what is
-undelivered) → for each free worker, claim the next fair batch (bot.jobs.fairness) and send
-it. Worker messages come back on a reader thread and are handled here in order: progress goes
-to the relay, results are written to the jobs table (with usage events) and then delivered.
+sweep now and then (bot/jobs/leases.py) → for each free worker of the pool
+(bot/jobs/pool.py), wait out a burst of submissions (linger), claim the next fair batch
+(bot/jobs/order.py, bot/jobs/fairness.py) and send it. Worker messages (bot/jobs/wire.py)
+come back on the links' threads and are handled here in order: progress goes to the relay,
+results are written to the jobs table with their usage events (what the job's kind says it
+used) and then delivered.
 
-Workers start on first use (a bot whose class never runs a model never imports torch). A
-worker that dies fails the jobs it was running with a plain message and is started again; the
-queue goes on. On a clean stop, running jobs get a few seconds to finish, then whatever is
-left goes back to the queue for the next start.
+Where batches run is the link factory's business: worker processes here
+(bot/jobs/worker.py: local_links) or RQ workers elsewhere (bot/jobs/rq.py: rq_links). A
+worker that dies fails the jobs it was running with a plain message and is started again;
+the queue goes on. On a clean stop, running jobs get a few seconds to finish, then whatever
+is left goes back to the queue for the next start.
 """
 
 from __future__ import annotations
@@ -28,15 +31,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.inference.devices import plan_devices
-from bot.jobs import records
-from bot.jobs.fairness import pick_batch
-from bot.jobs.protocol import WORKER_STOPPED, CancelOutcome, JobRequest, JobView, Renderer, Ticket
+from bot.jobs import records, wire
+from bot.jobs.fairness import Waiting, pick_batch
+from bot.jobs.kinds.base import AnyKind
+from bot.jobs.leases import Leases
+from bot.jobs.links import LinkFactory, WorkerLink
+from bot.jobs.order import QueueOrder
+from bot.jobs.pool import WorkerPool
+from bot.jobs.protocol import WORKER_STOPPED, CancelOutcome, JobEnv, JobRequest, JobView, Ticket
 from bot.jobs.relay import Relay
-from bot.jobs.worker import Message, WorkerConfig, WorkerLink, WorkerProcess
-from bot.services import Services
 from bot.store.models import Job
 from bot.store.usage import record_usage
 
@@ -52,7 +55,7 @@ MAX_LINGER = 0.1
 
 
 # (job id, state, result, error) as the worker reported it.
-_Result = tuple[int, str, dict[str, Any] | None, str | None]
+_Result = tuple[int, wire.JobOutcome, dict[str, Any] | None, str | None]
 
 
 @dataclass
@@ -66,26 +69,27 @@ class _Batch:
 class EmbeddedQueue:
     def __init__(
         self,
-        services: Services,
-        renderers: Mapping[str, Renderer],
+        env: JobEnv,
+        kinds: Mapping[str, AnyKind],
+        links: LinkFactory,
         *,
-        workers: list[WorkerLink] | None = None,
-        own_workers: bool | None = None,
         progress_interval: float = 1.0,
         poll_interval: float = 1.0,
         stop_grace: float = 10.0,
     ) -> None:
-        self.services = services
-        self.settings = services.settings
+        self.env = env
+        self.settings = env.settings
+        self.kinds = dict(kinds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=self.settings.job_lease_seconds)
-        self.writes = records.SerialWrites(services.store)
+        self.writes = records.SerialWrites(env.store)
+        self.leases = Leases(self.writes, env.clock, self.owner, self.lease)
         self.relay = Relay(
-            services, renderers, self.writes, owner=self.owner, interval=progress_interval
+            env, self.kinds, self.writes, owner=self.owner, interval=progress_interval
         )
-        self.workers: list[WorkerLink] = list(workers or [])
-        # Workers we start we also stop; shared ones (tests) are left running.
-        self._own_workers = workers is None if own_workers is None else own_workers
+        self.order = QueueOrder()
+        self._link_factory = links
+        self.pool: WorkerPool | None = None
         self.poll_interval = poll_interval
         self.stop_grace = stop_grace
         self._batch_ids = itertools.count(1)
@@ -99,20 +103,18 @@ class EmbeddedQueue:
         self._wake = asyncio.Event()
         self._no_batches = asyncio.Event()
         self._no_batches.set()
-        self._inbox: asyncio.Queue[tuple[WorkerLink, Message]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[WorkerLink, wire.FromWorker]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._stopping = False
         self._last_sweep = 0.0
-        self._spawned_at: dict[WorkerLink, float] = {}
-        self._crashes: dict[WorkerLink, int] = {}
-        self._respawning: set[WorkerLink] = set()
 
     def use_workers(self, workers: list[WorkerLink], *, owned: bool = False) -> None:
-        """Run on other workers (tests share one process across many bots)."""
+        """Run on these links instead of the factory's (tests share one worker process
+        across many bots)."""
         assert not self._started, "choose workers before start()"
-        self.workers, self._own_workers = list(workers), owned
+        self.pool = WorkerPool(workers, owned=owned)
 
     # -- JobQueue -----------------------------------------------------------------------------
 
@@ -120,23 +122,24 @@ class EmbeddedQueue:
         # Held until release(): the job must not start (and send progress under its key)
         # before the command's own first reply has gone out, or that reply would overwrite
         # the result on platforms that edit one message.
+        if not self.order.loaded:
+            async with self.env.store.session() as session:
+                self.order.load(await records.queue_snapshot(session))
         async with self.writes.session() as session:
             job = await records.enqueue(
                 session,
                 request,
-                now=self.services.clock(),
+                now=self.env.clock(),
                 limit=self.settings.max_queued_jobs_per_user,
             )
             self._held[job.id] = time.monotonic() + HOLD_SECONDS
+            waiting = Waiting.of(job.id, job.user_id, job.priority, job.params or {})
         self._arrivals.append(time.monotonic())
         self._arrived_since_claim += 1
-        # Read in a second transaction: SQLite has one writer at a time, and every other
-        # student's command waits while a write transaction stays open.
-        async with self.services.store.session() as session:
-            order = await records.fair_queue(session)
+        self.order.add(waiting)
         self._track(job.id)
-        position = next((i for i, w in enumerate(order, 1) if w.id == job.id), 1)
-        free = any(w not in self._busy and (w.alive or not w.generation) for w in self.workers)
+        position = self.order.positions().get(job.id, 1)
+        free = self.pool is not None and self.pool.free(lambda link: link in self._busy)
         can_start = self._started and not self._stopping and free and position == 1
         running = sum(len(batch.jobs) - len(batch.done) for batch in self._busy.values())
         return Ticket(job.id, position, running, can_start)
@@ -155,9 +158,10 @@ class EmbeddedQueue:
                 user_pk=user_pk,
                 guild_pk=guild_pk,
                 instructor=instructor,
-                now=self.services.clock(),
+                now=self.env.clock(),
             )
         if outcome == "cancelled" and job is not None:
+            self.order.remove(job.id)
             self._track(job.id)
             self.relay.spawn(self._deliver(job))
         elif outcome == "cancelling":
@@ -165,9 +169,10 @@ class EmbeddedQueue:
         return outcome  # type: ignore[return-value]
 
     async def positions(self) -> dict[int, int]:
-        async with self.services.store.session() as session:
-            order = await records.fair_queue(session)
-        return {w.id: i for i, w in enumerate(order, 1)}
+        if not self.order.loaded:
+            async with self.env.store.session() as session:
+                self.order.load(await records.queue_snapshot(session))
+        return self.order.positions()
 
     # -- BackgroundService --------------------------------------------------------------------
 
@@ -176,36 +181,18 @@ class EmbeddedQueue:
             return
         self._started = True
         self._loop = asyncio.get_running_loop()
-        if not self.workers:
-            self.workers = await self._make_workers()
-        for worker in self.workers:
-            worker.attach(self._post)
-        # After a restart: jobs still queued are ours to finish (console waits for them).
-        async with self.services.store.session() as session:
-            queued = await session.scalars(select(Job.id).where(Job.state == "queued"))
-            for job_id in queued:
-                self._track(job_id)
+        if self.pool is None:
+            self.pool = WorkerPool(await self._link_factory(self.owner), owned=True)
+        self.pool.attach(self._post)
         await self._sweep()
+        # After a restart: jobs still queued are ours to finish (console waits for them).
+        for waiting in self.order.order():
+            self._track(waiting.id)
         self._tasks = [
             asyncio.create_task(self._consume(), name="jobs-inbox"),
             asyncio.create_task(self._dispatch_loop(), name="jobs-dispatcher"),
         ]
         self._wake.set()
-
-    async def _make_workers(self) -> list[WorkerLink]:
-        """One worker process per device (started on first use)."""
-        token = self.settings.hf_token
-        return [
-            WorkerProcess(
-                WorkerConfig(
-                    device=device,
-                    memory_budget_mb=self.settings.model_memory_budget_mb,
-                    hf_token=token.get_secret_value() if token else None,
-                    log_level=self.settings.log_level,
-                )
-            )
-            for device in plan_devices(self.settings.device)
-        ]
 
     async def stop(self) -> None:
         if not self._started or self._stopping:
@@ -217,17 +204,14 @@ class EmbeddedQueue:
                 await asyncio.wait_for(self._no_batches.wait(), self.stop_grace)
         await self.relay.drain(within=max(1.0, deadline - time.monotonic()))
         held = [job_id for batch in self._busy.values() for job_id in batch.jobs]
-        async with self.writes.session() as session:
-            requeued = await records.release(session, held, owner=self.owner)
+        requeued = await self.leases.release(held)
         if requeued:
             log.info("stopping: jobs %s go back to the queue", requeued)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for worker in self.workers:
-            worker.attach(None)
-            if self._own_workers:
-                await asyncio.to_thread(worker.stop)
+        if self.pool is not None:
+            await self.pool.stop()
         self._busy.clear()
 
     async def wait_idle(self) -> None:
@@ -245,15 +229,11 @@ class EmbeddedQueue:
         if not self._pending:
             self._idle.set()
 
-    def _post(self, worker: WorkerLink, message: Message) -> None:
-        """Called on a worker's reader thread: hand the message to our event loop."""
+    def _post(self, worker: WorkerLink, message: wire.FromWorker) -> None:
+        """Called on a link's thread: hand the message to our event loop."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._inbox.put_nowait, (worker, message))
-
-    def _spawn(self, worker: WorkerLink) -> None:
-        self._spawned_at[worker] = time.monotonic()
-        worker.start()
 
     # -- dispatching --------------------------------------------------------------------------
 
@@ -271,15 +251,14 @@ class EmbeddedQueue:
                 await asyncio.sleep(1.0)
 
     async def _dispatch(self) -> None:
-        for worker in self.workers:
+        assert self.pool is not None
+        for worker in self.pool.links:
             if self._stopping or worker in self._busy:
                 continue
-            if not worker.alive:
-                if worker in self._respawning or not self._pending:
-                    continue  # being restarted after a crash, or nothing to do yet
-                # Started on first use: a bot whose students never run a model never pays
-                # for importing torch (seconds, and memory).
-                self._spawn(worker)
+            # Started on first use: a bot whose students never run a model never pays for
+            # importing torch (seconds, and memory).
+            if not self.pool.usable(worker, wanted=bool(self._pending)):
+                continue
             linger = self._linger()
             if linger > 0:
                 asyncio.get_running_loop().call_later(linger, self._wake.set)
@@ -299,7 +278,7 @@ class EmbeddedQueue:
                     "op": "run",
                     "batch": batch.id,
                     "kind": jobs[0].kind,
-                    "jobs": [{"id": j.id, "params": j.params} for j in jobs],
+                    "jobs": [{"id": j.id, "params": dict(j.params or {})} for j in jobs],
                 }
             )
             if not sent:
@@ -319,46 +298,54 @@ class EmbeddedQueue:
         return max(0.0, deadline - time.monotonic())
 
     async def _claim(self) -> list[Job]:
+        """The next fair batch, moved to running under our lease.
+
+        The order comes from memory while it is fresh; when it is stale, or knows of
+        nothing to run, it is read again in the claim's transaction (jobs other bots
+        queued, jobs requeued after a crash)."""
         self._arrived_since_claim = 0
         now_mono = time.monotonic()
         for job_id, until in list(self._held.items()):
             if until < now_mono:
                 del self._held[job_id]
+
+        def ready(w: Waiting) -> bool:
+            return w.id not in self._held
+
         async with self.writes.session() as session:
-            order = await records.fair_queue(session)
+            stale = self.order.age() > self.poll_interval
+            if stale or not any(ready(w) for w in self.order.order()):
+                self.order.load(await records.queue_snapshot(session))
             picked = pick_batch(
-                order, self.settings.max_batch_size, skip=lambda w: w.id in self._held
+                self.order.order(), self.settings.max_batch_size, skip=lambda w: not ready(w)
             )
-            return await records.claim(
+            got = await records.claim(
                 session,
                 [w.id for w in picked],
                 owner=self.owner,
-                now=self.services.clock(),
+                now=self.env.clock(),
                 lease=self.lease,
             )
+        claimed = {job.id for job in got}
+        self.order.started([w for w in picked if w.id in claimed])
+        for w in picked:
+            if w.id not in claimed:
+                self.order.remove(w.id)  # taken or cancelled elsewhere
+        return got
 
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
-        now = self.services.clock()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
-        async with self.writes.session() as session:
-            to_cancel = await records.renew(
-                session, running, owner=self.owner, until=now + self.lease
-            )
-            # Jobs that used up their attempts are failed there and delivered below.
-            requeued, _ = await records.requeue_expired(session, now=now)
-        for job_id in to_cancel:
+        swept = await self.leases.sweep(running)
+        self.order.load(swept.queue)
+        for job_id in swept.to_cancel:
             self._forward_cancel(job_id)
-        for job_id in requeued:
+        for job_id in swept.requeued:
             log.info("job %s: its bot stopped; back in the queue", job_id)
             self._track(job_id)
-        if requeued:
+        if swept.requeued:
             self._wake.set()
-        async with self.writes.session() as session:
-            undelivered = await records.take_for_delivery(
-                session, owner=self.owner, now=now, lease=self.lease
-            )
-        for job in undelivered:
+        for job in swept.to_deliver:
             self._track(job.id)
             self.relay.spawn(self._deliver(job))
 
@@ -388,48 +375,48 @@ class EmbeddedQueue:
                         results = []
                     await self._handle(worker, message)
                 except Exception:
-                    log.exception("handling worker message %s failed", message.get("op"))
+                    log.exception("handling worker message %s failed", message["op"])
             if results:
                 try:
                     await self._finish(results)
                 except Exception:
                     log.exception("recording results %s failed", [r[0] for r in results])
 
-    def _as_result(self, worker: WorkerLink, message: Message) -> _Result | None:
+    def _as_result(self, worker: WorkerLink, message: wire.FromWorker) -> _Result | None:
         batch = self._busy.get(worker)
         if (
-            message.get("op") != "result"
+            message["op"] != "result"
             or message.get("generation") != worker.generation
             or batch is None
             or message["id"] not in batch.jobs
         ):
             return None
         batch.done.add(message["id"])
-        return (message["id"], message["state"], message.get("result"), message.get("error"))
+        return (message["id"], message["state"], message["result"], message["error"])
 
-    async def _handle(self, worker: WorkerLink, message: Message) -> None:
+    async def _handle(self, worker: WorkerLink, message: wire.FromWorker) -> None:
         if message.get("generation") != worker.generation:
             return  # from a process that has since been replaced
-        op = message.get("op")
+        assert self.pool is not None
         batch = self._busy.get(worker)
-        if op == "ready":
-            self._crashes.pop(worker, None)
+        if message["op"] == "ready":
+            self.pool.ready(worker)
             self._wake.set()
-        elif op == "exit":
-            await self._worker_exited(worker, message.get("code"))
+        elif message["op"] == "exit":
+            await self._worker_exited(worker, message["code"])
         elif batch is None:
             return  # a batch of a bot that stopped before it ended (tests share workers)
-        elif op == "progress" and message["id"] in batch.jobs:
+        elif message["op"] == "progress" and message["id"] in batch.jobs:
             job = batch.jobs[message["id"]]
             self.relay.progress(
                 job.id, job.destination, message["step"], message["total"], message["label"]
             )
-        elif op == "batch_done" and message.get("batch") == batch.id:
+        elif message["op"] == "batch_done" and message["batch"] == batch.id:
             self._batch_over(worker)
 
     async def _finish(self, results: list[_Result]) -> None:
-        """Record outcomes (and a usage event per model run), then deliver them."""
-        now = self.services.clock()
+        """Record outcomes and the usage each job's kind reports, then deliver them."""
+        now = self.env.clock()
         finished: list[Job] = []
         async with self.writes.session() as session:
             for job_id, state, result, error in results:
@@ -448,18 +435,20 @@ class EmbeddedQueue:
                     self._untrack(job_id)
                     continue
                 finished.append(job)
-                if state != "succeeded":
+                self.order.ended(job.user_id)
+                kind = self.kinds.get(job.kind)
+                if state != "succeeded" or kind is None or result is None:
                     continue
-                for run in (result or {}).get("runs", []):
+                for run in kind.usage_of(result):
                     await record_usage(
                         session,
                         guild_id=job.guild_id,
                         user_id=job.user_id,
                         command=job.kind,
                         now=now,
-                        model_id=str(run["model"]["id"]),
-                        model_params=int(run.get("model_params") or run["model"]["params"]),
-                        detail={"job": job.id, "run": run.get("label", "")},
+                        model_id=run.model_id,
+                        model_params=run.model_params,
+                        detail={"job": job.id, "run": run.label},
                     )
         for job in finished:
             self.relay.spawn(self._deliver(job))
@@ -488,23 +477,5 @@ class EmbeddedQueue:
             await self._finish(
                 [(j, "failed", None, WORKER_STOPPED) for j in batch.jobs if j not in batch.done]
             )
-        if self._stopping:
-            return
-        # A worker that dies again right after starting (broken install) is retried slower.
-        quick = time.monotonic() - self._spawned_at.get(worker, 0.0) < 30
-        crashes = self._crashes[worker] = self._crashes.get(worker, 0) + 1 if quick else 1
-        delay = min(30.0, 0.5 * 2 ** (crashes - 1)) if crashes > 1 else 0.0
-        if delay:
-            log.warning("worker keeps dying; restarting it in %.0f s", delay)
-        self._respawning.add(worker)
-        task = asyncio.create_task(self._respawn(worker, delay))
-        self._tasks.append(task)  # cancelled by stop()
-
-    async def _respawn(self, worker: WorkerLink, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            if not self._stopping and not worker.alive:
-                self._spawn(worker)
-                self._wake.set()
-        finally:
-            self._respawning.discard(worker)
+        if not self._stopping and self.pool is not None:
+            self.pool.exited(worker, on_back=self._wake.set)

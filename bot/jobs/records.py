@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,8 +99,23 @@ async def enqueue(session: AsyncSession, request: JobRequest, *, now: datetime, 
     return job
 
 
-async def fair_queue(session: AsyncSession) -> list[Waiting]:
-    """Every queued job in the order it would start (see bot.jobs.fairness)."""
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the fair order is computed from (bot.jobs.fairness.fair_order)."""
+
+    waiting: list[Waiting]
+    running: dict[int, int]  # jobs running now, per user
+    served: dict[int, int]  # jobs started since the oldest waiting job was queued, per user
+
+    def order(self) -> list[Waiting]:
+        if len({w.user for w in self.waiting}) <= 1:
+            return list(self.waiting)  # one user's jobs: oldest first, nothing to weigh
+        return fair_order(self.waiting, self.running, self.served)
+
+
+async def queue_snapshot(session: AsyncSession) -> QueueSnapshot:
+    """The queued jobs and the per-user counts that order them (one statement when one
+    user is waiting, three otherwise)."""
     rows = (
         await session.execute(
             select(Job.id, Job.user_id, Job.priority, Job.params, Job.created_at)
@@ -109,11 +125,16 @@ async def fair_queue(session: AsyncSession) -> list[Waiting]:
     ).all()
     waiting = [Waiting.of(r.id, r.user_id, r.priority, r.params or {}) for r in rows]
     if len({w.user for w in waiting}) <= 1:
-        return waiting  # one user's jobs: oldest first, nothing to weigh
+        return QueueSnapshot(waiting, {}, {})
     backlog_began = min(row.created_at for row in rows)
     running = await _counts(session, Job.state == "running")
     served = await _counts(session, Job.started_at.is_not(None), Job.started_at >= backlog_began)
-    return fair_order(waiting, running, served)
+    return QueueSnapshot(waiting, running, served)
+
+
+async def fair_queue(session: AsyncSession) -> list[Waiting]:
+    """Every queued job in the order it would start (see bot.jobs.fairness)."""
+    return (await queue_snapshot(session)).order()
 
 
 async def _counts(session: AsyncSession, *where: Any) -> dict[int, int]:
