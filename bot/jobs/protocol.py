@@ -74,7 +74,7 @@ class JobView:
 
 
 class JobEnv(Protocol):
-    """What the job engine needs of the bot around it (bot.services.Services has it all)."""
+    """What the job engine needs of the bot around it (the bot's Services has it all)."""
 
     @property
     def settings(self) -> Settings: ...
