@@ -1,8 +1,14 @@
 """The job service: what commands use of the queue — submit, release, cancel, the /jobs
-listing and a finished job's lookup (re-roll) — so no command reads the jobs table itself."""
+listing and a finished job's lookup (re-roll) — so no command reads the jobs table itself.
+
+/jobs listings asked for at the same time are read together: while one read is under way,
+the requests that arrive wait for the next, which answers all of them with one query (a
+class opening /jobs together costs a few queries, not one each).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,6 +18,9 @@ from bot.jobs.kinds.base import JobKind, P, R
 from bot.jobs.protocol import CancelOutcome, JobQueue, JobRequest, JobView, Ticket
 from bot.store import Store
 from bot.store.models import Job, User
+
+# (guild, user or None for the whole guild) of a /jobs listing.
+_Asked = tuple[int, int | None]
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class JobService:
     def __init__(self, queue: JobQueue, store: Store) -> None:
         self.queue = queue
         self.store = store
+        self._asked: dict[_Asked, list[asyncio.Future[list[JobLine]]]] = {}
+        self._reader: asyncio.Task[None] | None = None
 
     async def submit(self, request: JobRequest) -> Ticket:
         return await self.queue.submit(request)
@@ -54,19 +65,48 @@ class JobService:
 
     async def active(self, *, guild_pk: int, user_pk: int | None = None) -> list[JobLine]:
         """Queued and running jobs of a guild (of one user when user_pk is given), oldest
-        first: one query, positions from the queue's own fair order."""
+        first, with queue positions from the queue's own fair order."""
+        future: asyncio.Future[list[JobLine]] = asyncio.get_running_loop().create_future()
+        self._asked.setdefault((guild_pk, user_pk), []).append(future)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_all())
+        return await future
+
+    async def _read_all(self) -> None:
+        while self._asked:
+            asked, self._asked = self._asked, {}
+            try:
+                found = await self._read(list(asked))
+            except Exception as error:
+                for futures in asked.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(error)
+                continue
+            for key, futures in asked.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(found[key])
+
+    async def _read(self, asked: list[_Asked]) -> dict[_Asked, list[JobLine]]:
+        """One query for every (guild, user) asked."""
         query = (
             select(Job, User.display_name)
             .outerjoin(User, User.id == Job.user_id)
-            .where(Job.guild_id == guild_pk, Job.state.in_(("queued", "running")))
+            .where(
+                Job.guild_id.in_({guild for guild, _ in asked}),
+                Job.state.in_(("queued", "running")),
+            )
             .order_by(Job.id)
         )
-        if user_pk is not None:
-            query = query.where(Job.user_id == user_pk)
+        whole_guilds = {guild for guild, user in asked if user is None}
+        users = {user for _, user in asked if user is not None}
+        if not whole_guilds:
+            query = query.where(Job.user_id.in_(users))
         async with self.store.session() as session:
             rows = (await session.execute(query)).all()
         positions = await self.queue.positions() if rows else {}
-        return [
+        lines = [
             JobLine(
                 id=job.id,
                 kind=job.kind,
@@ -82,6 +122,15 @@ class JobService:
             )
             for job, name in rows
         ]
+        guild_of = {job.id: job.guild_id for job, _ in rows}
+        return {
+            (guild, user): [
+                line
+                for line in lines
+                if guild_of[line.id] == guild and (user is None or line.user_pk == user)
+            ]
+            for guild, user in asked
+        }
 
     async def find(
         self, kind: JobKind[P, R], job_id: int, *, guild_pk: int
