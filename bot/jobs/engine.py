@@ -27,7 +27,7 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -54,8 +54,8 @@ BURST_GAP = 0.03
 MAX_LINGER = 0.1
 
 
-# (job id, state, result, error) as the worker reported it.
-_Result = tuple[int, wire.JobOutcome, dict[str, Any] | None, str | None]
+# A job of a running batch, with the outcome the worker reported (state, result, error).
+_Result = tuple[JobView, wire.JobOutcome, dict[str, Any] | None, str | None]
 
 
 @dataclass
@@ -380,7 +380,7 @@ class EmbeddedQueue:
                 try:
                     await self._finish(results)
                 except Exception:
-                    log.exception("recording results %s failed", [r[0] for r in results])
+                    log.exception("recording results %s failed", [r[0].id for r in results])
 
     def _as_result(self, worker: WorkerLink, message: wire.FromWorker) -> _Result | None:
         batch = self._busy.get(worker)
@@ -392,7 +392,8 @@ class EmbeddedQueue:
         ):
             return None
         batch.done.add(message["id"])
-        return (message["id"], message["state"], message["result"], message["error"])
+        job = batch.jobs[message["id"]]
+        return (job, message["state"], message["result"], message["error"])
 
     async def _handle(self, worker: WorkerLink, message: wire.FromWorker) -> None:
         if message.get("generation") != worker.generation:
@@ -415,43 +416,68 @@ class EmbeddedQueue:
             self._batch_over(worker)
 
     async def _finish(self, results: list[_Result]) -> None:
-        """Record outcomes and the usage each job's kind reports, then deliver them."""
+        """Outcomes from a worker: each reply goes out first, then one transaction records
+        the outcomes, the usage each job's kind reports, and which replies went out.
+
+        Sending before recording keeps the database off the path between the model and
+        the student. A crash between the two leaves the jobs running under a lease that
+        runs out: they run again and their replies are sent again under the same key (as
+        with any crash between a send and its mark, see bot/jobs/relay.py)."""
+        shown = [
+            replace(job, state=state, result=result, error=error)
+            for job, state, result, error in results
+        ]
+        self.relay.spawn(self._complete(shown))
+
+    async def _complete(self, shown: list[JobView]) -> None:
+        try:
+            sent = await asyncio.gather(*(self.relay.send_final(job) for job in shown))
+            delivered = {job.id for job, ok in zip(shown, sent, strict=True) if ok}
+            try:
+                await self._record(shown, delivered, hooks=True)
+            except Exception:
+                log.exception("jobs %s: an after-delivery hook failed", sorted(delivered))
+                await self._record(shown, delivered, hooks=False)
+        finally:
+            for job in shown:
+                self.relay.forget(job.id)
+                self._untrack(job.id)
+
+    async def _record(self, shown: list[JobView], delivered: set[int], *, hooks: bool) -> None:
         now = self.env.clock()
-        finished: list[Job] = []
         async with self.writes.session() as session:
-            for job_id, state, result, error in results:
-                job = await records.finish(
+            for job in shown:
+                row = await records.finish(
                     session,
-                    job_id,
+                    job.id,
                     owner=self.owner,
-                    state=state,
+                    state=job.state,
                     now=now,
                     lease=self.lease,
-                    result=result,
-                    error=error,
+                    result=job.result,
+                    error=job.error,
+                    delivered=job.id in delivered,
                 )
-                if job is None:
-                    log.warning("job %s finished after its lease was lost; dropped", job_id)
-                    self._untrack(job_id)
+                if row is None:
+                    log.warning("job %s finished after its lease was lost; dropped", job.id)
                     continue
-                finished.append(job)
-                self.order.ended(job.user_id)
+                self.order.ended(row.user_id)
                 kind = self.kinds.get(job.kind)
-                if state != "succeeded" or kind is None or result is None:
-                    continue
-                for run in kind.usage_of(result):
-                    await record_usage(
-                        session,
-                        guild_id=job.guild_id,
-                        user_id=job.user_id,
-                        command=job.kind,
-                        now=now,
-                        model_id=run.model_id,
-                        model_params=run.model_params,
-                        detail={"job": job.id, "run": run.label},
-                    )
-        for job in finished:
-            self.relay.spawn(self._deliver(job))
+                if job.state == "succeeded" and kind is not None and job.result is not None:
+                    for run in kind.usage_of(job.result):
+                        await record_usage(
+                            session,
+                            guild_id=row.guild_id,
+                            user_id=row.user_id,
+                            command=row.kind,
+                            now=now,
+                            model_id=run.model_id,
+                            model_params=run.model_params,
+                            detail={"job": job.id, "run": run.label},
+                        )
+                if hooks and job.id in delivered:
+                    await self.relay.after_delivery(session, job, now)
+        # Jobs whose reply did not go out keep our lease: the next sweep tries again.
 
     async def _deliver(self, job: Job) -> None:
         try:
@@ -475,7 +501,11 @@ class EmbeddedQueue:
                 "worker %s died (exit %s) running jobs %s", worker.pid, code, list(batch.jobs)
             )
             await self._finish(
-                [(j, "failed", None, WORKER_STOPPED) for j in batch.jobs if j not in batch.done]
+                [
+                    (job, "failed", None, WORKER_STOPPED)
+                    for job_id, job in batch.jobs.items()
+                    if job_id not in batch.done
+                ]
             )
         if not self._stopping and self.pool is not None:
             self.pool.exited(worker, on_back=self._wake.set)

@@ -204,21 +204,23 @@ async def finish(
     lease: timedelta,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    delivered: bool = False,
 ) -> Job | None:
     """Record the outcome of a job we run; None if our lease was lost (someone else has it).
 
-    The lease now covers delivery: only we deliver it until the lease runs out."""
+    `delivered`: its reply already went out, so it is marked delivered in the same
+    statement. Otherwise the lease now covers delivery: only we deliver it until the lease
+    runs out."""
     assert state in FINISHED_STATES
+    after: dict[str, Any] = (
+        {"delivered_at": now, "lease_owner": None, "lease_expires_at": None}
+        if delivered
+        else {"lease_expires_at": now + lease}
+    )
     done = await session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
-        .values(
-            state=state,
-            result=result,
-            error=error,
-            finished_at=now,
-            lease_expires_at=now + lease,
-        )
+        .values(state=state, result=result, error=error, finished_at=now, **after)
         .returning(Job)
     )
     return done.one_or_none()

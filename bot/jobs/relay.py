@@ -19,7 +19,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Mapping
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
 from bot.jobs import records
@@ -159,44 +162,58 @@ class Relay:
                 private=False,
             )
 
-    async def deliver(self, job: Job) -> bool:
-        """Send a finished job's reply and mark it delivered; False if it must wait."""
-        self._finished.add(job.id)
-        timer = self._timers.pop(job.id, None)
+    async def send_final(self, shown: JobView) -> bool:
+        """Send a finished job's reply. True: it went out (or was given up after
+        MAX_SEND_TRIES), so it counts as delivered; False: it must wait (no adapter for its
+        platform in this process, or the platform failed) and is retried at a later sweep."""
+        self._finished.add(shown.id)
+        timer = self._timers.pop(shown.id, None)
         if timer is not None:
             timer.cancel()
-        self._latest.pop(job.id, None)
-        shown = records.view(job)
-        async with self._lock(job.id):
+        self._latest.pop(shown.id, None)
+        async with self._lock(shown.id):
             outbox = self.env.outboxes.get(shown.destination.platform)
             if outbox is None:
                 # No adapter for that platform runs in this process: the job stays
                 # undelivered and goes out when a bot with that adapter starts.
-                log.warning("job %s: no %s outbox here", job.id, shown.destination.platform)
+                log.warning("job %s: no %s outbox here", shown.id, shown.destination.platform)
                 return False
             try:
-                await outbox.send(shown.destination, self.render(shown), key=f"job:{job.id}")
+                await outbox.send(shown.destination, self.render(shown), key=f"job:{shown.id}")
             except Exception:
-                tries = self._tries[job.id] = self._tries.get(job.id, 0) + 1
-                log.warning("job %s: delivery failed (try %s)", job.id, tries, exc_info=True)
+                tries = self._tries[shown.id] = self._tries.get(shown.id, 0) + 1
+                log.warning("job %s: delivery failed (try %s)", shown.id, tries, exc_info=True)
                 if tries < MAX_SEND_TRIES:
                     return False
-                log.error("job %s: giving up delivery after %s tries", job.id, tries)
-            # A crash right here re-sends on the next start, under the same key (see above).
-            now = self.env.clock()
-            async with self.writes.session() as session:
-                marked = await records.mark_delivered(session, job.id, now=now)
-            kind = self.kinds.get(job.kind)
-            if marked and kind is not None and kind.after_delivery is not None:
-                try:
-                    async with self.writes.session() as session:
-                        await kind.delivered(session, shown, now)
-                except Exception:
-                    log.exception("job %s: after-delivery hook failed", job.id)
-        self._forget(job.id)
+                log.error("job %s: giving up delivery after %s tries", shown.id, tries)
         return True
 
-    def _forget(self, job_id: int) -> None:
+    async def after_delivery(self, session: AsyncSession, shown: JobView, now: datetime) -> None:
+        """The kind's after-delivery hook, once the job is marked delivered."""
+        kind = self.kinds.get(shown.kind)
+        if kind is not None:
+            await kind.delivered(session, shown, now)
+
+    async def deliver(self, job: Job) -> bool:
+        """Send a finished job (read from the table) and mark it delivered; False if it
+        must wait. A crash between the send and the mark re-sends on the next start,
+        under the same key (see above)."""
+        shown = records.view(job)
+        if not await self.send_final(shown):
+            return False
+        now = self.env.clock()
+        async with self.writes.session() as session:
+            marked = await records.mark_delivered(session, job.id, now=now)
+        if marked:
+            try:
+                async with self.writes.session() as session:
+                    await self.after_delivery(session, shown, now)
+            except Exception:
+                log.exception("job %s: after-delivery hook failed", job.id)
+        self.forget(job.id)
+        return True
+
+    def forget(self, job_id: int) -> None:
         self._locks.pop(job_id, None)
         self._last_sent.pop(job_id, None)
         self._first_seen.pop(job_id, None)
