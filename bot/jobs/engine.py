@@ -95,6 +95,8 @@ class EmbeddedQueue:
         self._batch_ids = itertools.count(1)
         self._busy: dict[WorkerLink, _Batch] = {}
         self._held: dict[int, float] = {}
+        # Jobs inserted running on a free worker, sent to it at release().
+        self._direct: dict[int, WorkerLink] = {}
         self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
         self._arrived_since_claim = 0
         self._pending: set[int] = set()
@@ -125,28 +127,89 @@ class EmbeddedQueue:
         if not self.order.loaded:
             async with self.env.store.session() as session:
                 self.order.load(await records.queue_snapshot(session))
-        async with self.writes.session() as session:
-            job = await records.enqueue(
-                session,
-                request,
-                now=self.env.clock(),
-                limit=self.settings.max_queued_jobs_per_user,
-            )
-            self._held[job.id] = time.monotonic() + HOLD_SECONDS
-            waiting = Waiting.of(job.id, job.user_id, job.priority, job.params or {})
+        # Nothing waiting, a worker free and no burst under way: the job is inserted
+        # already running on that worker, and goes to it at release() with no claim.
+        direct = self._free_worker() if self._can_go_direct() else None
+        if direct is not None:
+            self._busy[direct] = _Batch(f"{self.owner}:{next(self._batch_ids)}", {})
+            self._no_batches.clear()
+        now = self.env.clock()
+        params = records.stored_params(request)
+        try:
+            async with self.writes.session() as session:
+                job_id = await records.enqueue(
+                    session,
+                    request,
+                    now=now,
+                    limit=self.settings.max_queued_jobs_per_user,
+                    claim=(self.owner, self.lease) if direct is not None else None,
+                )
+                self._held[job_id] = time.monotonic() + HOLD_SECONDS
+        except BaseException:
+            if direct is not None:
+                self._batch_over(direct)
+            raise
         self._arrivals.append(time.monotonic())
         self._arrived_since_claim += 1
+        waiting = Waiting.of(job_id, request.user_pk, request.priority, params)
         self.order.add(waiting)
-        self._track(job.id)
-        position = self.order.positions().get(job.id, 1)
+        self._track(job_id)
+        if direct is not None:
+            self.order.started([waiting])
+            view = JobView(
+                id=job_id,
+                kind=request.kind,
+                state="running",
+                params=params,
+                destination=request.destination,
+                user_pk=request.user_pk,
+                guild_pk=request.guild_pk,
+                created_at=now,
+            )
+            self._busy[direct].jobs[job_id] = view
+            self._direct[job_id] = direct
+            running = sum(len(b.jobs) - len(b.done) for b in self._busy.values())
+            return Ticket(job_id, 1, running, True)
+        position = self.order.positions().get(job_id, 1)
         free = self.pool is not None and self.pool.free(lambda link: link in self._busy)
         can_start = self._started and not self._stopping and free and position == 1
         running = sum(len(batch.jobs) - len(batch.done) for batch in self._busy.values())
-        return Ticket(job.id, position, running, can_start)
+        return Ticket(job_id, position, running, can_start)
 
     def release(self, job_id: int) -> None:
         if self._held.pop(job_id, None) is not None:
-            self._wake.set()
+            if job_id in self._direct:
+                self._send_direct(job_id)
+            else:
+                self._wake.set()
+
+    def _can_go_direct(self) -> bool:
+        if not self._started or self._stopping or len(self.order) or self._held:
+            return False
+        # In a burst, jobs wait to run as one batch (see _linger).
+        return not self._arrivals or time.monotonic() - self._arrivals[-1] > BURST_GAP
+
+    def _free_worker(self) -> WorkerLink | None:
+        if self.pool is None:
+            return None
+        return next((w for w in self.pool.links if w.alive and w not in self._busy), None)
+
+    def _send_direct(self, job_id: int) -> None:
+        worker = self._direct.pop(job_id)
+        batch = self._busy.get(worker)
+        if batch is None or job_id not in batch.jobs:
+            return  # the worker died meanwhile; its jobs were failed
+        job = batch.jobs[job_id]
+        sent = worker.send(
+            {
+                "op": "run",
+                "batch": batch.id,
+                "kind": job.kind,
+                "jobs": [{"id": job.id, "params": dict(job.params)}],
+            }
+        )
+        if not sent:
+            log.warning("worker %s did not take batch %s", worker.pid, batch.id)
 
     async def cancel(
         self, job_id: int, *, user_pk: int, guild_pk: int, instructor: bool
@@ -252,6 +315,9 @@ class EmbeddedQueue:
 
     async def _dispatch(self) -> None:
         assert self.pool is not None
+        for job_id in [j for j in self._direct if self._held.get(j, 0.0) < time.monotonic()]:
+            self._held.pop(job_id, None)
+            self._send_direct(job_id)  # its command never released it: go anyway
         for worker in self.pool.links:
             if self._stopping or worker in self._busy:
                 continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
@@ -61,42 +61,67 @@ def view(job: Job) -> JobView:
     )
 
 
-async def enqueue(session: AsyncSession, request: JobRequest, *, now: datetime, limit: int) -> Job:
-    """Insert a queued job; QueueFull when the user already has `limit` unfinished jobs.
-
-    Inserting first and counting after (rolled back when over) takes SQLite's write lock
-    before the count, so two quick submits by one student cannot both slip under it.
-    """
+def stored_params(request: JobRequest) -> dict[str, Any]:
+    """The params column: the kind's params plus what the queue itself reads back."""
     params = dict(request.params)
     params["_batch"] = {"key": request.batch_key, "cost": request.cost}
     if request.summary:
         params["_summary"] = request.summary
-    job = Job(
-        kind=request.kind,
-        params=params,
-        guild_id=request.guild_pk,
-        user_id=request.user_pk,
-        channel_id=request.destination.channel_id,
-        destination=request.destination.to_json(),
-        state="queued",
-        priority=request.priority,
-        progress_step=0,
-        progress_total=0,
-        progress_label="",
-        attempt=0,
-        cancel_requested=False,
-        created_at=now,
-    )
-    session.add(job)
-    await session.flush()
-    active = await session.scalar(
+    return params
+
+
+async def enqueue(
+    session: AsyncSession,
+    request: JobRequest,
+    *,
+    now: datetime,
+    limit: int,
+    claim: tuple[str, timedelta] | None = None,
+) -> int:
+    """Insert a queued job, in one statement; QueueFull when the user already has `limit`
+    unfinished jobs. With `claim` (owner, lease) it is inserted already running under that
+    lease, for a worker that is free now (no separate claim).
+
+    The INSERT … SELECT counts the user's unfinished jobs and inserts only under the
+    limit, in one statement: on SQLite it holds the write lock throughout, so two quick
+    submits by one student cannot both slip under it.
+    """
+    row: dict[str, Any] = {
+        "kind": request.kind,
+        "params": stored_params(request),
+        "guild_id": request.guild_pk,
+        "user_id": request.user_pk,
+        "channel_id": request.destination.channel_id,
+        "destination": request.destination.to_json(),
+        "state": "queued",
+        "priority": request.priority,
+        "created_at": now,
+    }
+    if claim is not None:
+        owner, lease = claim
+        row.update(
+            state="running",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            started_at=now,
+            attempt=1,
+            progress_label="starting",
+        )
+    columns = Job.__table__.c
+    active = (
         select(func.count())
         .select_from(Job)
         .where(Job.user_id == request.user_pk, Job.state.in_(ACTIVE_STATES))
+        .scalar_subquery()
     )
-    if (active or 0) > limit:
-        raise QueueFull(active=(active or 0) - 1, limit=limit)
-    return job
+    source = select(*(literal(v, columns[k].type).label(k) for k, v in row.items())).where(
+        active < limit
+    )
+    job_id = await session.scalar(insert(Job).from_select(list(row), source).returning(Job.id))
+    if job_id is None:
+        count = await session.scalar(select(active))
+        raise QueueFull(active=int(count or 0), limit=limit)
+    return int(job_id)
 
 
 @dataclass(frozen=True)
