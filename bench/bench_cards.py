@@ -1,8 +1,10 @@
 """How fast is the card analyser, and what do real model cards cover? Prints one JSON object.
 
-Runs bot.hub.cards.analyze_model_card over the 4,000 real model cards of
-../shared/hubdata/model_cards_corpus.jsonl (best of a few repeats) and reports, for each
-checklist item, the share of cards where it is present and where it is only a placeholder.
+Runs bot.hub.cards.analyze_model_card over the 4,000 real model cards of the full recorded
+Hub data's model_cards_corpus.jsonl (best of a few repeats) and reports, for each checklist
+item, the share of cards where it is present and where it is only a placeholder. The corpus
+is --corpus, else model_cards_corpus.jsonl in $CLASSBOT_HUBDATA or ../shared/hubdata beside
+the checkout; without one the bench says so and skips (the repository keeps only a sample).
 
     .venv/bin/python bench/bench_cards.py [--repeats 3] [--corpus PATH]
 """
@@ -19,18 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import HUBDATA_ENV, full_hubdata, skip  # noqa: E402
 from bot.hub.cards import ModelItem, SectionStatus, analyze_model_card  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "hubdata" / "model_cards_corpus.jsonl"
+CORPUS_FILE = "model_cards_corpus.jsonl"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, default=None)
     args = parser.parse_args()
+    hubdata = full_hubdata()
+    corpus = args.corpus or (hubdata / CORPUS_FILE if hubdata else None)
+    if corpus is None or not corpus.is_file():
+        where = corpus or f"${HUBDATA_ENV} or ../shared/hubdata"
+        skip("cards", f"no full card corpus at {where}: pass --corpus PATH")
 
-    with args.corpus.open(encoding="utf-8") as handle:
+    with corpus.open(encoding="utf-8") as handle:
         cards = [json.loads(line)["card"] for line in handle if line.strip()]
 
     timings, cpu = [], []

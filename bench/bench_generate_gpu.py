@@ -21,29 +21,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 def build_125m(folder: Path, dtype: object) -> Path:
     """EleutherAI/gpt-neo-125m's shape (125M parameters) with random weights, plus the tiny
     test tokenizer (ids it does not know decode to nothing; the text does not matter here)."""
-    import torch
-    from transformers import GPTNeoConfig, GPTNeoForCausalLM
-
-    from tests.support.tiny_models import build_text_model
+    from tests.support.tiny_models import build_text_model, gpt_neo_125m_shaped
 
     build_text_model(folder)
     for old in folder.glob("model*.safetensors"):
         old.unlink()
-    config = GPTNeoConfig(
-        vocab_size=50257,
-        hidden_size=768,
-        num_layers=12,
-        num_heads=12,
-        intermediate_size=3072,
-        attention_types=[[["global", "local"], 6]],
-        window_size=256,
-        max_position_embeddings=2048,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = GPTNeoForCausalLM(config).to(dtype)
+    model = gpt_neo_125m_shaped(eos_token_id=0).to(dtype)  # the tiny tokenizer's eos is id 0
     model.save_pretrained(folder, safe_serialization=True)
     return folder
 

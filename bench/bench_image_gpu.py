@@ -42,7 +42,6 @@ def build_sd15_shaped(with_safety_checker: bool, device: str = "cuda") -> Any:
     """The pipeline in fp16 on `device` ("meta" builds shapes only, for a dry check)."""
     from diffusers import (
         AutoencoderKL,
-        EulerDiscreteScheduler,
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
@@ -51,7 +50,7 @@ def build_sd15_shaped(with_safety_checker: bool, device: str = "cuda") -> Any:
     )
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPTextConfig, CLIPTextModel
 
-    from tests.support.tiny_image_model import build_tokenizer
+    from tests.support.tiny_image_model import build_tokenizer, sd15_scheduler
 
     torch.manual_seed(0)
     # Parameters are created on the GPU directly: random init of ~1.2 B parameters on the
@@ -126,20 +125,12 @@ def build_sd15_shaped(with_safety_checker: bool, device: str = "cuda") -> Any:
             feature_extractor = CLIPImageProcessor(
                 size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
             )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        timestep_spacing="leading",
-        steps_offset=1,
-    )
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=build_tokenizer(),
         unet=unet,
-        scheduler=scheduler,
+        scheduler=sd15_scheduler(),
         safety_checker=safety_checker,
         feature_extractor=feature_extractor,
         requires_safety_checker=with_safety_checker,

@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import AutoTokenizer, GPTNeoConfig, GPTNeoForCausalLM
+from transformers import AutoTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import TEXT_PROMPTS as PROMPTS  # noqa: E402
 from bot.inference.text import GenerationSettings, TextModel  # noqa: E402
-from tests.support.tiny_models import build_text_model  # noqa: E402
+from tests.support.tiny_models import build_text_model, gpt_neo_125m_shaped  # noqa: E402
 
 NEW_TOKENS = 32
 
@@ -105,22 +105,9 @@ def bench(model: TextModel, repeats: int, seq_repeats: int) -> dict[str, Any]:
 
 
 def large_random_model(tokenizer_dir: Path) -> TextModel:
-    """gpt-neo-125m's shape with random weights; the tiny tokenizer covers the low ids only
-    (ids it does not know decode to nothing, which is fine for timing)."""
-    config = GPTNeoConfig(
-        vocab_size=50257,
-        hidden_size=768,
-        num_layers=12,
-        num_heads=12,
-        attention_types=[[["global", "local"], 6]],
-        window_size=256,
-        max_position_embeddings=2048,
-        bos_token_id=50256,
-        eos_token_id=50256,
-    )
-    torch.manual_seed(0)
-    model = GPTNeoForCausalLM(config)
+    """gpt-neo-125m's shape with random weights and the tiny tokenizer."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    model = gpt_neo_125m_shaped(tokenizer.eos_token_id)
     return TextModel(model, tokenizer, name="gpt-neo-125m-shaped-random")
 
 

@@ -1,13 +1,18 @@
-"""Pieces the benchmarks share: students, prompts, a result-recording outbox, percentiles."""
+"""Pieces the benchmarks share: students, prompts, a result-recording outbox, percentiles,
+and where the full recorded Hub data is."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from bot.app import App, create_app
 from bot.config import Settings
@@ -32,6 +37,24 @@ TEXT_PROMPTS = [
     "Red, green, blue:",
     "Small models are fast but forget the topic quickly, so",
 ]
+
+
+# The full recording of the Hub (the repository keeps a trimmed copy in tests/data/hubdata).
+HUBDATA_ENV = "CLASSBOT_HUBDATA"
+_HUBDATA_BESIDE = Path(__file__).resolve().parents[2] / "shared" / "hubdata"
+
+
+def full_hubdata() -> Path | None:
+    """$CLASSBOT_HUBDATA, else ../shared/hubdata beside the checkout; None when not there."""
+    path = Path(os.environ.get(HUBDATA_ENV) or _HUBDATA_BESIDE)
+    return path if path.is_dir() else None
+
+
+def skip(bench: str, reason: str) -> NoReturn:
+    """Say why a bench did not run (one JSON line, like a result) and exit 0: `make bench`
+    goes on with the others."""
+    print(json.dumps({"bench": bench, "skipped": reason}))
+    sys.exit(0)
 
 
 def student(user: str) -> Actor:

@@ -73,24 +73,21 @@ def build_services(
 ) -> tuple[Services, EmbeddedQueue, ActivityScheduler]:
     """Every dependency, complete and in dependency order; nothing runs yet."""
     outboxes: dict[str, Outbox] = {}
+    # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
     hub = HubClient(settings, clock=clock)
-    guard = ModelGuard(settings)
+    guard = ModelGuard(settings, hub)
     queue = build_queue(_JobEnv(settings, store, clock, outboxes))
-
-    def wake_activities() -> None:
-        activities.wake()  # the scheduler below, built from the services it serves
-
+    activities = ActivityScheduler(store=store, settings=settings, clock=clock, outboxes=outboxes)
     services = Services(
         settings=settings,
         store=store,
         hub=hub,
         guard=guard,
         jobs=JobService(queue, store),
-        wake_activities=wake_activities,
+        wake_activities=activities.wake,
         clock=clock,
         outboxes=outboxes,
     )
-    activities = ActivityScheduler(services)
     return services, queue, activities
 
 

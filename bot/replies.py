@@ -7,6 +7,7 @@ adapters escape mentions and markup, so a handler may safely echo what a student
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -126,6 +127,38 @@ class Modal(Reply):
     submit_action: str
     # Shown where forms do not exist (the console): how to do the same inline.
     fallback: str = ""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One reply of a command and the chat message it belongs in (see `in_messages`)."""
+
+    reply: Reply
+    # Replies with the same key are one message: each replaces the one before it.
+    key: str
+    # No other reply shares this message: post it, nothing will edit it.
+    alone: bool
+
+
+async def in_messages(
+    replies: AsyncIterable[Reply], prefix: str = "reply"
+) -> AsyncIterator[Placed]:
+    """How one command's replies group into chat messages, the rule every adapter follows.
+
+    A Progress opens a message that the next replies edit in place: later progress, then
+    the first reply that is not progress (the result), which closes it. Every other reply
+    is a message of its own. So `/imagine` shows one message going from "step 1/4" to the
+    picture, and a handler that returns [card, file] posts two messages. Keys are
+    `<prefix>:<n>`: give a prefix unique to the command where keys outlive it (Slack keeps
+    message slots per channel).
+    """
+    number, opened = 0, False
+    async for reply in replies:
+        progress = isinstance(reply, Progress)
+        yield Placed(reply=reply, key=f"{prefix}:{number}", alone=not (progress or opened))
+        opened = progress
+        if not progress:
+            number += 1
 
 
 def meter(fraction: float, width: int = 10) -> str:

@@ -1,9 +1,31 @@
 """Commands are declared once; the router validates, checks permissions and calls them.
 
-A command module declares `COMMAND = Command(...)`: name, typed options with limits and
-choices, who may run it, and a handler whose docstring is the help text. Adapters build
-their platform command trees from the same declarations, so a new command appears on
-Discord, Slack and the console without adapter changes.
+A command module declares `COMMAND = Command(...)` (bot/declare.py): name, typed options with
+limits and choices, who may run it, and a handler whose docstring is the help text. Adapters
+build their platform command trees from the same declarations, so a new command appears on
+Discord, Slack and the console without adapter changes. `Router(...)` checks every
+declaration against its handler first and refuses to start on a mismatch.
+
+Three ways to give a command parts:
+
+- **Subcommands** (`/activity post`, `/activity list`): a group with no handler of its own;
+  each platform shows them as its own kind of subcommand.
+- **Verbs** (`/search guess`, `/search guess reveal`): a command that runs by itself may
+  also declare `verbs=(Command(...), ...)`, each with its own handler, options and role
+  (and verbs of its own). The router resolves a verb from the first word of the free text
+  (the command's `rest=True` option): `/search guess answer:x` runs the `guess` verb with
+  `answer`, `/search gpt neo` runs /search with `text="gpt neo"`. Whatever follows the verb
+  goes to the verb's own free-text option. Role checks are the router's, for verbs as for
+  subcommands: every level of the path must allow the actor.
+- Discord cannot have a command that is both invocable and a group, so its tree stays flat
+  for a command with verbs: the command offers the options of all its verbs, and the verb
+  comes from the free-text option's first word; `dispatch` resolves it the same way
+  (`Invocation(path=("search",), options={"text": "guess reveal"})` runs
+  `/search guess reveal`). Slack and the console send typed text, which `parse` resolves.
+
+To turn word-typed sub-actions of a command into verbs: give each its own handler and
+options in a `Command(name=<word>, ...)`, list them in the command's `verbs`, and drop the
+word checks from the command's handler; `/help <command>` then lists them with their usage.
 """
 
 from __future__ import annotations
@@ -14,105 +36,36 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.commandline import CommandLineError, split_line
+from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
 from bot.errors import UsageError
-from bot.identity import Actor, Role
+from bot.identity import Actor
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
 from bot.store.people import ActorWriter, SeenCache
-from bot.store.usage import record_usage
+from bot.store.usage import record_usage_soon
 
 if TYPE_CHECKING:
     from bot.services import Services
 
+__all__ = [
+    "Command",
+    "Completer",
+    "Context",
+    "Handler",
+    "Invocation",
+    "Option",
+    "OptionValue",
+    "Router",
+    "coerce",
+]
+
 log = logging.getLogger(__name__)
-
-OptionValue = str | int | float | bool
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
-
-
-Completer = Callable[["Services", str], Awaitable[Sequence[str]]]
-
-
-@dataclass(frozen=True)
-class Option:
-    name: str
-    type: type[OptionValue]
-    description: str
-    required: bool = False
-    default: OptionValue | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-    choices: tuple[str, ...] = ()
-    max_length: int | None = None
-    # Takes the free words of a typed line ("/search gpt neo" → text="gpt neo").
-    rest: bool = False
-    # Suggests values as the user types (Discord autocomplete); at most 25 are shown.
-    complete: Completer | None = None
-
-    def usage(self) -> str:
-        """How the option is written, e.g. `steps:1-50`, `[sort:likes|downloads]`, `[text]`."""
-        if self.rest:
-            return f"<{self.name}>" if self.required else f"[{self.name}]"
-        if self.choices:
-            shape = "|".join(self.choices)
-        elif self.type is bool:
-            shape = "true|false"
-        elif (
-            self.type in (int, float) and self.min_value is not None and self.max_value is not None
-        ):
-            shape = f"{_num(self.min_value)}-{_num(self.max_value)}"
-        else:
-            shape = f"<{_TYPE_WORDS[self.type]}>"
-        return f"{self.name}:{shape}" if self.required else f"[{self.name}:{shape}]"
-
-
-_TYPE_WORDS: dict[type, str] = {str: "text", int: "number", float: "number"}
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-Handler = Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class Command:
-    """One slash command (or one subcommand of a group such as `/activity post`)."""
-
-    name: str
-    handler: Handler | None = None
-    options: tuple[Option, ...] = ()
-    role: Role = Role.STUDENT
-    examples: tuple[str, ...] = ()
-    subcommands: tuple[Command, ...] = ()
-    description: str = ""
-    rate_limited: bool = True
-
-    @property
-    def help(self) -> str:
-        """The full help text: the handler's docstring, or the description."""
-        doc = inspect.getdoc(self.handler) if self.handler else None
-        return (doc or self.description or self.name).strip()
-
-    @property
-    def summary(self) -> str:
-        """One line (Discord descriptions hold 100 characters)."""
-        line = (self.description or self.help).splitlines()[0]
-        return line if len(line) <= 100 else line[:99] + "…"
-
-    def option(self, name: str) -> Option | None:
-        return next((o for o in self.options if o.name == name), None)
-
-    def subcommand(self, name: str) -> Command | None:
-        return next((c for c in self.subcommands if c.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -153,17 +106,16 @@ class Context:
     ) -> None:
         """Note that this actor ran this command (on a model, of a size): the activity
         export lists what each student ran."""
-        async with self.services.store.session(write=True) as session:
-            await record_usage(
-                session,
-                guild_id=self.guild_pk,
-                user_id=self.user_pk,
-                command=self.invocation.path[0],
-                now=self.services.clock(),
-                model_id=model_id,
-                model_params=model_params,
-                detail=detail,
-            )
+        await record_usage_soon(
+            self.services.store,
+            guild_id=self.guild_pk,
+            user_id=self.user_pk,
+            command=self.invocation.path[0],
+            now=self.services.clock(),
+            model_id=model_id,
+            model_params=model_params,
+            detail=detail,
+        )
 
     @property
     def destination(self) -> Destination:
@@ -185,10 +137,13 @@ class Router:
         services: Services,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
+        """Raises `bot.declare.DeclarationError` (naming the command and the option) for a
+        declaration that does not match its handler: the bot does not start."""
         self.commands: dict[str, Command] = {}
         for command in commands:
             if command.name in self.commands:
                 raise ValueError(f"command /{command.name} declared twice")
+            check(command)
             self.commands[command.name] = command
         self.services = services
         self.rate_limiter = rate_limiter or RateLimiter(
@@ -201,54 +156,95 @@ class Router:
     # -- lookup ---------------------------------------------------------------------------
 
     def resolve(self, path: Sequence[str]) -> Command:
-        """The command (or subcommand) a path names, or a UsageError that helps."""
-        if not path or not path[0]:
+        """The command, subcommand or verb a path names, or a UsageError that helps."""
+        return self._chain(path)[-1]
+
+    def _chain(self, path: Sequence[str]) -> list[Command]:
+        """Every declaration along a path: the command, then its subcommand or verbs."""
+        command = self._top(path[0] if path else "")
+        chain = [command]
+        rest = list(path[1:])
+        if command.subcommands:
+            chain.append(self._subcommand(command, rest[0] if rest else None))
+            rest = rest[1:]
+        for word in rest:
+            verb = chain[-1].verb(word)
+            if verb is None:
+                where = " ".join(c.name for c in chain)
+                raise UsageError(
+                    Error(what=f"/{where} has no '{word}'.", todo=f"Type /help {where}.")
+                )
+            chain.append(verb)
+        return chain
+
+    def _top(self, name: str) -> Command:
+        if not name:
             raise UsageError(Error(what="Type a command.", todo="Try /help."))
-        name = path[0].lower()
-        command = self.commands.get(name)
+        command = self.commands.get(name.lower())
         if command is None:
-            close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(name.lower(), list(self.commands), n=1, cutoff=0.5)
             hint = f"Did you mean /{close[0]}?" if close else ""
             raise UsageError(
-                Error(what=f"There is no /{name} command.", todo=f"{hint} Type /help.".strip())
+                Error(
+                    what=f"There is no /{name.lower()} command.",
+                    todo=f"{hint} Type /help.".strip(),
+                )
             )
-        if not command.subcommands:
-            return command
+        return command
+
+    @staticmethod
+    def _subcommand(command: Command, name: str | None) -> Command:
         names = ", ".join(c.name for c in command.subcommands)
-        if len(path) < 2:
+        if name is None:
             raise UsageError(
                 Error(
                     what=f"/{command.name} needs a subcommand: {names}.",
                     todo=f"Type /help {command.name}.",
                 )
             )
-        sub = command.subcommand(path[1].lower())
+        sub = command.subcommand(name.lower())
         if sub is None:
-            close = difflib.get_close_matches(
-                path[1].lower(), [c.name for c in command.subcommands]
-            )
+            close = difflib.get_close_matches(name.lower(), [c.name for c in command.subcommands])
             hint = f" Did you mean /{command.name} {close[0]}?" if close else ""
             raise UsageError(
                 Error(
-                    what=f"/{command.name} has no '{path[1]}'.{hint}",
+                    what=f"/{command.name} has no '{name}'.{hint}",
                     todo=f"Choose one of: {names}.",
                 )
             )
         return sub
 
+    def path_of(self, path: Sequence[str]) -> tuple[str, ...]:
+        """The path as declared (lower case, no extra words): ("search", "guess")."""
+        return tuple(c.name for c in self._chain(path))
+
     def usage(self, path: Sequence[str]) -> str:
-        command = self.resolve(path)
-        prefix = "/" + " ".join(p.lower() for p in path[: 2 if command.name != path[0] else 1])
-        return " ".join([prefix, *(o.usage() for o in command.options)])
+        """`/search guess [answer] [round:<number>]`: the path as typed, then the options."""
+        chain = self._chain(path)
+        prefix = "/" + " ".join(c.name for c in chain)
+        return " ".join([prefix, *(o.usage() for o in chain[-1].options)])
 
     def walk(self) -> Iterable[tuple[tuple[str, ...], Command]]:
-        """Every runnable (sub)command with its path, in declaration order."""
+        """Every runnable top-level command or subcommand with its path, in declaration
+        order (verbs are listed by `/help <command>`)."""
         for command in self.commands.values():
             if command.subcommands:
                 for sub in command.subcommands:
                     yield (command.name, sub.name), sub
             else:
                 yield (command.name,), command
+
+    def _with_verbs(
+        self, path: tuple[str, ...], words: Sequence[str]
+    ) -> tuple[tuple[str, ...], list[str]]:
+        """Extend a path by the verbs that the first free words name; the other words."""
+        command, rest = self.resolve(path), list(words)
+        while rest and command.verbs:
+            verb = command.verb(rest[0])
+            if verb is None:
+                break
+            path, command, rest = (*path, verb.name), verb, rest[1:]
+        return path, rest
 
     # -- parsing --------------------------------------------------------------------------
 
@@ -259,16 +255,15 @@ class Router:
         except CommandLineError as error:
             raise UsageError(Error(what=f"I could not read that: {error}.")) from None
         words = split.words
-        command = self.resolve(words)
-        depth = 2 if self.commands[words[0].lower()].subcommands else 1
-        path = tuple(w.lower() for w in words[:depth])
-        rest = words[depth:]
+        depth = 2 if self._top(words[0] if words else "").subcommands else 1
+        path, rest = self._with_verbs(tuple(w.lower() for w in words[:depth]), words[depth:])
+        command = self.resolve(path)
         options: dict[str, object] = {}
         for name, value in split.pairs:
             if name in options:
                 raise self._usage_error(path, f"{name}: is given twice.")
             options[name] = value
-        rest_option = next((o for o in command.options if o.rest), None)
+        rest_option = command.rest_option
         if rest:
             if rest_option is None:
                 raise self._usage_error(path, f"Unexpected text: {' '.join(rest)!r}.")
@@ -280,15 +275,41 @@ class Router:
     def _usage_error(self, path: Sequence[str], what: str, todo: str = "") -> UsageError:
         return UsageError(Error(what=what, todo=todo, usage=self.usage(path)))
 
+    def with_verb(self, invocation: Invocation) -> Invocation:
+        """An invocation whose free text starts with a verb, as that verb's invocation.
+
+        Typed lines are resolved by `parse`; this serves platforms whose command trees are
+        flat (Discord), where the verb arrives as the first word of the free-text option.
+        """
+        chain = self._chain(invocation.path)
+        command, rest_option = chain[-1], chain[-1].rest_option
+        # A path that names a verb already was resolved (a typed line): an option given by
+        # name, such as `answer:reveal`, is a value, never a verb.
+        named_verb = len(chain) > (2 if chain[0].subcommands else 1)
+        if named_verb or not command.verbs or rest_option is None:
+            return invocation
+        text = invocation.options.get(rest_option.name)
+        words = str(text).split() if isinstance(text, str) else []
+        path, rest = self._with_verbs(invocation.path, words)
+        if path == invocation.path:
+            return invocation
+        options = {k: v for k, v in invocation.options.items() if k != rest_option.name}
+        if rest:
+            verb_rest = self.resolve(path).rest_option
+            if verb_rest is None:
+                raise self._usage_error(path, f"Unexpected text: {' '.join(rest)!r}.")
+            if options.get(verb_rest.name) is not None:
+                raise self._usage_error(path, f"{verb_rest.name} is given twice.")
+            options[verb_rest.name] = " ".join(rest)
+        return replace(invocation, path=path, options=options, words=tuple(rest))
+
     def validate(self, path: Sequence[str], raw: Mapping[str, object]) -> dict[str, Any]:
         """Coerce and check every option; unknown, missing or bad values raise UsageError."""
         command = self.resolve(path)
         known = [o.name for o in command.options]
         for name in raw:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f" Did you mean {close[0]}:?" if close else ""
-                raise self._usage_error(path, f"Unknown option {name}:.{hint}")
+                raise self._usage_error(path, *self._unknown(path, command, name, known))
         values: dict[str, Any] = {}
         for option in command.options:
             value = raw.get(option.name)
@@ -302,6 +323,19 @@ class Router:
             except ValueError as error:
                 raise self._usage_error(path, f"{option.name}: {error}") from None
         return values
+
+    @staticmethod
+    def _unknown(
+        path: Sequence[str], command: Command, name: str, known: list[str]
+    ) -> tuple[str, str]:
+        """What to say about an option this (sub)command or verb does not take."""
+        for verb_path, verb in command.with_verbs(tuple(path)):
+            if verb is not command and verb.option(name) is not None:
+                where = "/" + " ".join(verb_path)
+                return f"{name}: goes with {where}.", f"Type {where} {name}:…"
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]}:?" if close else ""
+        return f"Unknown option {name}:.{hint}", ""
 
     # -- running --------------------------------------------------------------------------
 
@@ -319,8 +353,10 @@ class Router:
         """Check, validate and run one invocation; user mistakes come back as Error replies."""
         actor = invocation.actor
         try:
-            command = self.resolve(invocation.path)
-            if not actor.role.allows(command.role):
+            invocation = self.with_verb(invocation)
+            chain = self._chain(invocation.path)
+            command = chain[-1]
+            if not all(actor.role.allows(c.role) for c in chain):
                 raise UsageError(
                     Error(
                         what=f"/{' '.join(invocation.path)} is for instructors.",
@@ -385,7 +421,9 @@ class Router:
 
     async def complete(self, path: Sequence[str], option: str, prefix: str) -> list[str]:
         """Suggestions for an option as the user types it (at most 25)."""
-        declared = self.resolve(path).option(option)
+        # On a flat tree (Discord) a command offers its verbs' options too.
+        command = self.resolve(path)
+        declared = next((o for o in command.all_options() if o.name == option), None)
         if declared is None:
             return []
         if declared.choices:
@@ -393,69 +431,6 @@ class Router:
         if declared.complete is None:
             return []
         return list(await declared.complete(self.services, prefix))[:25]
-
-
-def coerce(option: Option, value: object) -> OptionValue:
-    """One raw value (text or already typed) as the option's type, within its limits."""
-    result: OptionValue
-    if option.type is bool:
-        result = _as_bool(value)
-    elif option.type is int:
-        result = _as_int(value)
-    elif option.type is float:
-        result = _as_float(value)
-    else:
-        result = str(value).strip()
-    if option.choices:
-        lowered = str(result).lower()
-        if lowered not in option.choices:
-            close = difflib.get_close_matches(lowered, option.choices, n=1)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise ValueError(f"choose one of {', '.join(option.choices)}.{hint}")
-        return lowered
-    if isinstance(result, (int, float)) and not isinstance(result, bool):
-        low, high = option.min_value, option.max_value
-        if (low is not None and result < low) or (high is not None and result > high):
-            raise ValueError(f"must be between {_num(low or 0)} and {_num(high or 0)}.")
-    if isinstance(result, str) and option.max_length and len(result) > option.max_length:
-        raise ValueError(
-            f"is {len(result):,} characters; the limit is {option.max_length:,}. Shorten it."
-        )
-    return result
-
-
-def _as_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}.")
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip().replace("_", "").replace(",", "")
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}.") from None
-
-
-def _as_float(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"expected a finite number, got {value!r}.")
-    return number
 
 
 async def _as_replies(result: Any) -> AsyncIterator[Reply]:

@@ -43,7 +43,7 @@ from bot.config import Settings
 from bot.delivery import Member
 from bot.errors import UsageError
 from bot.identity import Actor, Role
-from bot.replies import Modal, Progress, Reply, Text
+from bot.replies import Modal, Reply, Text, in_messages
 from bot.router import Invocation
 
 log = logging.getLogger(__name__)
@@ -176,15 +176,9 @@ class ClassbotClient(discord.Client):
             conversation = self.outbox.open(interaction)
             await self._defer(interaction, conversation, private=False)
             first = await first_task or Text(text="Done.", private=True)
-        # Replies share a key until a non-progress one: progress, then its result, in one
-        # message; each further result is a message of its own.
-        number = 0
-        reply: Reply | None = first
-        while reply is not None:
-            await conversation.send(reply, f"reply:{number}")
-            if not isinstance(reply, Progress):
-                number += 1
-            reply = await anext(replies, None)
+        # The core's grouping rule: progress, then its result, in one message.
+        async for placed in in_messages(_after(first, replies)):
+            await conversation.send(placed.reply, placed.key)
 
     async def _defer(
         self, interaction: discord.Interaction, conversation: Conversation, *, private: bool
@@ -293,6 +287,12 @@ def _form_values(components: list[Any]) -> list[tuple[str, str]]:
 
 async def _just(reply: Reply) -> AsyncIterator[Reply]:
     yield reply
+
+
+async def _after(first: Reply, rest: AsyncIterator[Reply]) -> AsyncIterator[Reply]:
+    yield first
+    async for reply in rest:
+        yield reply
 
 
 __all__ = ["ClassbotClient", "DiscordRoster", "is_instructor", "sync_commands"]

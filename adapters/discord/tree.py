@@ -10,6 +10,10 @@ Discord accepts works, even a Python keyword.
 
 `app_commands.Range` is shown by Discord's client but not enforced by discord.py: the router
 validates every value again.
+
+A command with verbs (`/search guess`) stays one flat Discord command: Discord cannot make a
+command both runnable and a group. It offers its verbs' options too (`offered`), and the router
+resolves the verb from the free-text option's first word.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Optional
 
 import discord
@@ -74,7 +79,8 @@ def install(tree: app_commands.CommandTree[Any], router: Router, on_command: OnC
 def _command(
     router: Router, path: tuple[str, ...], command: Command, on_command: OnCommand
 ) -> app_commands.Command[Any, ..., Any]:
-    names = {f"o{i}": option.name for i, option in enumerate(command.options)}
+    options = offered(command)
+    names = {f"o{i}": option.name for i, option in enumerate(options)}
 
     async def callback(interaction: discord.Interaction, **values: object) -> None:
         # Options left out arrive as None: the router then applies the declared defaults.
@@ -88,7 +94,7 @@ def _command(
     ]
     choices: dict[str, list[app_commands.Choice[Any]]] = {}
     completers: dict[str, Callable[..., Any]] = {}
-    for i, option in enumerate(command.options):
+    for i, option in enumerate(options):
         name = f"o{i}"
         annotation = _annotation(option)
         parameters.append(
@@ -109,7 +115,7 @@ def _command(
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     attributes: Mapping[str, object] = {
         "__discord_app_commands_param_description__": {
-            f"o{i}": describe(o.description, o.name) for i, o in enumerate(command.options)
+            f"o{i}": describe(o.description, o.name) for i, o in enumerate(options)
         },
         "__discord_app_commands_param_rename__": names,
         "__discord_app_commands_param_choices__": choices,
@@ -123,6 +129,17 @@ def _command(
         callback=callback,
         extras={"path": path},
     )
+
+
+def offered(command: Command) -> tuple[Option, ...]:
+    """The options Discord shows for a command: its own, and for a command with verbs those
+    of every verb too (Discord cannot nest them under a command that runs by itself; the
+    router resolves the verb from the free text's first word). A verb's options are never
+    required on the command itself."""
+    if not command.verbs:
+        return command.options
+    own = {o.name for o in command.options}
+    return tuple(o if o.name in own else replace(o, required=False) for o in command.all_options())
 
 
 def _annotation(option: Option) -> Any:

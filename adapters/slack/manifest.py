@@ -36,7 +36,10 @@ def _q(text: str) -> str:
 def usage_hint(command: Command) -> str:
     if command.subcommands:
         return " | ".join(sub.name for sub in command.subcommands)
-    return " ".join(option.usage() for option in command.options)
+    # Verbs are typed as the first word: "[text] [task:<text>] … | guess | guess reveal".
+    verbs = [" ".join(path) for path, verb in command.with_verbs(()) if verb is not command]
+    own = " ".join(option.usage() for option in command.options)
+    return " | ".join([*([own] if own else []), *verbs])
 
 
 def manifest(commands: Sequence[Command], *, name: str = "classbot", url: str | None = None) -> str:

@@ -13,6 +13,7 @@ response_url, so the final reply can always replace the progress message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -55,6 +56,10 @@ _NO_PARSE: dict[str, Any] = {"parse": "none", "link_names": False}
 _NO_UNFURL: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
 
 
+class FileNotDelivered(Exception):
+    """Slack did not take a file: the reply was not delivered (a job relay tries again)."""
+
+
 def ts_key(key: str) -> str:
     return f"ts:{key}"
 
@@ -69,6 +74,8 @@ class _Slot:
     private: bool = False
     shown: bool = False  # something was posted (perhaps not editable: ephemeral, a click's URL)
     progress_at: float = -math.inf
+    uploaded: str | None = None  # sha256 of the file this message's upload delivered
+    upload_failed: bool = False  # the requester was told once already
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -250,11 +257,26 @@ class SlackOutbox:
     async def _send_file(
         self, destination: Destination, reply: File, slot: _Slot | None, key: str | None
     ) -> None:
-        comment: str | None = render.escape(reply.caption) if reply.caption else None
-        if (slot is not None and slot.shown) or reply.buttons:
+        """Upload the file, then show its caption; raise FileNotDelivered if Slack refuses.
+
+        The caption never goes out without the file: it rides on the upload as its comment,
+        or (to replace a progress message, or to carry buttons) is put after the upload
+        succeeded. A retry of the same key does not upload a file that already went out.
+        """
+        caption_after = (slot is not None and slot.shown) or bool(reply.buttons)
+        comment = render.escape(reply.caption) if reply.caption and not caption_after else None
+        digest = hashlib.sha256(reply.data).hexdigest()
+        if slot is None or slot.uploaded != digest:
+            await self._upload(destination, reply, slot, comment)
+            if slot is not None:
+                slot.uploaded = digest
+        if caption_after:
             # The progress message becomes the caption (with the buttons) above the file.
             await self._put(destination, render.messages(reply)[0], reply.private, slot, 0, key)
-            comment = None
+
+    async def _upload(
+        self, destination: Destination, reply: File, slot: _Slot | None, comment: str | None
+    ) -> None:
         channel = destination.channel_id
         try:
             if reply.private:  # no ephemeral files on Slack: the requester's DM instead
@@ -267,14 +289,19 @@ class SlackOutbox:
                 alt_txt=reply.alt if isinstance(reply, Image) and reply.alt else None,
                 initial_comment=comment,
             )
-        except SlackApiError as error:
-            code = error.response.get("error")
-            log.warning("files upload to %s failed: %s", channel, code)
-            problem = Error(
-                what=f"Slack did not take the file {reply.filename} ({code}).",
-                todo="Invite the bot to this channel (/invite @classbot) and try again.",
-            )
-            await self._deliver(destination, problem, None, None)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            code = error.response.get("error") if isinstance(error, SlackApiError) else None
+            log.warning("files upload to %s failed: %s", channel, code or error)
+            # Said once per message: a job's delivery is retried and would repeat it.
+            if slot is None or not slot.upload_failed:
+                if slot is not None:
+                    slot.upload_failed = True
+                problem = Error(
+                    what=f"Slack did not take the file {reply.filename} ({code or 'no answer'}).",
+                    todo="Invite the bot to this channel (/invite @classbot) and try again.",
+                )
+                await self._deliver(destination, problem, None, None)
+            raise FileNotDelivered(f"{reply.filename}: {code or error}") from error
 
     async def _dm(self, user_id: str) -> str:
         channel = self._dms.get(user_id)

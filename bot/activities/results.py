@@ -7,12 +7,14 @@ guild, instructors excepted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.activities import store
+from bot.delivery import Roster
 from bot.identity import Role
-from bot.services import Services
+from bot.store import Store
 from bot.store.models import Activity
 
 Model = tuple[str, int | None]
@@ -46,8 +48,9 @@ class Results:
         return [row for row in self.rows if row.submitted_at is None]
 
 
-async def collect(services: Services, activity: Activity) -> Results:
-    async with services.store.session() as session:
+async def collect(database: Store, rosters: Mapping[str, Roster], activity: Activity) -> Results:
+    """The activity's rows: `rosters` are the platforms' member lists, by platform name."""
+    async with database.session() as session:
         platform, guild_external_id = await store.platform_of(session, activity.guild_id)
         answers = await store.answers(session, activity.id)
         users = await store.guild_users(session, activity.guild_id)
@@ -70,7 +73,7 @@ async def collect(services: Services, activity: Activity) -> Results:
         )
 
     # The platform call happens outside the database transaction.
-    roster = services.rosters.get(platform)
+    roster = rosters.get(platform)
     members = await roster.students(guild_external_id, activity.channel_id) if roster else None
     if members is None:
         source = "bot users"

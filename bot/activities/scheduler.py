@@ -1,7 +1,7 @@
 """Reminders and closing messages at activity deadlines, surviving restarts.
 
 Deadlines are rows in the database, not timers in memory: each tick reads what is due at
-`services.clock()` and claims it with a conditional UPDATE (`reminded_at`, `closed_at`)
+the clock and claims it with a conditional UPDATE (`reminded_at`, `closed_at`)
 before sending, so a restarted bot catches up on what fell due while it was down, and
 nothing is sent twice. A delivery that fails is un-claimed and retried a little later.
 
@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.activities import messages, store
-from bot.delivery import Destination
+from bot.config import Settings
+from bot.delivery import Destination, Outbox
 from bot.replies import Reply
-from bot.services import Services
+from bot.store import Store
 from bot.store.models import Activity
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,8 @@ class Sent:
     kind: str  # "reminder" or "closing"
 
 
-def reminder_at(activity: Activity, services: Services) -> datetime | None:
+def reminder_at(activity: Activity, settings: Settings) -> datetime | None:
     """When the reminder is due, or None when this activity gets none."""
-    settings = services.settings
     duration = activity.closes_at - activity.opens_at
     minutes = (
         settings.activity_reminder_minutes
@@ -59,8 +60,20 @@ def reminder_at(activity: Activity, services: Services) -> datetime | None:
 class ActivityScheduler:
     name = "activities"
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        outboxes: Mapping[str, Outbox],
+    ) -> None:
+        """`outboxes` by platform name; the adapters register theirs after start-up, so
+        pass the live mapping, not a copy."""
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.outboxes = outboxes
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -92,11 +105,11 @@ class ActivityScheduler:
     # -- the work ---------------------------------------------------------------------------
 
     async def tick(self) -> list[Sent]:
-        """Send every reminder and closing message due at `services.clock()`, once each."""
+        """Send every reminder and closing message due at the clock, once each."""
         async with self._lock:
-            now = self.services.clock()
-            async with self.services.store.session() as session:
-                activities = await store.pending(session, list(self.services.outboxes))
+            now = self.clock()
+            async with self.store.session() as session:
+                activities = await store.pending(session, list(self.outboxes))
             sent: list[Sent] = []
             for activity in activities:
                 for kind, at in self._moments(activity, now):
@@ -107,14 +120,14 @@ class ActivityScheduler:
     def _moments(self, activity: Activity, now: datetime) -> list[tuple[str, datetime]]:
         """When each message of a pending activity falls due (a failed one: its retry)."""
         moments = [("closing", activity.closes_at)]
-        remind = reminder_at(activity, self.services)
+        remind = reminder_at(activity, self.settings)
         if activity.reminded_at is None and remind is not None and activity.closes_at > now:
             moments.append(("reminder", remind))
         return [(kind, max(at, self._retry.get((activity.id, kind), at))) for kind, at in moments]
 
     async def _deliver(self, activity: Activity, kind: str, now: datetime) -> bool:
         closing, count = kind == "closing", 0
-        async with self.services.store.session(write=True) as session:
+        async with self.store.session(write=True) as session:
             if closing:
                 claimed = await store.claim_closing(session, activity.id, now)
                 count = (await store.submission_counts(session, [activity.id]))[activity.id]
@@ -123,7 +136,7 @@ class ActivityScheduler:
         if not claimed:  # someone else (/activity close, another process) got there first
             self._retry.pop((activity.id, kind), None)
             return False
-        tz = messages.zone(self.services.settings)
+        tz = messages.zone(self.settings)
         reply: Reply = (
             messages.closing(activity, count, tz, now)
             if closing
@@ -131,11 +144,11 @@ class ActivityScheduler:
         )
         destination = Destination.from_json(activity.destination)
         try:
-            outbox = self.services.outboxes[destination.platform]
+            outbox = self.outboxes[destination.platform]
             await outbox.send(destination, reply, key=f"activity:{activity.id}:{kind}")
         except Exception:
             log.exception("activity %s: the %s could not be delivered", activity.id, kind)
-            async with self.services.store.session(write=True) as session:
+            async with self.store.session(write=True) as session:
                 await store.release(session, activity.id, closing=closing)
             self._retry[(activity.id, kind)] = now + RETRY_AFTER
             return False
@@ -144,9 +157,9 @@ class ActivityScheduler:
 
     async def next_due(self) -> datetime | None:
         """The earliest moment a reminder or closing message falls due."""
-        now = self.services.clock()
-        async with self.services.store.session() as session:
-            activities = await store.pending(session, list(self.services.outboxes))
+        now = self.clock()
+        async with self.store.session() as session:
+            activities = await store.pending(session, list(self.outboxes))
         return min((at for a in activities for _, at in self._moments(a, now)), default=None)
 
     async def _run(self) -> None:
@@ -158,7 +171,7 @@ class ActivityScheduler:
                 await self.tick()
                 due = await self.next_due()
                 if due is not None:
-                    delay = (due - self.services.clock()).total_seconds()
+                    delay = (due - self.clock()).total_seconds()
             except Exception:
                 log.exception("activity scheduler tick failed; trying again shortly")
                 delay = RETRY_AFTER.total_seconds()

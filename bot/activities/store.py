@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, func, literal, literal_column, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.db import Store
+from bot.store.group import Grouped
 from bot.store.models import (
     Activity,
     Guild,
@@ -25,7 +27,6 @@ from bot.store.models import (
     SubmissionVersion,
     UsageEvent,
     User,
-    UtcDateTime,
 )
 
 
@@ -132,6 +133,17 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return dialect.insert(table)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A student's answer to save (see save_answers)."""
+
+    guild_pk: int
+    activity_id: int
+    user_pk: int
+    answer: str
+    now: datetime
+
+
 async def save_answer(
     session: AsyncSession,
     *,
@@ -141,85 +153,140 @@ async def save_answer(
     answer: str,
     now: datetime,
 ) -> Saved:
-    """Store a student's answer: the latest in submissions, every version in
-    submission_versions. Raises UnknownActivity, or ActivityClosed after the deadline.
+    """Store one answer (see save_answers); raises UnknownActivity or ActivityClosed."""
+    (outcome,) = await save_answers(session, [Answer(guild_pk, activity_id, user_pk, answer, now)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
-    One statement inserts or edits, and only while the activity (of this guild) is open:
-    `INSERT ... SELECT FROM activities WHERE open ON CONFLICT DO UPDATE ... RETURNING`. Two
-    submits at the same moment serialize on the row (PostgreSQL) or the write lock (SQLite)
-    and get versions n and n+1: none is lost, none duplicated, and none slips in after a
-    close. Writing first also means SQLite takes its write lock at the start of the
-    transaction instead of upgrading a read (which fails at once when another writer won).
+
+async def save_answers(
+    session: AsyncSession, answers: Sequence[Answer]
+) -> list[Saved | UnknownActivity | ActivityClosed]:
+    """Store many students' answers together, in arrival order: the latest in submissions,
+    every version in submission_versions. One outcome per answer: Saved, or UnknownActivity
+    / ActivityClosed for an answer that was not stored (the others are). Run it in a write
+    transaction (`Store.write`: on SQLite it holds the write lock from its start).
+
+    The activities are read first, locked against a concurrent close or extend until the
+    commit (FOR SHARE on PostgreSQL; SQLite's write lock is already held), and each answer
+    is checked against the deadline at its own arrival time. The answers to open
+    activities then go in rounds: round n holds the n-th answer of each student, so a
+    student who submits twice gets versions v and v+1 and keeps the later text. A round is
+    one upsert sent as executemany (`ON CONFLICT DO UPDATE ... RETURNING`), which
+    SQLAlchemy turns into a few multi-row statements. Two transactions answering for the
+    same student serialize on the row or the write lock: none is lost, none duplicated.
+    The same text again (a double click) is not a new version.
     """
-    insert = _insert(session, Submission)
-    insert_version = _insert(session, SubmissionVersion)
-    when = literal(now, UtcDateTime())
-    row_if_open = select(
-        Activity.id, literal(user_pk), literal(answer, Text()), literal(1), when, when
-    ).where(
-        Activity.id == activity_id,
-        Activity.guild_id == guild_pk,
-        Activity.closed_at.is_(None),
-        Activity.closes_at > now,
-    )
-    upsert = (
-        insert.from_select(
-            ["activity_id", "user_id", "answer", "version", "submitted_at", "updated_at"],
-            row_if_open,
+    activities = await _activities(session, {a.activity_id for a in answers})
+    outcomes: list[Saved | UnknownActivity | ActivityClosed | None] = []
+    for item in answers:
+        found = activities.get(item.activity_id)
+        if found is None or found.guild_id != item.guild_pk:
+            outcomes.append(UnknownActivity(item.activity_id))
+        elif not is_open(found, item.now):
+            outcomes.append(ActivityClosed(found))
+        else:
+            outcomes.append(None)
+    for round_ in _rounds([i for i, outcome in enumerate(outcomes) if outcome is None], answers):
+        rows = await session.execute(
+            _UPSERT[session.get_bind().dialect.name],
+            [
+                {
+                    "activity_id": answers[i].activity_id,
+                    "user_id": answers[i].user_pk,
+                    "answer": answers[i].answer,
+                    "version": 1,
+                    "submitted_at": answers[i].now,
+                    "updated_at": answers[i].now,
+                }
+                for i in round_
+            ],
         )
-        .on_conflict_do_update(
-            index_elements=["activity_id", "user_id"],
-            set_={
-                "answer": insert.excluded.answer,
-                "version": Submission.version + 1,
-                "updated_at": insert.excluded.updated_at,
-            },
-            # The same text again (a double click) is not a new version.
-            where=Submission.answer != insert.excluded.answer,
-        )
-        # What the reply shows, in the same round trip (subqueries are allowed here on both
-        # SQLite and PostgreSQL): through aiosqlite every statement costs thread hops.
-        .returning(
-            Submission.id,
-            Submission.version,
-            _of_activity(Activity.title),
-            _of_activity(Activity.closes_at),
-        )
-    )
-    row = (await session.execute(upsert)).first()
-    if row is not None:
-        submission_id, version, title, closes_at = row
-        await session.execute(
-            insert_version.values(
-                submission_id=submission_id, version=version, answer=answer, created_at=now
+        stored = {(a, u): (pk, version) for pk, a, u, version in rows}
+        versions = []
+        unchanged = []
+        for i in round_:
+            item = answers[i]
+            activity = activities[item.activity_id]
+            hit = stored.get((item.activity_id, item.user_pk))
+            if hit is None:
+                unchanged.append(i)
+                continue
+            outcomes[i] = Saved(hit[1], True, activity.title, activity.closes_at)
+            versions.append(
+                {
+                    "submission_id": hit[0],
+                    "version": hit[1],
+                    "answer": item.answer,
+                    "created_at": item.now,
+                }
             )
-        )
-        return Saved(version=version, changed=True, title=title, closes_at=closes_at)
-    # Nothing written: no such activity here, the activity is closed, or the answer is
-    # unchanged.
-    activity = await get(session, guild_pk, activity_id)
-    if activity is None:
-        raise UnknownActivity(activity_id)
-    if not is_open(activity, now):
-        session.expunge(activity)  # keep its loaded values through the rollback
-        raise ActivityClosed(activity)
-    current = await session.scalar(
-        select(Submission.version).where(
-            Submission.activity_id == activity_id, Submission.user_id == user_pk
-        )
-    )
-    return Saved(
-        version=int(current or 1),
-        changed=False,
-        title=activity.title,
-        closes_at=activity.closes_at,
-    )
+        if versions:
+            await session.execute(insert(SubmissionVersion), versions)
+        if unchanged:
+            current = await _current_versions(session, [answers[i] for i in unchanged])
+            for i in unchanged:
+                activity = activities[answers[i].activity_id]
+                version = current.get((answers[i].activity_id, answers[i].user_pk), 1)
+                outcomes[i] = Saved(version, False, activity.title, activity.closes_at)
+    for activity in activities.values():
+        session.expunge(activity)  # keep its loaded values through a rollback
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _of_activity(column: Any) -> Any:
-    # RETURNING renders its columns unqualified: name the outer row's column explicitly.
-    outer: Any = literal_column("submissions.activity_id")
-    return select(column).where(Activity.id == outer).scalar_subquery()
+def _rounds(indexes: Iterable[int], answers: Sequence[Answer]) -> list[list[int]]:
+    """`indexes` in rounds: the n-th answer of each student in round n."""
+    rounds: list[list[int]] = []
+    count: dict[tuple[int, int], int] = {}
+    for i in indexes:
+        key = (answers[i].activity_id, answers[i].user_pk)
+        n = count.get(key, 0)
+        count[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+def _upsert(dialect: Any) -> Any:
+    insert_ = dialect.insert(Submission)
+    return insert_.on_conflict_do_update(
+        index_elements=["activity_id", "user_id"],
+        set_={
+            "answer": insert_.excluded.answer,
+            "version": Submission.version + 1,
+            "updated_at": insert_.excluded.updated_at,
+        },
+        # The same text again (a double click) is not a new version.
+        where=Submission.answer != insert_.excluded.answer,
+    ).returning(Submission.id, Submission.activity_id, Submission.user_id, Submission.version)
+
+
+# Built once: the statement is the same for every round, so SQLAlchemy compiles it once.
+_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+
+
+async def _current_versions(
+    session: AsyncSession, answers: Sequence[Answer]
+) -> dict[tuple[int, int], int]:
+    """(activity id, user id) → the version stored now."""
+    rows = await session.execute(
+        select(Submission.activity_id, Submission.user_id, Submission.version).where(
+            Submission.activity_id.in_({a.activity_id for a in answers}),
+            Submission.user_id.in_({a.user_pk for a in answers}),
+        )
+    )
+    return {(a, u): version for a, u, version in rows}
+
+
+async def _activities(session: AsyncSession, ids: Iterable[int]) -> dict[int, Activity]:
+    # FOR SHARE: a close or extend in another transaction waits for this one (PostgreSQL;
+    # SQLite leaves the clause out and its write lock does the same).
+    rows = await session.scalars(
+        select(Activity).where(Activity.id.in_(set(ids))).with_for_update(read=True)
+    )
+    return {activity.id: activity for activity in rows}
 
 
 async def close_now(session: AsyncSession, activity: Activity, now: datetime) -> bool:
@@ -235,6 +302,19 @@ async def close_now(session: AsyncSession, activity: Activity, now: datetime) ->
     if claimed is not None:
         activity.closes_at, activity.closed_at = closes_at, now
     return claimed is not None
+
+
+async def close_and_count(
+    session: AsyncSession, activity: Activity, now: datetime
+) -> tuple[bool, int]:
+    """close_now, and the number of answers it closed with."""
+    closed = await close_now(session, activity, now)
+    return closed, (await submission_counts(session, [activity.id]))[activity.id]
+
+
+async def withdraw(session: AsyncSession, activity: Activity) -> None:
+    """Delete an activity whose announcement could not be posted."""
+    await session.delete(await session.merge(activity))
 
 
 async def extend(session: AsyncSession, activity: Activity, closes_at: datetime) -> None:
@@ -363,3 +443,16 @@ async def platform_of(session: AsyncSession, guild_pk: int) -> tuple[str, str]:
         await session.execute(select(Guild.platform, Guild.external_id).where(Guild.id == guild_pk))
     ).one()
     return str(row[0]), str(row[1])
+
+
+NOT_SAVED = "The class database is busy; your answer was not saved."
+
+
+def submissions(db: Store) -> Grouped[Answer, Saved]:
+    """The group writer of answers for this store: answers arriving together are saved in
+    one transaction; past the write deadline each gets DatabaseBusy (NOT_SAVED)."""
+    return db.group("activity submissions", _submission_writer)
+
+
+def _submission_writer(db: Store) -> Grouped[Answer, Saved]:
+    return Grouped(db, save_answers, busy=NOT_SAVED)

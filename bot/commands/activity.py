@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta, tzinfo
+from functools import partial
 
 from bot.activities import export, messages, results, store
 from bot.activities.messages import ANSWER_MAX, clock_time, deadline
@@ -25,6 +26,7 @@ from bot.store.models import Activity
 log = logging.getLogger(__name__)
 
 LATE = "Answers are no longer accepted; ask your instructor if you need more time."
+NOT_POSTED = "The class database is busy; the activity was not posted."
 
 
 # -- subcommands ------------------------------------------------------------------------------
@@ -49,9 +51,9 @@ async def post(ctx: Context, title: str, minutes: int, prompt: str, channel: str
             )
         # A new message in that channel: the handle belongs to this command's interaction.
         destination = Destination(here.platform, here.guild_id, target, here.user_id, {})
-    async with ctx.services.store.session(write=True) as session:
-        activity = await store.create(
-            session,
+    activity = await ctx.services.store.write(
+        partial(
+            store.create,
             guild_pk=ctx.guild_pk,
             user_pk=ctx.user_pk,
             channel_id=target,
@@ -60,14 +62,15 @@ async def post(ctx: Context, title: str, minutes: int, prompt: str, channel: str
             opens_at=now,
             closes_at=now + timedelta(minutes=minutes),
             destination=destination.to_json(),
-        )
+        ),
+        busy=NOT_POSTED,
+    )
     card = messages.announcement(activity, _tz(ctx), now)
     try:
         reply = await _to_class(ctx, activity, card, "announcement")
     except Exception:
         log.warning("activity %s: could not post in %s", activity.id, target, exc_info=True)
-        async with ctx.services.store.session(write=True) as session:
-            await session.delete(await session.merge(activity))
+        await ctx.services.store.write(partial(store.withdraw, activity=activity))
         raise UsageError(
             Error(
                 what=f"I could not post in {channel}.",
@@ -113,18 +116,12 @@ async def submit(ctx: Context, answer: str, id: int | None) -> Reply:
     channel.
     """
     now = ctx.services.clock()
-    # With an id (the Submit button's form always has one) a single transaction does it all.
+    # With an id (the Submit button's form always has one) the answer goes straight to the
+    # group writer: answers arriving together are saved in one transaction.
     activity_id = id if id is not None else (await _pick(ctx, None, open_only=True)).id
+    item = store.Answer(ctx.guild_pk, activity_id, ctx.user_pk, answer, now)
     try:
-        async with ctx.services.store.session(write=True) as session:
-            saved = await store.save_answer(
-                session,
-                guild_pk=ctx.guild_pk,
-                activity_id=activity_id,
-                user_pk=ctx.user_pk,
-                answer=answer,
-                now=now,
-            )
+        saved = await store.submissions(ctx.services.store).submit(item)
     except store.UnknownActivity:
         raise UsageError(_unknown(activity_id)) from None
     except store.ActivityClosed as closed:
@@ -145,9 +142,9 @@ async def close(ctx: Context, id: int | None) -> Reply:
     """Close an activity now and post the closing message."""
     activity = await _pick(ctx, id, open_only=True)
     now = ctx.services.clock()
-    async with ctx.services.store.session(write=True) as session:
-        closed = await store.close_now(session, activity, now)
-        count = (await store.submission_counts(session, [activity.id]))[activity.id]
+    closed, count = await ctx.services.store.write(
+        partial(store.close_and_count, activity=activity, now=now)
+    )
     if not closed:
         return Error(
             what=f"Activity #{activity.id} is already closed "
@@ -164,8 +161,9 @@ async def extend(ctx: Context, id: int, minutes: int) -> Reply:
     activity = await _pick(ctx, id, open_only=False)
     now = ctx.services.clock()
     start = activity.closes_at if store.is_open(activity, now) else now
-    async with ctx.services.store.session(write=True) as session:
-        await store.extend(session, activity, start + timedelta(minutes=minutes))
+    await ctx.services.store.write(
+        partial(store.extend, activity=activity, closes_at=start + timedelta(minutes=minutes))
+    )
     _wake_scheduler(ctx)
     card = messages.extended(activity, _tz(ctx), now)
     return await _to_class(ctx, activity, card, "extended")
@@ -189,7 +187,7 @@ async def results_(ctx: Context, id: int | None) -> list[Reply]:
     """Who answered what, who has not answered yet, and a CSV of it all (instructors)."""
     activity = await _pick(ctx, id, open_only=False)
     now, tz = ctx.services.clock(), _tz(ctx)
-    collected = await results.collect(ctx.services, activity)
+    collected = await results.collect(ctx.services.store, ctx.services.rosters, activity)
     csv = File(
         filename=export.filename(collected),
         data=export.to_csv(collected, tz),

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commandline import quote
+from bot.commands.listing import MAX_PAGE, list_options
+from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DatasetCardReport, analyze_dataset_card
-from bot.hub.client import hub_of
+from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import (
     DatasetDetails,
@@ -22,12 +24,10 @@ from bot.hub.records import (
     checklist_text,
     license_text,
 )
-from bot.hub.tasks import SORT_WORDS, SORTS, complete_tasks, normalize_task
+from bot.hub.tasks import SORT_WORDS, normalize_task
 from bot.replies import Button, Card, Error, Field, Reply, Table, Text
 from bot.router import Command, Context, Option
-from bot.services import Services
 
-MAX_PAGE = 40
 CELL = 60  # characters of a preview cell
 MAX_COLUMNS = 6
 # The card's creator tags, in words (https://huggingface.co/docs/hub/datasets-cards).
@@ -79,7 +79,7 @@ async def run(
 async def _list(
     ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
 ) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     try:
         found = await hub.search_datasets(text=text, task=tag, sort=sort, limit=limit, page=page)
@@ -127,7 +127,7 @@ async def _list(
 
 # -- one dataset -----------------------------------------------------------------------------
 async def _details(ctx: Context, asked: str) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     try:
         info = await hub.dataset_info(asked)
         dataset = info.value
@@ -234,7 +234,7 @@ async def _record(ctx: Context, dataset: str, **detail: object) -> None:
 async def _preview(
     ctx: Context, dataset: str, config: str | None, split: str | None, count: int
 ) -> Reply | list[Reply]:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     answers: list[Cached[Any]] = []
     try:
         if not (config and split):
@@ -334,20 +334,16 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-async def _complete_tasks(services: Services, prefix: str) -> list[str]:
-    return complete_tasks(prefix)
-
-
 COMMAND = Command(
     name="dataset",
     handler=run,
     options=(
-        Option("text", str, "Words in the dataset's name", rest=True, max_length=100),
-        Option("task", str, "A task category, e.g. text-classification", complete=_complete_tasks),
-        Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
-        Option("limit", int, "How many datasets", default=10, min_value=1, max_value=25),
-        Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
-        Option("id", str, "A dataset id: show its card facts", max_length=200),
+        *list_options(
+            words="Words in the dataset's name",
+            task="A task category, e.g. text-classification",
+            limit="How many datasets",
+        ),
+        Option("id", str, "A dataset id: show its card facts", max_length=MAX_REPO_ID),
         Option("preview", bool, "Show its first rows", default=False),
         Option("config", str, "Preview: which config (subset)", max_length=100),
         Option("split", str, "Preview: which split, e.g. train", max_length=100),

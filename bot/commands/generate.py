@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from bot.declare import MAX_REPO_ID
 from bot.identity import Role
 from bot.inference.guard import ApprovedModel
 from bot.jobs.commands import queued_reply, submit_job
@@ -112,7 +113,12 @@ COMMAND = Command(
             rest=True,
             max_length=MAX_PROMPT_CHARS,
         ),
-        Option("model", str, "A Hub model id (text-generation) or the class default"),
+        Option(
+            "model",
+            str,
+            "A Hub model id (text-generation) or the class default",
+            max_length=MAX_REPO_ID,
+        ),
         Option(
             "max_new_tokens", int, "How many tokens to add", default=50, min_value=1, max_value=256
         ),
@@ -144,7 +150,12 @@ COMMAND = Command(
         Option(
             "seed", int, "Same seed + settings + model = same text", min_value=0, max_value=MAX_SEED
         ),
-        Option("compare", str, "greedy, sampled, or another model id to run side by side"),
+        Option(
+            "compare",
+            str,
+            "greedy, sampled, or another model id to run side by side",
+            max_length=MAX_REPO_ID,
+        ),
     ),
     examples=(
         '/generate prompt:"Once upon a time"',

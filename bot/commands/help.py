@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.declare import MAX_NAME
 from bot.identity import Role
 from bot.replies import Card, Field, Reply
 from bot.router import Command, Context, Option
@@ -42,16 +43,22 @@ async def run(ctx: Context, command: str | None) -> Reply:
                 for sub in declared.subcommands
             ),
         )
-    shown = path[:2] if router.commands[path[0].lower()].subcommands else path[:1]
+    shown = router.path_of(path)
     details = [Field(name="Usage", value=router.usage(shown), inline=False)]
     for option in declared.options:
         details.append(Field(name=option.name, value=_describe(option), inline=False))
+    for verb_path, verb in declared.with_verbs(shown):
+        if verb is not declared:
+            who = " (instructors)" if verb.role is Role.INSTRUCTOR else ""
+            details.append(
+                Field(name=router.usage(verb_path), value=verb.summary + who, inline=False)
+            )
     if declared.examples:
         details.append(Field(name="Examples", value="\n".join(declared.examples), inline=False))
     if declared.role is Role.INSTRUCTOR:
         details.append(Field(name="Who", value="Instructors only.", inline=False))
     return Card(
-        title="/" + " ".join(p.lower() for p in shown),
+        title="/" + " ".join(shown),
         description=declared.help,
         fields=tuple(details),
     )
@@ -63,6 +70,8 @@ def _describe(option: Option) -> str:
         details.append("one of: " + ", ".join(option.choices))
     if option.min_value is not None and option.max_value is not None:
         details.append(f"from {_number(option.min_value)} to {_number(option.max_value)}")
+    elif option.min_value is not None:
+        details.append(f"at least {_number(option.min_value)}")
     if option.default is not None:
         details.append(f"default {option.default}")
     details.append("required" if option.required else "optional")
@@ -72,7 +81,9 @@ def _describe(option: Option) -> str:
 COMMAND = Command(
     name="help",
     handler=run,
-    options=(Option("command", str, "A command to explain, e.g. search", rest=True),),
+    options=(
+        Option("command", str, "A command to explain, e.g. search", rest=True, max_length=MAX_NAME),
+    ),
     examples=("/help", "/help search", "/help activity post"),
     rate_limited=False,
 )

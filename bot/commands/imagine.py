@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.declare import MAX_REPO_ID
 from bot.identity import Role
 from bot.inference.class_filter import FILTER_KIND, change_words, check_texts
 from bot.inference.devices import accelerator
@@ -266,7 +267,12 @@ COMMAND = Command(
         Option(
             "negative_prompt", str, "What to keep out of the image", max_length=MAX_PROMPT_CHARS
         ),
-        Option("model", str, "A Hub model id (text-to-image) or the class default"),
+        Option(
+            "model",
+            str,
+            "A Hub model id (text-to-image) or the class default",
+            max_length=MAX_REPO_ID,
+        ),
         Option(
             "steps", int, "Denoising steps: more = slower, finer", min_value=1, max_value=MAX_STEPS
         ),

@@ -27,49 +27,70 @@ class Cached(Generic[T]):
 
 
 class SingleFlightCache:
+    """`stale_wait`: with an expired answer at hand, wait at most this long for a fresh one
+    before serving the old one marked stale (None: wait for the fetch to end). The fetch
+    goes on either way and refreshes the cache when it answers."""
+
     def __init__(
         self,
         ttl: float,
         max_entries: int = 2048,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        stale_wait: float | None = None,
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
+        self.stale_wait = stale_wait
         self._entries: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
-        self._inflight: dict[Hashable, asyncio.Future[object]] = {}
+        # The fetch runs as its own task: callers that stop waiting (a stale answer served,
+        # a cancelled command) do not cancel it for the others.
+        self._inflight: dict[Hashable, asyncio.Task[object]] = {}
 
-    async def get(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> Cached[T]:
+    async def get(
+        self,
+        key: Hashable,
+        fetch: Callable[[], Awaitable[T]],
+        *,
+        stale_wait: float | None = None,
+    ) -> Cached[T]:
+        """The cached answer for `key`, or the one `fetch` gives (one fetch per key at once).
+        `stale_wait` overrides the cache's own for this call."""
         now = self.clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] <= self.ttl:
             self._entries.move_to_end(key)
             return Cached(value=entry[1], age=now - entry[0])  # type: ignore[arg-type]
-        inflight = self._inflight.get(key)
-        if inflight is None:
-            inflight = asyncio.get_running_loop().create_future()
-            self._inflight[key] = inflight
-            try:
-                value: object = await fetch()
-            except asyncio.CancelledError:
-                inflight.cancel()
-                raise
-            except Exception as error:
-                inflight.set_exception(error)
-                # Waiters see the error; nobody else retrieves it, so mark it retrieved.
-                inflight.exception()
-            else:
-                inflight.set_result(value)
-                self._store(key, value)
-            finally:
-                del self._inflight[key]
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fill(key, fetch))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done))
+        wait = self.stale_wait if stale_wait is None else stale_wait
         try:
-            result = await asyncio.shield(inflight)
-        except Exception:
+            if entry is None or wait is None:
+                result = await asyncio.shield(task)
+            else:
+                result = await asyncio.wait_for(asyncio.shield(task), wait)
+        except Exception:  # the fetch failed, or took longer than `wait` (TimeoutError)
             if entry is None:
                 raise
             return Cached(value=entry[1], age=now - entry[0], stale=True)  # type: ignore[arg-type]
         return Cached(value=result)  # type: ignore[arg-type]
+
+    async def _fill(self, key: Hashable, fetch: Callable[[], Awaitable[object]]) -> object:
+        value = await fetch()
+        self._store(key, value)
+        return value
+
+    def _settle(self, key: Hashable, task: asyncio.Task[object]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            # Waiters see the error; when none is left (a stale answer was served), nobody
+            # else retrieves it: mark it retrieved.
+            task.exception()
 
     def _store(self, key: Hashable, value: object) -> None:
         self._entries[key] = (self.clock(), value)

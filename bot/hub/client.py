@@ -5,6 +5,14 @@ arguments): a class of 30 typing the same search reaches the Hub once, and when 
 stops answering, the last answer is served marked stale (see errors.stale_note). "Not
 found" and "gated" are answers, cached like any other, so they are never shown as stale.
 
+A sick Hub must not hold a class: each call has one overall deadline
+(`hub_timeout_seconds`) and a short connect timeout; calls run on a thread pool of their own
+(64 threads, not asyncio's default cpu_count + 4 that the rest of the bot shares); after
+five failures in a row a circuit breaker (bot/hub/breaker.py) fails calls at once for 30 s,
+so expired answers are served at once, and with the breaker closed an expired answer is
+served after 1 s while the fetch goes on. Every failure becomes a HubError through the one
+mapping in bot/hub/faults.py; the model guard and the worker's downloads use it too.
+
 Hub calls go through huggingface_hub: `HfApi.model_info` / `dataset_info`, and for lists
 and README files its own session, headers and error mapping (`hf_raise_for_status`), one
 request per page. Not `HfApi.list_models` or `hf_hub_download`: they retry 429 and 5xx
@@ -21,38 +29,45 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import httpx2
-from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status
-from huggingface_hub.errors import (
-    DisabledRepoError,
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    RepositoryNotFoundError,
+from huggingface_hub import (
+    HfApi,
+    ModelInfo,
+    constants,
+    get_session,
+    hf_hub_url,
+    hf_raise_for_status,
 )
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 # Public (documented under huggingface_hub.utils) but lazily exported, which mypy cannot see.
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
 from bot.config import Settings
 from bot.errors import UsageError
+from bot.hub.breaker import CircuitBreaker
 from bot.hub.cache import Cached, SingleFlightCache
 from bot.hub.errors import (
     BadRepoId,
     HubBadAnswer,
     HubError,
     HubRateLimited,
+    HubTokenRefused,
+    HubUnavailable,
     NoPreview,
+    RepoDisabled,
     RepoGated,
     RepoNotFound,
     retry_after,
     unavailable,
 )
+from bot.hub.faults import hub_fault
 from bot.hub.records import (
     DatasetDetails,
     Feature,
@@ -67,9 +82,6 @@ from bot.hub.records import (
 )
 from bot.hub.tasks import SORTS
 from bot.replies import Error
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,7 +100,17 @@ _MODEL_LIST_FIELDS = [
 _DATASET_LIST_FIELDS = ["downloads", "likes", "tags"]
 _SEEN_IDS = 2000
 # Definite answers, cached like any other (never "stale": the Hub did answer).
-_ANSWERS = (RepoNotFound, RepoGated, NoPreview, BadRepoId)
+_ANSWERS = (RepoNotFound, RepoGated, RepoDisabled, NoPreview, BadRepoId)
+# Hub calls run in threads of their own (huggingface_hub is synchronous): asyncio's default
+# pool has cpu_count + 4 threads, so six hanging calls used to queue the whole class and
+# every other to_thread call of the bot behind them.
+_HUB_THREADS = 64
+# Connections to the dataset viewer (huggingface_hub's own session allows 100).
+_MAX_CONNECTIONS = 128
+# An unreachable host is known in well under this; waiting longer only holds the student.
+_CONNECT_SECONDS = 3.0
+# With an expired answer at hand, wait this long for a fresh one before showing the old one.
+_STALE_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,56 +120,31 @@ class _Refusal:
     error: HubError
 
 
-def _translate(error: Exception, kind: str, repo_id: str | None) -> HubError | None:
-    """A library or HTTP failure as a HubError (None: a bug of ours, left to propagate)."""
-    if isinstance(error, HFValidationError):
-        return BadRepoId(kind, repo_id or "?")
-    if isinstance(error, GatedRepoError):
-        return RepoGated(repo_id or "this repo")
-    if isinstance(error, (RepositoryNotFoundError, DisabledRepoError)):
-        return RepoNotFound(kind, repo_id or "?")
-    if isinstance(error, HfHubHTTPError):
-        status = error.response.status_code
-        if status == 429:
-            return HubRateLimited(retry_after(error.response.headers))
-        if status >= 500:
-            return unavailable(status)
-        if status in (401, 403, 404) and repo_id:
-            return RepoNotFound(kind, repo_id)
-        said = error.server_message or "no reason given"
-        return HubError(
-            f"The Hugging Face Hub refused the request (error {status}): {said}",
-            "Check the options you gave; /help search shows them.",
-        )
-    if isinstance(error, httpx2.TimeoutException):
-        return unavailable(timeout=True)
-    if isinstance(error, httpx2.HTTPError):
-        return unavailable()
-    if isinstance(error, (ValueError, TypeError, KeyError, AttributeError)):
-        # JSON that does not parse, or does not have the documented shape.
-        log.warning("unreadable Hub answer for %s %s: %r", kind, repo_id, error)
-        return HubBadAnswer()
-    return None
-
-
-def hub_of(services: Services) -> HubClient:
-    """The app's Hub client (create_app sets it); a clear reply where it is missing."""
-    if services.hub is None:
+def require_hub(hub: HubClient | None) -> HubClient:
+    """`hub`, or a clear reply where the bot was assembled without one."""
+    if hub is None:
         raise UsageError(
             Error(
                 what="The Hugging Face Hub is not set up on this bot.", todo="Tell your instructor."
             )
         )
-    return services.hub
+    return hub
 
 
 class HubClient:
+    """The Hub and the dataset viewer for the whole bot: one cache, one circuit breaker per
+    server, and one deadline per call (`hub_timeout_seconds`), so that a sick Hub answers
+    every student at once (a fault, or an older answer marked stale) instead of queueing
+    them. Every failure becomes a HubError through bot/hub/faults.py."""
+
     def __init__(
         self,
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         endpoint: str | None = None,
+        breaker: CircuitBreaker | None = None,
+        viewer_breaker: CircuitBreaker | None = None,
     ) -> None:
         # HF_ENDPOINT (read by huggingface_hub at import) unless given: tests, mirrors.
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
@@ -159,53 +156,89 @@ class HubClient:
         self._headers = build_hf_headers(token=token, library_name="classbot")
         # The app's clock, so that "cached N min ago" and expiry agree with everything else.
         self.cache = SingleFlightCache(
-            settings.hub_cache_seconds, clock=lambda: clock().timestamp()
+            settings.hub_cache_seconds,
+            clock=lambda: clock().timestamp(),
+            stale_wait=_STALE_WAIT_SECONDS,
         )
+        self.breaker = breaker or CircuitBreaker()
+        self.viewer_breaker = viewer_breaker or CircuitBreaker()
+        self._threads = ThreadPoolExecutor(_HUB_THREADS, thread_name_prefix="hub")
         viewer_headers = {"user-agent": "classbot"}
         if secret:
             viewer_headers["authorization"] = f"Bearer {secret}"
         self.viewer = httpx.AsyncClient(
             base_url=settings.datasets_server_url.rstrip("/") + "/",
             headers=viewer_headers,
-            timeout=self.timeout,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_SECONDS)),
+            limits=httpx.Limits(
+                max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS // 4
+            ),
             follow_redirects=True,
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def aclose(self) -> None:
         await self.viewer.aclose()
+        # Calls still blocked on a hanging Hub end with their own timeout; nobody waits.
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
-    # -- the cache -----------------------------------------------------------------------------
+    @property
+    def _request_timeout(self) -> httpx2.Timeout:
+        return httpx2.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_SECONDS))
+
+    # -- the cache, the breaker and the deadline ----------------------------------------------
     async def _get(
-        self, key: Hashable, work: Callable[[], Awaitable[T]], kind: str, repo_id: str | None
+        self,
+        key: Hashable,
+        work: Callable[[], Awaitable[T]],
+        kind: str,
+        repo_id: str | None,
+        *,
+        breaker: CircuitBreaker | None = None,
+        stale_wait: float | None = None,
     ) -> Cached[T]:
+        guard = breaker or self.breaker
+
         async def fetch() -> T | _Refusal:
+            guard.before_call()
             try:
-                return await work()
-            except HubError as error:
-                if isinstance(error, _ANSWERS):
-                    return _Refusal(error)
+                # The request timeouts bound each read; this bounds the whole call.
+                value = await asyncio.wait_for(work(), self.timeout)
+            except asyncio.CancelledError:
+                guard.abandoned()
                 raise
             except Exception as error:
-                translated = _translate(error, kind, repo_id)
-                if translated is None:
+                fault = hub_fault(error, kind, repo_id)
+                if isinstance(fault, HubUnavailable):
+                    guard.failed()
+                else:
+                    guard.succeeded()  # a refusal is an answer: the Hub is up
+                if isinstance(fault, _ANSWERS):
+                    return _Refusal(fault)
+                if fault is error:
                     raise
-                if isinstance(translated, _ANSWERS):
-                    return _Refusal(translated)
-                raise translated from error
+                raise fault from error
+            guard.succeeded()
+            return value
 
-        cached = await self.cache.get(key, fetch)
+        cached = await self.cache.get(key, fetch, stale_wait=stale_wait)
         if isinstance(cached.value, _Refusal):
             raise cached.value.error
         return cached  # type: ignore[return-value]
 
     async def _threaded(
-        self, key: Hashable, work: Callable[[], T], kind: str, repo_id: str | None = None
+        self,
+        key: Hashable,
+        work: Callable[[], T],
+        kind: str,
+        repo_id: str | None = None,
+        *,
+        stale_wait: float | None = None,
     ) -> Cached[T]:
         async def run() -> T:
-            return await asyncio.to_thread(work)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
-        return await self._get(key, run, kind, repo_id)
+        return await self._get(key, run, kind, repo_id, stale_wait=stale_wait)
 
     # -- HTTP through huggingface_hub --------------------------------------------------------------
     def _list(self, path: str, params: dict[str, Any], want: int) -> list[dict[str, Any]]:
@@ -215,7 +248,7 @@ class HubClient:
         items: list[dict[str, Any]] = []
         while url and len(items) < want:
             response = get_session().get(
-                url, params=query, headers=self._headers, timeout=self.timeout
+                url, params=query, headers=self._headers, timeout=self._request_timeout
             )
             hf_raise_for_status(response)
             page = response.json()
@@ -228,7 +261,7 @@ class HubClient:
     def _file(self, repo_id: str, filename: str, repo_type: str) -> str | None:
         """A repo file's text (README.md, dataset_infos.json), or None if the repo has none."""
         url = hf_hub_url(repo_id, filename, repo_type=repo_type, endpoint=self.endpoint)
-        response = get_session().get(url, headers=self._headers, timeout=self.timeout)
+        response = get_session().get(url, headers=self._headers, timeout=self._request_timeout)
         try:
             hf_raise_for_status(response)
         except RepositoryNotFoundError:
@@ -273,12 +306,26 @@ class HubClient:
         """A model's facts; a renamed repo answers with its new id (compare with repo_id)."""
 
         def work() -> ModelDetails:
-            return model_details(self.api.model_info(repo_id, timeout=self.timeout))
+            return model_details(self._model_info(repo_id))
 
         try:
             return await self._threaded(("model_info", repo_id), work, "model", repo_id)
         except RepoNotFound as error:
             raise error.with_suggestions(await self.similar_models(repo_id)) from None
+
+    def _model_info(self, repo_id: str, files: bool = False) -> ModelInfo:
+        # Typed as a float, passed as is to the httpx2 session: a Timeout works.
+        timeout: Any = self._request_timeout
+        return self.api.model_info(repo_id, timeout=timeout, files_metadata=files)
+
+    async def model_facts(
+        self, repo_id: str, *, files: bool = False, stale_wait: float | None = None
+    ) -> Cached[ModelInfo]:
+        """huggingface_hub's own ModelInfo (for the model guard), `files`: with file sizes.
+        `stale_wait=0` answers at once from an expired entry while it is refreshed."""
+        work = lambda: self._model_info(repo_id, files)  # noqa: E731
+        key = ("model_facts", repo_id, files)
+        return await self._threaded(key, work, "model", repo_id, stale_wait=stale_wait)
 
     async def model_card(self, repo_id: str) -> Cached[str | None]:
         """README.md of a model, None when it has no card."""
@@ -348,7 +395,9 @@ class HubClient:
 
     async def dataset_info(self, repo_id: str) -> Cached[DatasetDetails]:
         def work() -> DatasetDetails:
-            return dataset_details(self.api.dataset_info(repo_id, timeout=self.timeout))
+            # Typed as a float, passed as is to the httpx2 session: a Timeout works.
+            timeout: Any = self._request_timeout
+            return dataset_details(self.api.dataset_info(repo_id, timeout=timeout))
 
         try:
             return await self._threaded(("dataset_info", repo_id), work, "dataset", repo_id)
@@ -377,12 +426,7 @@ class HubClient:
     # -- the dataset viewer ----------------------------------------------------------------------
     async def _viewer_get(self, endpoint: str, params: dict[str, str]) -> Any:
         dataset = params["dataset"]
-        try:
-            response = await self.viewer.get(endpoint, params=params)
-        except httpx.TimeoutException:
-            raise unavailable(timeout=True) from None
-        except httpx.HTTPError:
-            raise unavailable() from None
+        response = await self.viewer.get(endpoint, params=params)
         if response.status_code == 429:
             raise HubRateLimited(retry_after(response.headers))
         try:
@@ -394,12 +438,24 @@ class HubClient:
                 raise HubBadAnswer()
             return body
         message = body.get("error") if isinstance(body, dict) else None
+        if response.status_code == 401 and "invalid credentials" in str(message).lower():
+            raise HubTokenRefused()
         if response.status_code in (401, 403, 404):
             raise NoPreview(dataset, "the dataset viewer does not know it (or it is private)")
-        if isinstance(message, str) and response.status_code in (500, 501):
+        # The viewer's own "this dataset cannot be previewed": a 501 (not supported), or a
+        # 500 naming the dataset's failure (cause_exception). A bare 500 is an outage.
+        about_dataset = response.status_code == 501 or (
+            isinstance(body, dict) and "cause_exception" in body
+        )
+        if isinstance(message, str) and about_dataset:
             where = f" ({params['config']}/{params['split']})" if "split" in params else ""
             raise NoPreview(dataset, message, where)
         raise unavailable(response.status_code)
+
+    async def _viewer(
+        self, key: Hashable, work: Callable[[], Awaitable[T]], dataset: str
+    ) -> Cached[T]:
+        return await self._get(key, work, "dataset", dataset, breaker=self.viewer_breaker)
 
     async def viewer_splits(self, dataset: str) -> Cached[tuple[tuple[str, str], ...]]:
         """(config, split) pairs the viewer knows for a dataset."""
@@ -408,7 +464,7 @@ class HubClient:
             body = await self._viewer_get("splits", {"dataset": dataset})
             return tuple((str(s["config"]), str(s["split"])) for s in body.get("splits", []))
 
-        return await self._get(("viewer_splits", dataset), work, "dataset", dataset)
+        return await self._viewer(("viewer_splits", dataset), work, dataset)
 
     async def viewer_first_rows(self, dataset: str, config: str, split: str) -> Cached[FirstRows]:
         async def work() -> FirstRows:
@@ -433,4 +489,4 @@ class HubClient:
             return FirstRows(dataset, config, split, features, rows)
 
         key = ("viewer_first_rows", dataset, config, split)
-        return await self._get(key, work, "dataset", dataset)
+        return await self._viewer(key, work, dataset)

@@ -1,7 +1,8 @@
 """Hub faults as typed errors in words a student can act on, and the "cached" note.
 
-The client (bot/hub/client.py) turns every library or HTTP failure into one of these; a
-command shows `error.reply()`. Faults are kept apart from "not found": a missing repo is an
+bot/hub/faults.py turns every library or HTTP failure into one of these, for the client
+(bot/hub/client.py), the model guard and the worker's downloads; a command shows
+`error.reply()`. Faults are kept apart from "not found": a missing repo is an
 answer, an outage is not (only an outage is worth an older cached answer).
 """
 
@@ -55,6 +56,31 @@ class HubBadAnswer(HubUnavailable):
         )
 
 
+class HubCircuitOpen(HubUnavailable):
+    """Recent calls failed in a row: the bot stops asking for a while instead of waiting."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        super().__init__(
+            "The Hugging Face Hub is not answering right now, so I am not asking it for a "
+            "little while.",
+            f"Try again in {seconds} s; it is not something you typed.",
+        )
+
+
+class HubTokenRefused(HubError):
+    """The Hub refused the bot's own token: a setup problem, not the student's."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The Hugging Face Hub refused this bot's access token (HF_TOKEN): it was revoked, "
+            "has expired or was mistyped.",
+            "Tell your instructor: make a new read token on "
+            "https://huggingface.co/settings/tokens and set HF_TOKEN, or remove HF_TOKEN to "
+            "use the Hub without one.",
+        )
+
+
 class RepoNotFound(HubError):
     """A missing, private or deleted repo (the Hub answers 401 to anonymous callers)."""
 
@@ -78,6 +104,15 @@ class RepoNotFound(HubError):
 
     def with_suggestions(self, suggestions: tuple[str, ...]) -> RepoNotFound:
         return RepoNotFound(self.kind, self.repo_id, suggestions)
+
+
+class RepoDisabled(HubError):
+    def __init__(self, kind: str, repo_id: str) -> None:
+        self.repo_id = repo_id
+        super().__init__(
+            f"{repo_id} has been disabled on the Hub: its {kind} can no longer be read.",
+            "Pick another one; /search finds them." if kind == "model" else "Pick another one.",
+        )
 
 
 class BadRepoId(HubError):

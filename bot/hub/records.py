@@ -123,6 +123,18 @@ class FirstRows:
     rows: tuple[ViewerRow, ...]
 
 
+def param_count(value: object) -> int | None:
+    """A parameter count (or byte size) as the Hub gives it; None when it is missing or not
+    a whole positive number (metadata is written by repo owners and can hold anything)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else None
+
+
 def model_summary(info: ModelInfo) -> ModelSummary:
     tags = tuple(info.tags or ())
     return ModelSummary(
@@ -131,7 +143,7 @@ def model_summary(info: ModelInfo) -> ModelSummary:
         library=info.library_name,
         downloads=int(info.downloads or 0),
         likes=int(info.likes or 0),
-        params=info.safetensors.total if info.safetensors else None,
+        params=param_count(info.safetensors.total) if info.safetensors else None,
         license=next(iter(_tag_values(tags, "license")), None),
         gated=_gated(info.gated),
     )

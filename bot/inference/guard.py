@@ -7,6 +7,10 @@ library), is too big for the device, is gated and we have no token, ships no saf
 needs remote code. Local folders (offline classrooms, tests) are read from disk: config.json
 and the safetensors headers, which give the parameter count without loading a tensor.
 
+Hub facts come through the bot's HubClient (bot/hub/client.py): its cache, its circuit
+breaker and its one mapping of Hub faults to replies. A model vetted before is answered at
+once from that cache, even when the Hub has stopped answering, while it is checked again.
+
 The approved model carries the commit sha that was vetted, so the worker downloads exactly
 that revision and not whatever the repo holds a minute later.
 """
@@ -17,6 +21,7 @@ import asyncio
 import fnmatch
 import json
 import logging
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -24,18 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from huggingface_hub import HfApi, ModelInfo
-from huggingface_hub.errors import (
-    DisabledRepoError,
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
+from huggingface_hub import ModelInfo
 
 from bot.config import Settings
 from bot.errors import UsageError
+from bot.hub.client import HubClient
+from bot.hub.errors import (
+    BadRepoId,
+    HubBadAnswer,
+    HubError,
+    RepoDisabled,
+    RepoGated,
+    RepoNotFound,
+)
+from bot.hub.faults import hub_fault
+from bot.hub.records import param_count
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
 from bot.replies import Error
@@ -45,7 +53,10 @@ log = logging.getLogger(__name__)
 ModelInfoFn = Callable[[str], ModelInfo]
 # A safetensors header is a JSON index of the tensors; real ones are well under 10 MB.
 _MAX_HEADER = 100 * 1024 * 1024
-_FAILED_LOOKUP_SECONDS = 30.0
+_WILDCARDS = "*?["
+_EXAMPLES = {"transformers": "EleutherAI/gpt-neo-125m", "diffusers": "stabilityai/sd-turbo"}
+# Metadata that is not the shape huggingface_hub documents (owners write it by hand).
+_MALFORMED = (TypeError, ValueError, AttributeError, KeyError)
 
 
 @dataclass(frozen=True)
@@ -128,10 +139,29 @@ def _looks_local(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~", ".\\")) or Path(name).expanduser().is_dir()
 
 
+def folder_pattern(pattern: str) -> str | None:
+    """An allow-list entry that names server folders ("/srv/models/*"), made absolute; None
+    for Hub id patterns and for patterns with no whole folder before their first wildcard
+    ("*", "*/*", "/*", "/s*"): those would open every folder on the server to students."""
+    expanded = os.path.expanduser(pattern.strip())
+    if not Path(expanded).is_absolute():
+        return None
+    cut = min((expanded.find(c) for c in _WILDCARDS if c in expanded), default=len(expanded))
+    folder = expanded[:cut].rsplit("/", 1)[0] if cut < len(expanded) else expanded
+    if not folder.strip("/"):
+        return None
+    # The folder part as the disk knows it (symlinks), like the folder a student names.
+    return str(Path(folder).resolve()) + expanded[len(folder) :]
+
+
 class ModelGuard:
+    """Vets model ids. `hub` is the bot's HubClient; `model_info` / `files_info` replace
+    the Hub lookups (tests)."""
+
     def __init__(
         self,
         settings: Settings,
+        hub: HubClient | None = None,
         *,
         model_info: ModelInfoFn | None = None,
         files_info: ModelInfoFn | None = None,
@@ -143,14 +173,18 @@ class ModelGuard:
             settings.max_model_params, settings.device, DEFAULT_IMAGE_PARAM_CAPS
         )
         self._token = settings.hf_token.get_secret_value() if settings.hf_token else None
-        self._model_info = model_info or self._hub_model_info
-        # model_info with file sizes (diffusers repos list no parameter count).
-        self._files_info = files_info or (lambda repo: self._hub_model_info(repo, files=True))
+        self._hub = hub
+        self._model_info = model_info
+        self._files_info = files_info or model_info
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, ModelInfo | ModelRefused]] = {}
-        self._inflight: dict[str, asyncio.Future[ModelInfo]] = {}
         # Approved local folders (reading safetensors headers on every command is wasted work).
         self._local: dict[str, tuple[float, ApprovedModel]] = {}
+
+    @property
+    def hub(self) -> HubClient:
+        if self._hub is None:  # a guard made without the bot's client (tools, tests)
+            self._hub = HubClient(self.settings)
+        return self._hub
 
     # -- the check ---------------------------------------------------------------------------
 
@@ -162,13 +196,24 @@ class ModelGuard:
             cached = self._local.get(key)
             if cached is not None and cached[0] > self._monotonic():
                 return cached[1]
-            approved = await asyncio.to_thread(self._check_local, name, need)
+            try:
+                approved = await asyncio.to_thread(self._check_local, name, need)
+            except (*_MALFORMED, struct.error, OSError) as error:
+                # Only instructor-named folders get this far: the folder is damaged.
+                log.warning("unreadable model folder %s: %r", name, error)
+                cut_off = isinstance(error, struct.error)
+                why = "a file is cut off" if cut_off else type(error).__name__
+                raise _refuse(
+                    f"{name} has files I could not read ({why}).",
+                    "Tell your instructor: the folder may be incomplete or damaged; "
+                    "save_pretrained() writes a whole one.",
+                ) from None
             ttl = self.settings.hub_cache_seconds
             self._local[key] = (self._monotonic() + ttl, approved)
             return approved
         self._check_lists(name, need)
-        info = await self._lookup(name, files=need.library == "diffusers")
-        approved = self._check_hub(info, need)
+        info = await self._lookup(name, need)
+        approved = self._check_hub_safely(info, need)
         if approved.id != name:  # renamed: the lists apply to the new name too
             self._check_lists(approved.id, need)
         return approved
@@ -177,11 +222,10 @@ class ModelGuard:
         return {self.settings.text_model, self.settings.image_model}
 
     def _default_for(self, need: Requirement) -> str:
-        return (
-            self.settings.text_model
-            if need.library == "transformers"
-            else (self.settings.image_model)
-        )
+        """The command's default model as students may see it: a Hub id, never the path of
+        a folder on the server."""
+        default = self._default_name(need)
+        return "the class's default model" if _looks_local(default) else default
 
     def _check_lists(self, model_id: str, need: Requirement) -> None:
         lowered = model_id.lower()
@@ -198,7 +242,7 @@ class ModelGuard:
             )
         allow = self.settings.model_allowlist
         if allow and model_id not in self._defaults() and not listed(allow):
-            shown = ", ".join([default, *allow][:6])
+            shown = ", ".join([default, *(p for p in allow if not _looks_local(p))][:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."
             )
@@ -208,14 +252,16 @@ class ModelGuard:
     def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
         folder = Path(name).expanduser().resolve()
         allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if _looks_local(d)}
-        patterns = self.settings.model_allowlist
+        patterns = [p for p in map(folder_pattern, self.settings.model_allowlist) if p]
         if str(folder) not in allowed and not any(
             fnmatch.fnmatchcase(str(folder), p) for p in patterns
         ):
-            # Students must not probe the server's disk: only folders the instructor named.
+            # Students must not probe the server's disk: only folders the instructor named,
+            # checked before anything about the folder (even whether it exists) is said.
             raise _refuse(
                 "Local model folders are chosen by the instructor.",
-                f"Use a Hub id instead, e.g. {self._default_for(need)}.",
+                f"Use a Hub id (find one with /search), or leave model: out to use "
+                f"{self._default_for(need)}.",
             )
         if not folder.is_dir():
             raise _refuse(
@@ -269,60 +315,60 @@ class ModelGuard:
 
     # -- the Hub ------------------------------------------------------------------------------
 
-    def _hub_model_info(self, repo_id: str, files: bool = False) -> ModelInfo:
-        return HfApi(token=self._token or False).model_info(
-            repo_id, timeout=10, files_metadata=files
-        )
-
-    async def _lookup(self, name: str, files: bool = False) -> ModelInfo:
-        key = f"{name}#files" if files else name
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > self._monotonic():
-            if isinstance(cached[1], ModelRefused):
-                raise cached[1]
-            return cached[1]
-        task = self._inflight.get(key)
-        if task is None:
-            # A class typing the same id at once makes one Hub call, and they all share it.
-            task = asyncio.ensure_future(self._fetch(name, files))
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return await asyncio.shield(task)
-
-    async def _fetch(self, name: str, files: bool = False) -> ModelInfo:
-        default = self.settings.text_model
-        key = f"{name}#files" if files else name
+    async def _lookup(self, name: str, need: Requirement) -> ModelInfo:
+        files = need.library == "diffusers"  # diffusers repos list no parameter count: sizes
         try:
-            info = await asyncio.to_thread(self._files_info if files else self._model_info, name)
-            self._cache[key] = (self._monotonic() + self.settings.hub_cache_seconds, info)
-            return info
-        except HFValidationError:
-            refusal = _refuse(
+            if self._model_info is not None:
+                return await self._injected(name, files)
+            # A model vetted before answers at once from the (maybe expired) cache while it
+            # is looked up again: the class's default never waits on a sick Hub.
+            return (await self.hub.model_facts(name, files=files, stale_wait=0)).value
+        except HubError as error:
+            raise self._hub_refusal(name, error, need) from None
+
+    async def _injected(self, name: str, files: bool) -> ModelInfo:
+        lookup = self._files_info if files else self._model_info
+        assert lookup is not None
+        try:
+            return await asyncio.to_thread(lookup, name)
+        except Exception as error:
+            raise hub_fault(error, "model", name) from error
+
+    def _hub_refusal(self, name: str, error: HubError, need: Requirement) -> ModelRefused:
+        default = self._default_for(need)
+        if isinstance(error, BadRepoId):
+            return _refuse(
                 f"'{name}' is not a model id.",
-                f"Model ids look like {default}; /search finds them.",
+                f"Model ids look like owner/name, e.g. {_EXAMPLES[need.library]}; /search "
+                "finds them.",
             )
-        except (RepositoryNotFoundError, RevisionNotFoundError):
-            refusal = _refuse(
+        if isinstance(error, RepoNotFound):
+            return _refuse(
                 f"I can't find the model {name} on the Hugging Face Hub.",
-                "Check the spelling (ids look like EleutherAI/gpt-neo-125m) or find one with "
+                f"Check the spelling (ids look like {_EXAMPLES[need.library]}) or find one with "
                 "/search. Deleted and private repos look missing too.",
             )
-        except DisabledRepoError:
-            refusal = _refuse(
-                f"{name} has been disabled on the Hub.", f"Try another model, e.g. {default}."
-            )
-        except GatedRepoError:
-            refusal = self._gated(name)
-        except (HfHubHTTPError, OSError) as error:
-            # Not cached: the Hub may answer again in a minute.
-            log.warning("model_info(%s) failed: %s", name, error)
-            raise _refuse(
-                "The Hugging Face Hub did not answer, so I can't check that model.",
-                f"Try again in a minute, or leave model: out to use {default}.",
-            ) from None
-        ttl = min(self.settings.hub_cache_seconds, _FAILED_LOOKUP_SECONDS)
-        self._cache[key] = (self._monotonic() + ttl, refusal)
-        raise refusal
+        if isinstance(error, RepoDisabled):
+            return _refuse(f"{name} has been disabled on the Hub.", f"Try {default}.")
+        if isinstance(error, RepoGated):
+            return self._gated(name, need)
+        # The Hub did not answer usefully (or refused the bot's token): the shared words,
+        # and the class's default as a way on when the student asked for another model.
+        todo = error.todo
+        if name != self._default_name(need):
+            todo += f" Or leave model: out to use {default}."
+        return _refuse(error.what, todo.strip())
+
+    def _default_name(self, need: Requirement) -> str:
+        transformers = need.library == "transformers"
+        return self.settings.text_model if transformers else self.settings.image_model
+
+    def _check_hub_safely(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        try:
+            return self._check_hub(info, need)
+        except _MALFORMED as error:
+            log.warning("unreadable model_info for %s: %r", getattr(info, "id", "?"), error)
+            raise ModelRefused(HubBadAnswer().reply()) from None
 
     def _check_hub(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         repo = info.id
@@ -347,7 +393,7 @@ class ModelGuard:
             )
         if "custom_code" in (info.tags or []):
             raise self._remote_code(repo, need)
-        files = {s.rfilename: s.size or 0 for s in info.siblings or []}
+        files = {s.rfilename: param_count(s.size) or 0 for s in info.siblings or []}
         if need.library == "diffusers" and "model_index.json" not in files:
             raise _refuse(
                 f"{repo} is not a whole diffusers pipeline (it has no model_index.json): "
@@ -360,8 +406,8 @@ class ModelGuard:
         if not has_safetensors:
             raise self._no_safetensors(repo, need)
         if info.gated and not self._token:
-            raise self._gated(repo)
-        params = info.safetensors.total if info.safetensors is not None else None
+            raise self._gated(repo, need)
+        params = param_count(info.safetensors.total) if info.safetensors is not None else None
         if not params and need.library == "diffusers":
             params = params_from_sizes(files)
         if not params:
@@ -398,10 +444,19 @@ class ModelGuard:
             f"Pick another model (most ship safetensors weights), e.g. {self._default_for(need)}.",
         )
 
-    def _gated(self, name: str) -> ModelRefused:
+    def _gated(self, name: str, need: Requirement) -> ModelRefused:
+        if self._token:
+            what = (
+                f"{name} is gated: its authors approve each user, and this bot's Hugging Face "
+                "token has not been given access."
+            )
+        else:
+            what = (
+                f"{name} is gated: its authors ask each user to accept their terms on the Hub, "
+                "and this bot has no Hugging Face token."
+            )
         return _refuse(
-            f"{name} is gated: its authors ask each user to accept their terms on the Hub, "
-            "and this bot has no Hugging Face token.",
-            f"Try an open model such as {self.settings.text_model}, or ask your instructor "
+            what,
+            f"Try an open model such as {self._default_for(need)}, or ask your instructor "
             "(HF_TOKEN).",
         )

@@ -151,57 +151,50 @@ class ModelManager:
     # -- files ----------------------------------------------------------------------------------
 
     def fetch(self, spec: dict[str, Any], report: Report, files: Files = TEXT_FILES) -> str:
-        """A local folder with the model's files: the folder itself, or a Hub snapshot."""
+        """A local folder with the model's files: the folder itself, or a Hub snapshot
+        (from the Hugging Face cache when it is there, else downloaded with progress)."""
         if spec.get("source") == "local":
             return str(spec["id"])
         from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import (
-            GatedRepoError,
-            HfHubHTTPError,
-            LocalEntryNotFoundError,
-            RepositoryNotFoundError,
-        )
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        from bot.hub.faults import hub_fault
 
         repo, revision = str(spec["id"]), spec.get("rev")
         allow, ignore = files
+        watcher: _DownloadWatcher | None = None
         try:
-            return str(
-                snapshot_download(
-                    repo,
-                    revision=revision,
-                    allow_patterns=allow,
-                    ignore_patterns=ignore,
-                    local_files_only=True,
-                )
-            )
-        except (LocalEntryNotFoundError, FileNotFoundError):
-            pass  # not cached yet: download it below
-        report("downloading 0%", 0.0)
-        watcher = _DownloadWatcher(repo, revision, self.token, report, files)
-        watcher.start()
-        try:
-            return str(
-                snapshot_download(
-                    repo,
-                    revision=revision,
-                    allow_patterns=allow,
-                    ignore_patterns=ignore,
-                    token=self.token,
-                )
-            )
-        except GatedRepoError:
+            # First the cache alone (no Hub call at all), then the Hub.
+            for cached_only in (True, False):
+                if not cached_only:
+                    report("downloading 0%", 0.0)
+                    watcher = _DownloadWatcher(repo, revision, self.token, report, files)
+                    watcher.start()
+                try:
+                    return str(
+                        snapshot_download(
+                            repo,
+                            revision=revision,
+                            allow_patterns=allow,
+                            ignore_patterns=ignore,
+                            token=self.token,
+                            local_files_only=cached_only,
+                        )
+                    )
+                except (LocalEntryNotFoundError, FileNotFoundError):
+                    if not cached_only:
+                        raise
+            raise AssertionError("unreachable")  # the loop returns or raises
+        except Exception as error:
+            # The same words as every other Hub call (bot/hub/faults.py).
+            fault = hub_fault(error, "model", repo)
+            log.warning("download of %s failed: %r", repo, error)
             raise ModelUnavailable(
-                f"{repo} is gated and the bot's token may not download it."
-            ) from None
-        except RepositoryNotFoundError:
-            raise ModelUnavailable(f"{repo} is no longer on the Hub.") from None
-        except (HfHubHTTPError, OSError) as error:
-            log.warning("download of %s failed: %s", repo, error)
-            raise ModelUnavailable(
-                f"Downloading {repo} failed ({type(error).__name__}); try again in a minute."
+                f"Downloading {repo} failed. {fault.what} {fault.todo}"
             ) from None
         finally:
-            watcher.stop()
+            if watcher is not None:
+                watcher.stop()
 
 
 class _DownloadWatcher:

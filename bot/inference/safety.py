@@ -26,8 +26,9 @@ BLOCKED_REASON = (
     "That prompt has words this class keeps out of image prompts. "
     "Try describing the scene differently."
 )
-# Invisible characters a student can put inside a word to split it for the word matcher.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# Invisible characters a student can put inside a word to split it for the word matcher,
+# and the dotless i, which no decomposition turns into a plain i.
+_FOLD = {**dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff")), ord("ı"): "i"}
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,16 @@ def _clean_words(words: Iterable[str]) -> list[str]:
 
 
 def normalize(text: str) -> str:
-    """Fold full-width/stylised letters to plain ones (NFKC) and drop invisible characters."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    """Fold full-width/stylised letters to plain ones (NFKC), drop accents and other
+    combining marks, and drop invisible characters.
+
+    Marks matter because lowercasing can add one: "İ" (Turkish dotted capital I) lowercases
+    to "i" plus a combining dot, which is not a letter for the word matcher and split
+    "KİLL" into "ki" and "ll". The text is only matched, never shown, so "é" as "e" is fine.
+    """
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", plain).translate(_FOLD)
 
 
 def _tokenize(text: str) -> tuple[list[str], list[str]]:

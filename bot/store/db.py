@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,9 +26,50 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import migrations
+from bot.errors import UsageError
+from bot.replies import Error
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long one attempt waits for SQLite's write lock (another process may hold it). Under the
+# 3 s in which a platform wants its first answer; a write that still has no lock then tries
+# again with back-off until WRITE_DEADLINE_S.
+SQLITE_BUSY_TIMEOUT_MS = 2500
+# How long a write keeps trying. Adapters acknowledge a command before its writes run
+# (Discord defers within 1 s, Slack acks at once); after that Discord accepts followups for
+# 15 min and Slack's response_url for 30 min, so a minute of waiting is well inside both, and
+# a class rarely waits longer than that for an answer.
+WRITE_DEADLINE_S = 60.0
+# How long closing the store waits for the group writers' last batches.
+CLOSE_PATIENCE_S = 5.0
+
+T = TypeVar("T")
+
+
+class Background(Protocol):
+    """Work a store runs beside the commands (a group writer): finished before closing."""
+
+    async def idle(self) -> None: ...
+
+
+B = TypeVar("B", bound=Background)
+
+
+class DatabaseBusy(UsageError):
+    """Another process held the database's write lock past the write deadline: nothing
+    was saved. A user sees a plain Error reply, not "Something went wrong"."""
+
+    def __init__(self, what: str = "The class database is busy, so nothing was saved.") -> None:
+        super().__init__(Error(what=what, todo="Try again in a minute."))
+
+
+def is_locked(error: BaseException) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY) or "table is locked" (SQLITE_LOCKED)."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (5, 6)
+    return "locked" in str(error.orig)
 
 
 def async_url(url: str) -> str:
@@ -66,17 +110,24 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def _busy(what: str | None) -> DatabaseBusy:
+    return DatabaseBusy(what) if what else DatabaseBusy()
+
+
 # Set while this task holds the SQLite write gate, so a nested write session does not wait
 # for itself.
 _holding_write_gate: ContextVar[bool] = ContextVar("holding_write_gate", default=False)
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_deadline: float = WRITE_DEADLINE_S) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_gate = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        # Seconds a write keeps trying to get SQLite's write lock (see `write`).
+        self.write_deadline = write_deadline
+        self._groups: dict[str, Background] = {}
 
     @asynccontextmanager
     async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
@@ -96,8 +147,88 @@ class Store:
             try:
                 async with self.sessions() as session, session.begin():
                     yield session
+            except OperationalError as error:
+                # SQLite waited SQLITE_BUSY_TIMEOUT_MS for another process's lock; the
+                # body cannot be run again from here (use `write` for that).
+                if is_locked(error):
+                    raise DatabaseBusy() from error
+                raise
             finally:
                 _holding_write_gate.reset(token)
+
+    async def write(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        since: float | None = None,
+        busy: str | None = None,
+    ) -> T:
+        """Run `work` in a write transaction and return its result; on SQLite wait for the
+        write lock, trying again with back-off, until `write_deadline` seconds after
+        `since` (a `time.monotonic()`, default now), then raise DatabaseBusy (its text:
+        `busy`). `work` may run more than once: only the last run is committed.
+
+        On SQLite the transaction starts with BEGIN IMMEDIATE, so the lock is taken (or
+        refused) before `work` runs and `work` itself never meets a locked database.
+        """
+        if self._write_gate is None or _holding_write_gate.get():
+            async with self.session() as session:
+                return await work(session)
+        deadline = (time.monotonic() if since is None else since) + self.write_deadline
+        pause = 0.05
+        while True:
+            try:
+                return await self._write_once(work, deadline, busy)
+            except OperationalError as error:
+                if not is_locked(error):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _busy(busy) from error
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 2.0)
+
+    async def _write_once(
+        self, work: Callable[[AsyncSession], Awaitable[T]], deadline: float, busy: str | None
+    ) -> T:
+        gate = self._write_gate
+        assert gate is not None
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                await gate.acquire()
+        except TimeoutError:
+            # Writers of this process queued past the deadline behind a lock that stays.
+            raise _busy(busy) from None
+        token = _holding_write_gate.set(True)
+        try:
+            async with self.sessions() as session, session.begin():
+                await self._begin_immediate(session, deadline)
+                return await work(session)
+        finally:
+            _holding_write_gate.reset(token)
+            gate.release()
+
+    @staticmethod
+    async def _begin_immediate(session: AsyncSession, deadline: float) -> None:
+        wait_ms = int((deadline - time.monotonic()) * 1000)
+        shortened = wait_ms < SQLITE_BUSY_TIMEOUT_MS
+        if shortened:  # the last try waits only until the deadline
+            await session.execute(text(f"PRAGMA busy_timeout={max(wait_ms, 1)}"))
+        try:
+            await session.execute(text("BEGIN IMMEDIATE"))
+        finally:
+            if shortened:
+                await session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
+
+    def group(self, name: str, factory: Callable[[Store], B]) -> B:
+        """The one `factory(self)` of this store called `name` (e.g. the group writer of
+        activity submissions), created on first use and finished before `close`."""
+        found = self._groups.get(name)
+        if found is None:
+            made = factory(self)
+            self._groups[name] = made
+            return made
+        return cast(B, found)  # made by the same factory under this name
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -124,4 +255,9 @@ class Store:
         command.upgrade(config, "head")
 
     async def close(self) -> None:
+        # What the group writers were given (a usage event, a renamed student) is written
+        # first, unless the database stays locked.
+        for group in self._groups.values():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(group.idle(), CLOSE_PATIENCE_S)
         await self.engine.dispose()

@@ -1,8 +1,9 @@
-"""Guilds and users: created on first sight, refreshed on every command."""
+"""Guilds and users: created on first sight, refreshed when their name or role changes."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,10 +14,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.identity import Actor
+from bot.store.group import Grouped
 from bot.store.models import Guild, User
 
 if TYPE_CHECKING:
     from bot.store.db import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,13 +46,15 @@ async def touch_actors(
 ) -> dict[Actor, Seen]:
     """Create or refresh many actors in four statements, whatever their number."""
     guild_keys = {(a.platform, a.guild_id) for a in actors}
-    guild_insert = _insert(session, Guild).values(
+    # executemany of one statement: SQLAlchemy compiles it once and sends the rows in a
+    # few multi-row batches, whatever their number.
+    await session.execute(
+        _insert(session, Guild).on_conflict_do_nothing(),
         [
             {"platform": p, "external_id": g, "settings": {}, "created_at": now}
             for p, g in sorted(guild_keys)
-        ]
+        ],
     )
-    await session.execute(guild_insert.on_conflict_do_nothing())
     rows = await session.execute(
         select(Guild.id, Guild.platform, Guild.external_id).where(
             Guild.platform.in_({p for p, _ in guild_keys}),
@@ -58,7 +64,17 @@ async def touch_actors(
     guild_ids = {(platform, external): pk for pk, platform, external in rows}
     # One row per user: the same user twice in one upsert is an error on PostgreSQL.
     latest = {(guild_ids[(a.platform, a.guild_id)], a.user_id): a for a in actors}
-    user_insert = _insert(session, User).values(
+    user_insert = _insert(session, User)
+    excluded = user_insert.excluded
+    await session.execute(
+        user_insert.on_conflict_do_update(
+            index_elements=["guild_id", "external_id"],
+            set_={
+                "display_name": excluded.display_name,
+                "role": excluded.role,
+                "last_seen": excluded.last_seen,
+            },
+        ),
         [
             {
                 "guild_id": guild_id,
@@ -69,18 +85,7 @@ async def touch_actors(
                 "last_seen": now,
             }
             for (guild_id, user), actor in latest.items()
-        ]
-    )
-    excluded = user_insert.excluded
-    await session.execute(
-        user_insert.on_conflict_do_update(
-            index_elements=["guild_id", "external_id"],
-            set_={
-                "display_name": excluded.display_name,
-                "role": excluded.role,
-                "last_seen": excluded.last_seen,
-            },
-        )
+        ],
     )
     user_rows = await session.execute(
         select(User.id, User.guild_id, User.external_id).where(
@@ -96,44 +101,103 @@ async def touch_actors(
     return seen
 
 
-MAX_BATCH = 500
+@dataclass(frozen=True)
+class Known:
+    """An actor as the database has them."""
+
+    seen: Seen
+    display_name: str
+    role: str
+    last_seen: datetime
+
+
+def _key(actor: Actor) -> tuple[str, str, str]:
+    return (actor.platform, actor.guild_id, actor.user_id)
+
+
+async def look_up_actors(session: AsyncSession, actors: Sequence[Actor]) -> list[Known | None]:
+    """The stored row of each actor (None for someone never seen), in one query."""
+    rows = await session.execute(
+        select(
+            Guild.platform,
+            Guild.external_id,
+            User.external_id,
+            User.guild_id,
+            User.id,
+            User.display_name,
+            User.role,
+            User.last_seen,
+        )
+        .join(Guild, Guild.id == User.guild_id)
+        .where(
+            Guild.platform.in_({a.platform for a in actors}),
+            Guild.external_id.in_({a.guild_id for a in actors}),
+            User.external_id.in_({a.user_id for a in actors}),
+        )
+    )
+    known = {
+        (platform, guild, user): Known(Seen(guild_pk, user_pk), name, role, last_seen)
+        for platform, guild, user, guild_pk, user_pk, name, role, last_seen in rows
+    }
+    return [known.get(_key(actor)) for actor in actors]
+
+
+async def _write_actors(
+    session: AsyncSession, sightings: Sequence[tuple[Actor, datetime]]
+) -> list[Seen]:
+    now = max(when for _, when in sightings)
+    seen = await touch_actors(session, [actor for actor, _ in sightings], now)
+    return [seen[actor] for actor, _ in sightings]
 
 
 class ActorWriter:
-    """Group commit for first sightings: actors arriving while a write is under way are
-    written together in the next one, so 200 students starting at once cost a few
-    transactions instead of 200 (SQLite has one writer)."""
+    """The database ids of whoever runs a command, written only when something changed.
 
-    def __init__(self, store: Store) -> None:
+    Looking up is a read (on SQLite it never waits for a writer), so a command that only
+    reads, such as /help, answers even while another process holds the write lock. A new
+    actor is written before the command runs (it needs the ids); a changed name or role,
+    or a `last_seen` older than `refresh_seconds`, is written after, without the command
+    waiting for it. Lookups and writes are grouped: 200 students starting at once cost a
+    few transactions instead of 200 (SQLite has one writer).
+    """
+
+    def __init__(self, store: Store, refresh_seconds: float = 600.0) -> None:
         self.store = store
-        self._waiting: dict[Actor, list[asyncio.Future[Seen]]] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self.refresh = refresh_seconds
+        self._lookups = store.group("actor lookups", _lookup_group)
+        self._writes = store.group("actor writes", _write_group)
+        self._touching: dict[Actor, asyncio.Future[Seen]] = {}
 
     async def touch(self, actor: Actor, now: datetime) -> Seen:
-        future: asyncio.Future[Seen] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(actor, []).append(future)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all(now))
-        return await future
+        # The same student's commands in flight at once share one lookup (and write).
+        shared = self._touching.get(actor)
+        if shared is None:
+            shared = asyncio.ensure_future(self._touch(actor, now))
+            self._touching[actor] = shared
+            shared.add_done_callback(lambda _: self._touching.pop(actor, None))
+        return await asyncio.shield(shared)
 
-    async def _write_all(self, now: datetime) -> None:
-        while self._waiting:
-            # Bounded batches keep each statement well under the databases' parameter limits.
-            taken = list(self._waiting)[:MAX_BATCH]
-            batch = {actor: self._waiting.pop(actor) for actor in taken}
-            try:
-                async with self.store.session(write=True) as session:
-                    seen = await touch_actors(session, list(batch), now)
-            except Exception as error:
-                for futures in batch.values():
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(error)
-                continue
-            for actor, futures in batch.items():
-                for future in futures:
-                    if not future.done():
-                        future.set_result(seen[actor])
+    async def _touch(self, actor: Actor, now: datetime) -> Seen:
+        known = await self._lookups.submit(actor)
+        if known is None:
+            return await self._writes.submit((actor, now))
+        stale = (now - known.last_seen).total_seconds() > self.refresh
+        if stale or known.display_name != actor.display_name or known.role != actor.role.value:
+            self._writes.enqueue((actor, now)).add_done_callback(_log_failure)
+        return known.seen
+
+
+def _lookup_group(store: Store) -> Grouped[Actor, Known | None]:
+    return Grouped(store, look_up_actors, write=False)
+
+
+def _write_group(store: Store) -> Grouped[tuple[Actor, datetime], Seen]:
+    return Grouped(store, _write_actors)
+
+
+def _log_failure(future: asyncio.Future[Seen]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.warning("could not refresh a user's name, role or last visit: %s", error)
 
 
 class SeenCache:

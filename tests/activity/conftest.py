@@ -5,30 +5,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot.activities.scheduler import ActivityScheduler
-from bot.delivery import Destination, Member
+from bot.delivery import Member
 from bot.identity import Actor, Role
-from bot.replies import Reply, as_plain_text
+from bot.replies import Reply
 from tests.support.botdriver import BotDriver
-
-
-@dataclass
-class RecordingOutbox:
-    """An Outbox that keeps what it was asked to deliver."""
-
-    sent: list[tuple[Destination, Reply, str | None]] = field(default_factory=list)
-    fail: bool = False
-
-    async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
-        if self.fail:
-            raise ConnectionError("the platform is down")
-        self.sent.append((destination, reply, key))
-
-    @property
-    def keys(self) -> list[str | None]:
-        return [key for _, _, key in self.sent]
-
-    def texts(self) -> list[str]:
-        return [as_plain_text(reply) for _, reply, _ in self.sent]
+from tests.support.outbox import RecordingOutbox
 
 
 @dataclass

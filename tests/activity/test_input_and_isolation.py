@@ -37,7 +37,7 @@ async def test_instructor_commands_refuse_students(bot: BotDriver, line: str) ->
         ('/activity submit id:1 answer:"   "', "answer is required."),
         ("/activity submit id:1 " + "x" * 4001, "is 4,001 characters; the limit is 4,000"),
         ("/activity submit id:99 hello", "There is no activity #99 here."),
-        ("/activity submit id:0 hello", "must be between"),
+        ("/activity submit id:0 hello", "id: must be at least 1."),
         ("/activity form id:99", "There is no activity #99 here."),
     ],
 )

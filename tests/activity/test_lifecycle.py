@@ -285,7 +285,16 @@ async def test_two_schedulers_racing_send_each_message_once(
     bot: BotDriver, clock: FakeClock, outbox: RecordingOutbox
 ) -> None:
     activity_id = await post(bot, minutes=10)
-    one, two = ActivityScheduler(bot.app.services), ActivityScheduler(bot.app.services)
+    services = bot.app.services
+    one, two = (
+        ActivityScheduler(
+            store=services.store,
+            settings=services.settings,
+            clock=services.clock,
+            outboxes=services.outboxes,
+        )
+        for _ in range(2)
+    )
     clock.now = at(9)
     sent = await asyncio.gather(one.tick(), two.tick())
     assert sorted(sent, key=len) == [[], [Sent(activity_id, "reminder")]]

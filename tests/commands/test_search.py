@@ -17,7 +17,7 @@ from bot.replies import Button, Card, Error, Reply, Table, Text, as_plain_text
 from bot.store.models import UsageEvent
 from tests.support.botdriver import BotDriver, FakeClock
 from tests.support.cli import run_classbot
-from tests.support.hub_catalog import DELETED_MODELS, HUBDATA_DIR
+from tests.support.hub_catalog import DELETED_MODELS, HUBDATA_DIR, jsonl_rows
 from tests.support.hub_stub import HubStub
 
 
@@ -25,8 +25,7 @@ def recorded_models() -> dict[str, dict[str, Any]]:
     """What the recorded files say about each model: models.jsonl, then the newer recordings
     (model_info/, model_lists/) whose fields win, with the deleted repo under its new id."""
     models = {}
-    for line in (HUBDATA_DIR / "models.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in jsonl_rows(HUBDATA_DIR, "models.jsonl"):
         models[row["id"]] = {k: row.get(k) for k in ("pipeline_tag", "likes", "downloads")}
     for path in sorted((HUBDATA_DIR / "model_info").glob("*.json")):
         body = json.loads(path.read_text(encoding="utf-8"))["body"]

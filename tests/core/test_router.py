@@ -57,7 +57,7 @@ COMMANDS = [
         name="search",
         handler=search,
         options=(
-            Option("text", str, "Words", rest=True),
+            Option("text", str, "Words", rest=True, max_length=100),
             Option("limit", int, "How many", default=10, min_value=1, max_value=25),
         ),
     ),

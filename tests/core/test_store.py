@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.identity import Actor, Role
 from bot.store import Store
-from bot.store.db import alembic_config
+from bot.store.db import SQLITE_BUSY_TIMEOUT_MS, alembic_config
 from bot.store.models import Guild, User
 from bot.store.people import ActorWriter, touch_actor
 
@@ -50,7 +50,8 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> No
     try:
         async with store.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+            busy_ms = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+            assert busy_ms == SQLITE_BUSY_TIMEOUT_MS
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     finally:
         await store.close()
@@ -148,23 +149,23 @@ async def write_many_at_once(store: Store) -> dict[Actor, int]:
 
 async def check_group_commit(store: Store) -> None:
     transactions = 0
-    opened = store.session
+    opened = store.sessions
 
-    def counting(**kwargs: bool) -> object:
+    def counting() -> object:
         nonlocal transactions
         transactions += 1
-        return opened(**kwargs)
+        return opened()
 
-    store.session = counting  # type: ignore[method-assign]
+    store.sessions = counting  # type: ignore[assignment]
     ids = await write_many_at_once(store)
-    store.session = opened  # type: ignore[method-assign]
+    store.sessions = opened
     # The same person in another channel (or renamed) is still one user per guild.
     by_person: dict[tuple[str, str], set[int]] = {}
     for actor, user_id in ids.items():
         by_person.setdefault((actor.guild_id, actor.user_id), set()).add(user_id)
     assert all(len(user_ids) == 1 for user_ids in by_person.values())
     assert len({next(iter(v)) for v in by_person.values()}) == len(by_person) == 150
-    assert transactions <= 3  # 300 first sightings, written together
+    assert transactions <= 3  # 300 first sightings: looked up together, written together
     async with store.session() as session:
         assert len((await session.scalars(select(User))).all()) == 150
 

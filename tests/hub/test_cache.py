@@ -73,3 +73,22 @@ async def test_least_recently_used_entries_are_dropped() -> None:
     assert upstream.calls == 3
     await cache.get("b", upstream.fetch)
     assert upstream.calls == 4
+
+
+async def test_a_slow_refresh_serves_the_expired_answer_then_fills_the_cache() -> None:
+    now = [0.0]
+    cache = SingleFlightCache(ttl=10, clock=lambda: now[0], stale_wait=0.05)
+    gate = asyncio.Event()
+
+    async def slow() -> str:
+        await gate.wait()
+        return "fresh"
+
+    await cache.get("q", lambda: asyncio.sleep(0, "old"))
+    now[0] = 30
+    served = await cache.get("q", slow)
+    assert (served.value, served.stale, served.age) == ("old", True, 30)
+    gate.set()  # the fetch went on without the caller and now answers
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert (await cache.get("q", slow)).value == "fresh"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,9 @@ from bot.hub.cards import (
     analyze_model_card,
 )
 from bot.hub.licenses import LicenseFamily, explain_license, known_license_ids
+from tests.support.hub_catalog import HUBDATA_DIR as HUBDATA
+from tests.support.hub_catalog import jsonl_rows
 
-HUBDATA = Path(__file__).resolve().parents[3] / "shared" / "hubdata"
 PRESENT, PLACEHOLDER, MISSING = (
     SectionStatus.PRESENT,
     SectionStatus.PLACEHOLDER,
@@ -115,9 +115,7 @@ def test_imdb_dataset_card() -> None:
 
 def test_dataset_card_with_written_sections_and_trimmed_infos() -> None:
     row = next(
-        json.loads(line)
-        for line in (HUBDATA / "datasets.jsonl").open(encoding="utf-8")
-        if json.loads(line)["id"] == "acronym_identification"
+        r for r in jsonl_rows(HUBDATA, "datasets.jsonl") if r["id"] == "acronym_identification"
     )
     report = analyze_dataset_card(row["card"], row["dataset_infos"])
     assert report.license == "mit"
@@ -213,8 +211,7 @@ def test_placeholder_versus_missing_versus_present() -> None:
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[list[ModelCardReport], float]:
-    lines = (HUBDATA / "model_cards_corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    cards = [json.loads(line)["card"] for line in lines]
+    cards = [row["card"] for row in jsonl_rows(HUBDATA, "model_cards_corpus.jsonl")]
     started = time.perf_counter()
     reports = [analyze_model_card(card) for card in cards]
     return reports, time.perf_counter() - started
@@ -222,8 +219,10 @@ def corpus() -> tuple[list[ModelCardReport], float]:
 
 def test_every_card_of_the_corpus(corpus: tuple[list[ModelCardReport], float]) -> None:
     reports, elapsed = corpus
-    assert len(reports) == 4000
-    assert sum(r.has_front_matter for r in reports) > 3500
+    # The repository keeps a seeded sample of the 4,000 (tests/data/hubdata/README.md); the
+    # whole corpus runs in bench/bench_cards.py.
+    assert len(reports) == 323
+    assert sum(r.has_front_matter for r in reports) > 0.9 * len(reports)
     assert sum(r.metadata_error is not None for r in reports) == 0
     assert elapsed < 15  # about 1-2 s here; generous for a loaded CI machine
 
@@ -278,10 +277,11 @@ def test_every_license_id_in_hubdata_is_explained(
     corpus: tuple[list[ModelCardReport], float],
 ) -> None:
     seen: set[str] = set()
-    for line in (HUBDATA / "models.jsonl").open(encoding="utf-8"):
-        seen.update(_license_ids((json.loads(line)["meta"] or {}).get("license")))
-    for line in (HUBDATA / "datasets.jsonl").open(encoding="utf-8"):
-        seen.update(_license_ids(analyze_dataset_card(json.loads(line)["card"]).licenses))
+    # The trimmed data keeps at least one row for each license id of the full recording.
+    for row in jsonl_rows(HUBDATA, "models.jsonl"):
+        seen.update(_license_ids((row["meta"] or {}).get("license")))
+    for row in jsonl_rows(HUBDATA, "datasets.jsonl"):
+        seen.update(_license_ids(analyze_dataset_card(row["card"]).licenses))
     for report in corpus[0]:
         seen.update(_license_ids(report.licenses))
     assert len(seen) > 40

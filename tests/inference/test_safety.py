@@ -47,6 +47,10 @@ def test_clean_prompts_pass(default_filter: PromptFilter, prompt: str) -> None:
         ("a blow-job", "blowjob"),
         ("Ｓｈｉｔ", "shit"),  # full-width letters fold to plain ones
         ("sh\u200bit", "shit"),  # zero-width space inside the word
+        ("KİLL them all", "kill"),  # Turkish dotted capital I lowercases to i + a mark
+        ("kıll", "kill"),  # dotless i
+        ("shìt", "shit"),  # accents are folded away
+        ("s\u0336hit", "shit"),  # a combining strike-through inside the word
     ],
 )
 def test_blocked_prompts(default_filter: PromptFilter, prompt: str, entry: str | None) -> None:

@@ -12,19 +12,19 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Destination
 from bot.jobs.engine import EmbeddedQueue
 from bot.jobs.worker import WorkerConfig, WorkerLink, WorkerProcess
 from bot.replies import Progress, Reply, as_plain_text
 from bot.store.models import Job
 from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_for_tests
+from tests.support.outbox import RecordingOutbox
 
 
 @pytest.fixture(scope="session")
@@ -53,35 +53,6 @@ def model_worker() -> Iterator[WorkerProcess]:
         yield worker
     finally:
         worker.stop()
-
-
-@dataclass
-class Sent:
-    destination: Destination
-    reply: Reply
-    key: str | None
-
-
-@dataclass
-class RecordingOutbox:
-    """Stands in for an adapter's outbox: keeps every later reply, in order."""
-
-    sent: list[Sent] = field(default_factory=list)
-
-    async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
-        self.sent.append(Sent(destination, reply, key))
-
-    def finals(self) -> list[Sent]:
-        """Results (anything but progress), in delivery order."""
-        return [s for s in self.sent if not isinstance(s.reply, Progress)]
-
-    def for_job(self, job_id: int) -> list[Reply]:
-        return [s.reply for s in self.sent if s.key == f"job:{job_id}"]
-
-    def final(self, job_id: int) -> Reply:
-        finals = [r for r in self.for_job(job_id) if not isinstance(r, Progress)]
-        assert len(finals) == 1, f"job {job_id}: {len(finals)} results delivered"
-        return finals[0]
 
 
 async def until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,18 @@ import pytest
 from huggingface_hub import ModelInfo
 
 from bot.config import Settings
+from bot.hub.client import HubClient
 from bot.inference.devices import param_cap
 from bot.inference.guard import (
+    TEXT_TO_IMAGE,
     ApprovedModel,
     ModelGuard,
     ModelRefused,
     count_safetensors_params,
+    folder_pattern,
     format_params,
 )
-from tests.support.hub_stub import HUBDATA_DIR, HubStub
+from tests.support.hub_stub import HUBDATA_DIR, HubStub, closed_url
 
 
 def settings(**values: Any) -> Settings:
@@ -134,7 +138,10 @@ async def test_hub_answers_are_cached_and_shared(fresh_hub_stub: HubStub) -> Non
 async def test_a_hub_outage_is_explained_and_not_cached(fresh_hub_stub: HubStub) -> None:
     guard = ModelGuard(settings())
     fresh_hub_stub.inject("/api/models/gpt2", status=503, times=10)
-    assert "did not answer" in await refusal(guard, "gpt2")
+    text = await refusal(guard, "gpt2")
+    # The Hub client's words for the fault (bot/hub/faults.py), and a way on.
+    assert "The Hugging Face Hub had a problem (error 503)" in text
+    assert "leave model: out to use EleutherAI/gpt-neo-125m" in text
     fresh_hub_stub.reset()
     assert (await guard.check("gpt2")).id == "gpt2"
 
@@ -170,3 +177,93 @@ async def test_local_folders_are_read_from_disk(tmp_path: Path) -> None:
     assert "has no config.json" in await refusal(guard, str(empty))
     assert "has 1M parameters; the limit here is 10K" in await refusal(guard, str(big))
     assert "There is no model folder" in await refusal(guard, str(tmp_path / "gone"))
+
+
+async def test_an_unreachable_hub_is_a_plain_refusal(tmp_path: Path) -> None:
+    values = settings(hub_timeout_seconds=2)
+    hub = HubClient(values, endpoint=closed_url())
+    try:
+        text = await refusal(ModelGuard(values, hub), "gpt2")
+    finally:
+        await hub.aclose()
+    assert "I could not reach the Hugging Face Hub" in text
+
+
+async def test_a_vetted_model_does_not_wait_on_a_hanging_hub(fresh_hub_stub: HubStub) -> None:
+    # Answers expire at once: every check after the first looks the model up again.
+    values = settings(hub_cache_seconds=0, hub_timeout_seconds=5)
+    hub = HubClient(values, endpoint=fresh_hub_stub.url)
+    guard = ModelGuard(values, hub)
+    try:
+        first = await guard.check("gpt2")
+        fresh_hub_stub.inject("/api/models/", mode="hang", times=100)
+        started = time.perf_counter()
+        assert await guard.check("gpt2") == first
+        assert time.perf_counter() - started < 0.5
+        # A model never vetted has nothing to fall back on: it waits for the Hub, then says so.
+        hub.timeout = 0.3
+        assert "did not answer in time" in await refusal(guard, "EleutherAI/gpt-neo-125M")
+    finally:
+        fresh_hub_stub.reset()
+        await hub.aclose()
+
+
+async def test_a_parameter_count_that_is_not_a_number_is_a_refusal() -> None:
+    body = json.loads((HUBDATA_DIR / "model_info" / "model_info_gpt2.json").read_text())["body"]
+    body["safetensors"] = {"parameters": {"F32": "lots"}, "total": "lots"}
+    guard = ModelGuard(settings(), model_info=lambda _: ModelInfo(**body))
+    assert "I can't tell how big gpt2 is" in await refusal(guard, "gpt2")
+    body["safetensors"] = "not an object"
+    broken = ModelGuard(settings(), model_info=lambda _: ModelInfo(**body))
+    assert "could not read" in await refusal(broken, "gpt2")
+
+
+@pytest.mark.parametrize("pattern", ["*", "*/*", "/*", "/t*", "**", "/?*"])
+async def test_a_bare_wildcard_never_opens_the_servers_folders(
+    tmp_path: Path, pattern: str
+) -> None:
+    folder = model_folder(tmp_path / "m")
+    guard = ModelGuard(settings(model_allowlist=pattern))
+    # The same answer for a folder that exists and one that does not: nothing is revealed.
+    for name in (str(folder), str(tmp_path / "missing"), "/etc"):
+        assert "Local model folders are chosen by the instructor" in await refusal(guard, name)
+    assert folder_pattern(pattern) is None
+    named = ModelGuard(settings(model_allowlist=f"{tmp_path}/*"))
+    assert (await named.check(str(folder))).source == "local"
+
+
+def test_folder_patterns_need_a_whole_folder_before_a_wildcard(tmp_path: Path) -> None:
+    assert folder_pattern(f"{tmp_path}/*") == f"{tmp_path.resolve()}/*"
+    assert folder_pattern(f"{tmp_path}/models-?") == f"{tmp_path.resolve()}/models-?"
+    assert folder_pattern("EleutherAI/*") is None  # a Hub id pattern
+    assert folder_pattern("/s*/models/*") is None
+
+
+async def test_imagine_hints_name_the_image_model_and_never_a_server_path(
+    tmp_path: Path,
+) -> None:
+    path = HUBDATA_DIR / "model_info" / "model_info_CompVis_stable-diffusion-v1-4.json"
+    body = json.loads(path.read_text())["body"]
+    body["gated"] = "manual"
+    info = ModelInfo(**body)
+    local = str(model_folder(tmp_path / "secret-models" / "sd"))
+    for image_model in ("stabilityai/sd-turbo", local):
+        guard = ModelGuard(
+            settings(image_model=image_model), model_info=lambda _: info, files_info=lambda _: info
+        )
+        with pytest.raises(ModelRefused) as caught:
+            await guard.check("CompVis/stable-diffusion-v1-4", TEXT_TO_IMAGE)
+        text = f"{caught.value.error.what} {caught.value.error.todo}"
+        assert "is gated" in text and "gpt-neo" not in text and "secret-models" not in text
+        expected = "the class's default model" if image_model == local else image_model
+        assert expected in text
+
+
+async def test_a_damaged_instructor_folder_is_a_plain_refusal(tmp_path: Path) -> None:
+    broken_config = model_folder(tmp_path / "config")
+    (broken_config / "config.json").write_text("{not json")
+    broken_weights = model_folder(tmp_path / "weights")
+    (broken_weights / "model.safetensors").write_bytes(b"\x01\x02")
+    guard = ModelGuard(settings(model_allowlist=f"{tmp_path}/*"))
+    assert "could not read (JSONDecodeError)" in await refusal(guard, str(broken_config))
+    assert "could not read (a file is cut off)" in await refusal(guard, str(broken_weights))

@@ -11,6 +11,7 @@ import torch
 
 from bot.inference.guard import ApprovedModel
 from bot.inference.manager import ModelManager, ModelUnavailable
+from tests.support.hub_stub import HubStub, closed_url, point_huggingface_hub_at, restore_hf
 
 
 def spec(path: Path) -> dict[str, object]:
@@ -61,3 +62,32 @@ def test_a_failed_download_is_a_plain_message(tmp_path: Path) -> None:
             lambda label, _: seen.append(label),
         )
     assert seen[0] == "downloading 0%"
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("unreachable", "I could not reach the Hugging Face Hub"),
+        ("503", "The Hugging Face Hub had a problem (error 503)"),
+        ("html", "sent an answer I could not read"),
+        ("missing", "There is no public model called nobody/nothing"),
+    ],
+)
+def test_hub_faults_on_the_download_path_use_the_shared_words(
+    fresh_hub_stub: HubStub, tmp_path: Path, fault: str, words: str
+) -> None:
+    manager = ModelManager(torch.device("cpu"), budget_bytes=10**9)
+    repo = "nobody/nothing" if fault == "missing" else "gpt2"
+    url = closed_url() if fault == "unreachable" else fresh_hub_stub.url
+    if fault == "503":
+        fresh_hub_stub.inject("/api/models/gpt2", status=503, times=10)
+    if fault == "html":
+        fresh_hub_stub.inject("/api/models/gpt2", mode="html", times=10)
+    saved = point_huggingface_hub_at(url, tmp_path / "hf-cache")
+    try:
+        with pytest.raises(ModelUnavailable) as caught:
+            manager.fetch({"id": repo, "source": "hub", "params": 1, "rev": None}, print)
+    finally:
+        restore_hf(saved)
+    assert words in str(caught.value)
+    assert str(caught.value).startswith(f"Downloading {repo} failed.")

@@ -70,7 +70,7 @@ QUIZ = Command(
             options=(
                 Option("round", int, "Round", required=True),
                 Option("answer", str, "Answer", required=True, max_length=50),
-                Option("note", str, "Note"),
+                Option("note", str, "Note", max_length=100),
             ),
         ),
         Command(name="skip", handler=skip),
@@ -87,7 +87,7 @@ async def echo(ctx: Context, text: str) -> Reply:
 ECHO = Command(
     name="echo",
     handler=echo,
-    options=(Option("text", str, "What to say", required=True, rest=True),),
+    options=(Option("text", str, "What to say", required=True, rest=True, max_length=100),),
     rate_limited=False,
 )
 

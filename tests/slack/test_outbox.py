@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import outbox as out
-from adapters.slack.outbox import SlackOutbox, ts_key
+from adapters.slack.outbox import FileNotDelivered, SlackOutbox, ts_key
 from adapters.slack.people import People, SlackRoster
 from bot.delivery import Destination, Member
-from bot.replies import Error, Modal, ModalField, Progress, Text
+from bot.replies import Button, Error, Image, Modal, ModalField, Progress, Text
 from tests.slack.harness import WallClock
 from tests.slack.webapi_stub import SlackStub
 
@@ -150,6 +151,79 @@ async def test_a_modal_without_a_fresh_trigger_becomes_its_fallback_text(
     (answer,) = stub.responds
     assert answer.body["response_type"] == "ephemeral"
     assert answer.body["text"] == "Type /activity submit id:3 answer:..."
+
+
+PNG = b"\x89PNG\r\n\x1a\n fox"
+FOX = Image(
+    filename="fox.png",
+    data=PNG,
+    alt="a fox",
+    caption="a red fox",
+    buttons=(Button(label="Reroll", action="/imagine reroll"),),
+)
+
+
+def _texts(stub: SlackStub) -> list[str]:
+    """Every message text that reached the channel, by any route."""
+    sent = [r.body.get("text", "") for r in stub.responds]
+    sent += [c.params.get("text", "") for c in stub.of("chat.postMessage") + stub.of("chat.update")]
+    return [str(t) for t in sent]
+
+
+async def test_a_refused_upload_raises_and_leaves_the_progress_not_a_caption(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    box = SlackOutbox(client, clock=clock)
+    where = _destination(stub, clock)
+    await box.send(where, Progress(step=3, total=4, label="drawing"), key="job:9")
+    stub.fail["files.completeUploadExternal"] = "not_in_channel"
+    for _ in range(2):  # the job relay tries again
+        with pytest.raises(FileNotDelivered, match="not_in_channel"):
+            await box.send(where, FOX, key="job:9")
+    assert not any("a red fox" in text for text in _texts(stub))
+    assert len(stub.of("files.completeUploadExternal")) == 2
+    # The requester hears why once, not once per try.
+    (told,) = [r for r in stub.responds if r.body["response_type"] == "ephemeral"]
+    assert "Slack did not take the file fox.png (not_in_channel)" in told.body["text"]
+
+    del stub.fail["files.completeUploadExternal"]
+    await box.send(where, FOX, key="job:9")
+    final = stub.responds[-1]
+    assert final.body["replace_original"] is True
+    assert final.body["blocks"][0]["text"]["text"] == "a red fox"
+    assert len(stub.uploads) == 3
+
+
+async def test_a_refused_upload_without_a_key_posts_no_caption(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    stub.fail["files.getUploadURLExternal"] = "invalid_channel"
+    where = _destination(stub, clock)
+    plain = Image(filename="fox.png", data=PNG, caption="a red fox")
+    with pytest.raises(FileNotDelivered):
+        await SlackOutbox(client, clock=clock).send(where, plain)
+    assert stub.uploads == [] and stub.of("files.completeUploadExternal") == []
+    assert not any("a red fox" in text for text in _texts(stub))
+    (told,) = stub.responds
+    assert told.body["response_type"] == "ephemeral" and "invalid_channel" in told.body["text"]
+
+
+async def test_a_caption_that_failed_after_the_upload_is_retried_without_a_second_upload(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    box = SlackOutbox(client, clock=clock)
+    where = _destination(stub, clock, age=3600)  # no response_url left: the Web API only
+    await box.send(where, Progress(step=1, total=2), key="job:5")
+    stub.fail["chat.update"] = "message_not_found"
+    stub.fail["chat.postMessage"] = "ratelimited"
+    with pytest.raises(SlackApiError):
+        await box.send(where, FOX, key="job:5")
+    assert len(stub.uploads) == 1
+    stub.fail.clear()
+    await box.send(where, FOX, key="job:5")
+    assert len(stub.uploads) == 1  # the file went out the first time
+    refused, update = [u for u in stub.of("chat.update") if u.params["text"] == "a red fox"]
+    assert update.params["ts"] == refused.params["ts"] == where.handle[ts_key("job:5")]
 
 
 async def test_the_roster_pages_through_members_and_drops_bots_and_instructors(

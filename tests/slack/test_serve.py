@@ -82,31 +82,63 @@ async def test_socket_mode_receives_a_command_acks_it_and_answers(
     assert "/help" in stub.responds[0].body["text"]
 
 
-async def test_http_mode_serves_signed_events_on_its_port(tmp_path: Path, stub: SlackStub) -> None:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+async def _http_app(tmp_path: Path, stub: SlackStub) -> App:
     settings = settings_for_tests(
         tmp_path,
         slack_api_url=stub.api_url,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SECRET,
     )
-    app = await create_app(settings)
+    return await create_app(settings)
+
+
+async def _post_when_up(
+    http: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str]
+) -> int:
+    for _ in range(100):  # the server starts in the background
+        try:
+            async with http.post(url, data=body, headers=headers) as response:
+                return response.status
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the HTTP server did not start")
+
+
+async def test_http_mode_serves_signed_events_on_its_port(tmp_path: Path, stub: SlackStub) -> None:
+    port = _free_port()
+    app = await _http_app(tmp_path, stub)
     async with _serving(app, http=True, port=port), aiohttp.ClientSession() as http:
         url = f"http://127.0.0.1:{port}/slack/events"
         body = urllib.parse.urlencode(_command_payload(stub, "help", ""))
-        for _ in range(100):  # the server starts in the background
-            try:
-                async with http.post(url, data=body, headers=sign(body)) as response:
-                    assert response.status == 200
-                    break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
+        assert await _post_when_up(http, url, body, sign(body)) == 200
         async with http.post(url, data=body, headers=sign(body, secret="wrong")) as response:
             assert response.status == 401
         await _until(lambda: stub.responds)
     assert stub.responds[0].body["text"] == "classbot commands"
+
+
+async def test_a_timestamp_that_is_not_a_number_is_refused_with_401(
+    tmp_path: Path, stub: SlackStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = _free_port()
+    app = await _http_app(tmp_path, stub)
+    async with _serving(app, http=True, port=port), aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}/slack/events"
+        body = urllib.parse.urlencode(_command_payload(stub, "help", ""))
+        for garbage in ("garbage", "", "1.7e9", "12abc"):
+            headers = {**sign(body), "X-Slack-Request-Timestamp": garbage}
+            assert await _post_when_up(http, url, body, headers) == 401, garbage
+        # A good request after them is still served: the server did not trip over them.
+        assert await _post_when_up(http, url, body, sign(body)) == 200
+        await _until(lambda: stub.responds)
+    assert len(stub.responds) == 1
+    assert not [r for r in caplog.records if r.exc_info], "no traceback was logged"
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,8 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # The stand-in's fault mode "truncated": announce more bytes than the body has.
+    truncated: bool = False
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:

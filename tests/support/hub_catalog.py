@@ -1,4 +1,4 @@
-"""The Hub stand-in's data: ../shared/hubdata turned into API records, loaded once.
+"""The Hub stand-in's data: tests/data/hubdata turned into API records, loaded once.
 
 Everything served comes from the recorded files. Where the Hub has a field the data lacks
 (sha, _id, dates, dataset downloads), the value is derived deterministically and the
@@ -8,6 +8,7 @@ comment next to it says so. See hub_stub.py for the HTTP side.
 from __future__ import annotations
 
 import copy
+import gzip
 import hashlib
 import json
 import re
@@ -19,7 +20,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-HUBDATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "hubdata"
+# The trimmed copy kept in the repository (its README says what was kept and from where).
+# HubStub(root) serves another copy, such as the full recording, laid out the same way.
+HUBDATA_DIR = Path(__file__).resolve().parents[1] / "data" / "hubdata"
 
 # The Hub's own createdAt for every repo made before it stored creation dates (README).
 LEGACY_CREATED_AT = "2022-03-02T23:29:04.000Z"
@@ -27,8 +30,8 @@ LEGACY_CREATED_AT = "2022-03-02T23:29:04.000Z"
 SCRAPED_AT = "2023-03-01T00:00:00.000Z"
 DELETED_MODELS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
 
-_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
+YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Tasks whose 2023 top models are diffusers pipelines, not transformers models.
 _DIFFUSERS_TASKS = {"text-to-image", "text-to-video"}
@@ -50,8 +53,8 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in items if v is not None and not isinstance(v, (dict, list, bool))]
 
 
-def _front_matter(text: str) -> dict[str, Any]:
-    match = _YAML_BLOCK.search(text)
+def front_matter(text: str) -> dict[str, Any]:
+    match = YAML_BLOCK.search(text)
     if not match:
         return {}
     try:
@@ -84,7 +87,7 @@ def model_tags(meta: dict[str, Any], pipeline_tag: str | None, body: str) -> tup
     tags += _strings(meta.get("language")) + _strings(meta.get("languages"))
     tags += [f"dataset:{d}" for d in _strings(meta.get("datasets"))]
     tags += [f"base_model:{b}" for b in _strings(meta.get("base_model"))]
-    tags += [f"arxiv:{a}" for a in dict.fromkeys(_ARXIV.findall(body))]
+    tags += [f"arxiv:{a}" for a in dict.fromkeys(ARXIV.findall(body))]
     tags += [f"license:{lic}" for lic in _strings(meta.get("license"))]
     tags.append("region:us")
     return list(dict.fromkeys(tags)), library
@@ -158,8 +161,10 @@ class ViewerData:
     capabilities: dict[str, Any] = field(default_factory=dict)
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
+def jsonl_rows(root: Path, name: str) -> Iterator[dict[str, Any]]:
+    """The rows of `root/name`, or of `root/name.gz` (the trimmed copy is compressed)."""
+    plain = root / name
+    with plain.open("rb") if plain.exists() else gzip.open(root / f"{name}.gz") as handle:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
@@ -168,7 +173,7 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
 def load_models(root: Path) -> ModelCatalog:
     cat = ModelCatalog()
     flat_ids: set[str] = set()
-    for row in _jsonl(root / "models.jsonl"):
+    for row in jsonl_rows(root, "models.jsonl"):
         meta = row.get("meta") or {}
         rec = _synth_model(row["id"], meta, row.get("pipeline_tag"), row.get("description") or "")
         rec.update(downloads=row["downloads"], likes=row["likes"])
@@ -185,7 +190,7 @@ def load_models(root: Path) -> ModelCatalog:
         rid = f"{org}/{name}"
         cat.cards[rid] = text
         if rid not in cat.records:
-            meta = _front_matter(text)
+            meta = front_matter(text)
             pipeline = _strings(meta.get("pipeline_tag"))
             cat.records[rid] = _synth_model(rid, meta, pipeline[0] if pipeline else None, text)
             cat.listed.append(rid)
@@ -250,14 +255,14 @@ def _dataset_tags(meta: dict[str, Any], card: str) -> list[str]:
     ):
         tags += [f"{key}:{v}" for v in _strings(meta.get(key))]
     tags += _strings(meta.get("tags"))
-    tags += [f"arxiv:{a}" for a in dict.fromkeys(_ARXIV.findall(card))]
+    tags += [f"arxiv:{a}" for a in dict.fromkeys(ARXIV.findall(card))]
     tags.append("region:us")
     return list(dict.fromkeys(tags))
 
 
 def load_datasets(root: Path) -> DatasetCatalog:
     cat = DatasetCatalog()
-    for row in _jsonl(root / "datasets.jsonl"):
+    for row in jsonl_rows(root, "datasets.jsonl"):
         did = row["id"]
         card, infos = row["card"], row.get("dataset_infos") or {}
         card_file = root / "dataset_cards" / f"{did}_README.md"
@@ -266,7 +271,7 @@ def load_datasets(root: Path) -> DatasetCatalog:
             card = card_file.read_text(encoding="utf-8")
         if infos_file.exists():
             infos = json.loads(infos_file.read_text(encoding="utf-8"))
-        meta = _front_matter(card)
+        meta = front_matter(card)
         first: dict[str, Any] = next(iter(infos.values()), {}) if infos else {}
         cat.cards[did] = card
         cat.infos[did] = infos

@@ -1,6 +1,6 @@
 """A local HTTP stand-in of the Hugging Face Hub API and the dataset viewer API.
 
-It serves the recorded data in ../shared/hubdata (see hub_catalog.py) from a real HTTP
+It serves the recorded data in tests/data/hubdata (see hub_catalog.py) from a real HTTP
 server on 127.0.0.1 (a free port) in a background thread, so the real `huggingface_hub`
 client, httpx and aiohttp all run end to end against it, from sync and async tests.
 
@@ -31,17 +31,19 @@ The dataset viewer lives at `hub.viewer_url` (`{url}/datasets-server`). huggingf
 hard-codes `constants.DATASETS_SERVER_ENDPOINT`, so the bot takes that base from settings.
 
 Test controls: `hub.count(prefix)`, `hub.requests`, `hub.inject(prefix, ...)` (delay,
-status 500/503, 429 with Retry-After, a garbage body, for the next N matching requests),
-`hub.reset()`.
+status 500/503, 429 with Retry-After, 401 "Invalid credentials" (a revoked token), a garbage
+body, or a `mode`: "hang", "html", "truncated", "redirect-loop"; for the next N matching
+requests), `hub.reset()` (which also lets hanging and slow answers go: they end without
+being counted). `closed_url()` is an address where nothing listens (an unreachable Hub).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +61,7 @@ __all__ = [
     "Fault",
     "HubStub",
     "SeenRequest",
+    "closed_url",
     "hub_environment",
     "point_huggingface_hub_at",
     "restore_hf",
@@ -125,6 +128,14 @@ def restore_hf(saved: dict[str, Any]) -> None:
             setattr(constants, key, value)
 
 
+def closed_url() -> str:
+    """http://127.0.0.1:PORT where nothing listens: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 @dataclass(frozen=True)
 class SeenRequest:
     method: str
@@ -142,6 +153,7 @@ class Fault:
     retry_after: int | None
     garbage: bool
     method: str | None
+    mode: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return path.startswith(self.prefix) and (self.method is None or self.method == method)
@@ -151,7 +163,11 @@ _FAULT_BODIES = {
     429: {"error": "You have exceeded our hourly quotas for action: api. Retry later."},
     500: {"error": "Internal Error - We're working hard to fix this as soon as possible!"},
     503: {"error": "Service Unavailable"},
+    401: {"error": "Invalid credentials in Authorization header"},
 }
+MODES = ("hang", "html", "truncated", "redirect-loop")
+# How long a "hang" holds a request (reset() ends it sooner).
+HANG_SECONDS = 3600.0
 
 
 class _Server(ThreadingHTTPServer):
@@ -192,18 +208,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         parts = urlsplit(self.path)
         response = self.server.stub.handle(method, parts.path, parts.query)
+        if response.status == 0:  # released from a hang by reset(): just hang up
+            self.close_connection = True
+            return
         self.send_response(response.status)
+        # A truncated answer announces more bytes than it sends, then hangs up.
+        length = len(response.body) * (2 if response.truncated else 1)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Request-Id": f"Root={uuid.uuid4()}",
             **response.headers,
-            "Content-Length": str(len(response.body)),
+            "Content-Length": str(length),
         }
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(response.body)
+        if response.truncated:
+            self.close_connection = True
 
 
 class HubStub:
@@ -218,6 +241,8 @@ class HubStub:
         self._lock = threading.Lock()
         self._seen: list[SeenRequest] = []
         self._faults: list[Fault] = []
+        # Slow and hanging answers wait on this; reset() sets it and starts a new one.
+        self._release = threading.Event()
         self._server = _Server(self, ("127.0.0.1", port))
         self._thread: threading.Thread | None = None
         self.port: int = self._server.server_address[1]
@@ -281,21 +306,30 @@ class HubStub:
         retry_after: int | None = None,
         garbage: bool = False,
         method: str | None = None,
+        mode: str | None = None,
     ) -> None:
         """Make the next `times` requests under `prefix` slow and/or fail.
 
         `retry_after` alone means a 429 with `Retry-After` (and the Hub's RateLimit header);
         `garbage` alone means a 200 whose body is not JSON; `delay` alone delays a normal answer.
+        `mode`: "hang" (no answer until reset()), "html" (a 200 HTML page, as a captive
+        portal or proxy sends), "truncated" (a 200 cut off mid-body), "redirect-loop" (a 302
+        to itself, forever).
         """
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; one of {MODES}")
         if status is None and retry_after is not None:
             status = 429
+        fault = Fault(prefix, times, status, delay, retry_after, garbage, method, mode)
         with self._lock:
-            self._faults.append(Fault(prefix, times, status, delay, retry_after, garbage, method))
+            self._faults.append(fault)
 
     def reset(self) -> None:
         with self._lock:
             self._seen.clear()
             self._faults.clear()
+            self._release.set()
+            self._release = threading.Event()
 
     # -- serving ---------------------------------------------------------------------------
     def _take_fault(self, method: str, path: str) -> Fault | None:
@@ -307,11 +341,15 @@ class HubStub:
         return None
 
     def handle(self, method: str, path: str, query: str) -> Response:
+        with self._lock:
+            release = self._release
         fault = self._take_fault(method, path)
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
-        if fault is not None and (fault.status is not None or fault.garbage):
-            response = self._fault_response(fault)
+        wait = HANG_SECONDS if fault is not None and fault.mode == "hang" else 0.0
+        wait = max(wait, fault.delay if fault is not None else 0.0)
+        if wait and release.wait(wait):
+            return Response(0)  # reset() while waiting: the test is over, count nothing
+        if fault is not None and (fault.status is not None or fault.garbage or fault.mode):
+            response = self._fault_response(fault, path, query)
         else:
             try:
                 params = parse_qs(query, keep_blank_values=True)
@@ -323,8 +361,19 @@ class HubStub:
         return response
 
     @staticmethod
-    def _fault_response(fault: Fault) -> Response:
+    def _fault_response(fault: Fault, path: str, query: str) -> Response:
         status = fault.status or 200
+        if fault.mode == "html":
+            page = b"<!DOCTYPE html><html><body><h1>Sign in to the network</h1></body></html>"
+            return Response(status, page, {"Content-Type": "text/html; charset=utf-8"})
+        if fault.mode == "truncated":
+            return Response(status, b'{"id": "cut-off", "downloads": 12', {}, truncated=True)
+        if fault.mode == "redirect-loop":
+            here = path + (f"?{query}" if query else "")
+            return Response(302, b"", {"Location": here})
+        if fault.status == 401:
+            body = _FAULT_BODIES[401]
+            return Response.json(401, body, {"X-Error-Message": str(body["error"])})
         if fault.garbage:
             return Response(status, b"<html><body>upstream hiccup</body>{not json", {})
         headers: dict[str, str] = {}

@@ -276,6 +276,18 @@ def _tiny_safety_checker(flag_everything: bool) -> StableDiffusionSafetyChecker:
     return checker
 
 
+def sd15_scheduler() -> EulerDiscreteScheduler:
+    """Euler with Stable Diffusion 1.5's scheduler_config.json noise schedule."""
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        timestep_spacing="leading",
+        steps_offset=1,
+    )
+
+
 def build_pipeline(
     *,
     with_safety_checker: bool = False,
@@ -323,14 +335,7 @@ def build_pipeline(
         pad_token_id=tokenizer.pad_token_id,
     )
     text_encoder = CLIPTextModel(text_config).eval()
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        timestep_spacing="leading",
-        steps_offset=1,
-    )
+    scheduler = sd15_scheduler()
     safety_checker = None
     feature_extractor = None
     if with_safety_checker:

@@ -17,7 +17,13 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import GPTNeoConfig, GPTNeoForCausalLM, PreTrainedTokenizerFast
 
-__all__ = ["EOS_TOKEN", "TEXT_MODEL_SEED", "TRAINING_TEXT", "build_text_model"]
+__all__ = [
+    "EOS_TOKEN",
+    "TEXT_MODEL_SEED",
+    "TRAINING_TEXT",
+    "build_text_model",
+    "gpt_neo_125m_shaped",
+]
 
 EOS_TOKEN = "<|endoftext|>"
 TEXT_MODEL_SEED = 1234
@@ -110,3 +116,24 @@ def build_text_model(path: Path, *, with_pad_token: bool = False) -> Path:
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     return path
+
+
+def gpt_neo_125m_shaped(eos_token_id: int) -> GPTNeoForCausalLM:
+    """`EleutherAI/gpt-neo-125m`'s shape (125M parameters) with random weights (seed 0), for
+    benches that time a real size. Pair it with the tiny tokenizer: ids it does not know
+    decode to nothing, which does not matter for timing."""
+    config = GPTNeoConfig(
+        vocab_size=50257,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        intermediate_size=3072,
+        attention_types=[[["global", "local"], 6]],
+        window_size=256,
+        max_position_embeddings=2048,
+        bos_token_id=eos_token_id,
+        eos_token_id=eos_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return GPTNeoForCausalLM(config)

@@ -1,5 +1,5 @@
-"""The guess-the-task game of /search (the lesson: sort by most downloaded and guess what a
-model does from its name alone).
+"""/search guess: the guess-the-task game (the lesson: sort by most downloaded and guess what a
+model does from its name alone). Declared as verbs of /search: `guess` and `guess reveal`.
 
 A round shows one model from the Hub's top downloads and 4 task choices as buttons. Each
 student answers once (a button, or typed: any task name). The round is revealed by an
@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 import random
 
-from bot.hub.client import hub_of
+from bot.hub.client import require_hub
 from bot.hub.errors import HubError
 from bot.hub.tasks import PIPELINE_TAGS, close_tasks, normalize_task
-from bot.identity import Role
 from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Text
 from bot.router import Context
@@ -47,6 +46,8 @@ _DISTRACTORS = (
     "audio-classification",
     "text-to-speech",
 )
+# Words that show the open round (or start one) rather than answer it.
+_SHOW_WORDS = ("", "new", "start", "show")
 _HOW = "Click a button, or type /search guess answer:<task> (any task name of the Hub)."
 
 
@@ -63,22 +64,34 @@ def choices_for(round_id: int, task: str) -> list[str]:
     return picks
 
 
-async def play(
-    ctx: Context, words: list[str], answer: str | None, round_id: int | None
-) -> Reply | list[Reply]:
-    word = words[0].lower() if words else ""
-    if answer or (word and normalize_task(" ".join(words)) in PIPELINE_TAGS):
-        return await _answer(ctx, answer or " ".join(words), round_id)
-    if word == "reveal":
-        return await _reveal_command(ctx, round_id)
-    if word in ("", "new", "start", "show"):
+async def guess(ctx: Context, answer: str | None, round: int | None) -> Reply | list[Reply]:
+    """Guess the task: show this channel's open round, or start one with a model from the top
+    downloads; with a task name, answer it (one answer per student per round).
+
+    /search guess — the open round, or a new one
+    /search guess answer:text-classification — answer (or click a button). A task name on
+    its own works too: /search guess summarization
+    """
+    if answer is None or answer.strip().lower() in _SHOW_WORDS:
         return await _show_or_start(ctx)
-    close = close_tasks(" ".join(words))
-    hint = f"Did you mean /search guess answer:{close[0]}? " if close else ""
-    return Error(
-        what=f"I don't know “guess {' '.join(words)}”.",
-        todo=f"{hint}Type /search guess, /search guess answer:<task> or /search guess reveal.",
-    )
+    return await _answer(ctx, answer, round)
+
+
+async def reveal(ctx: Context, round: int | None) -> Reply:
+    """Reveal the round (instructors): the task, the real downloads and likes, who was right
+    and the channel's score. A round also reveals itself once every student of the channel
+    (as the platform's member list knows them) has answered."""
+    async with ctx.services.store.session() as session:
+        if round is not None:
+            current = await rounds.find_round(session, round, ctx.guild_pk, ctx.actor.channel_id)
+        else:
+            current = await rounds.open_round(session, ctx.guild_pk, ctx.actor.channel_id)
+    if current is None or current.revealed_at is not None:
+        return Error(what="No round is open here.", todo="Type /search guess to start one.")
+    shown = await _reveal(ctx, current.id, current.model_id, current.task)
+    if shown is None:
+        return Error(what=f"Round {current.id} was just revealed.", todo="See the message above.")
+    return shown
 
 
 def _round_card(round_id: int, model_id: str, task: str, note: str = "") -> Card:
@@ -112,7 +125,7 @@ async def _show_or_start(ctx: Context) -> Reply:
             return _round_card(current.id, current.model_id, current.task, note)
         recent = await rounds.recent_models(session, ctx.guild_pk, channel)
     try:
-        top = await hub_of(ctx.services).search_models(sort="downloads", limit=TOP_MODELS)
+        top = await require_hub(ctx.services.hub).search_models(sort="downloads", limit=TOP_MODELS)
     except HubError as error:
         return error.reply()
     playable = [m for m in top.value.items if m.pipeline_tag in PIPELINE_TAGS]
@@ -192,25 +205,6 @@ async def _everyone_answered(ctx: Context, answered: set[str]) -> bool:
     return all(s.user_id in answered for s in students)
 
 
-async def _reveal_command(ctx: Context, round_id: int | None) -> Reply:
-    if ctx.actor.role is not Role.INSTRUCTOR:
-        return Error(
-            what="Only an instructor can reveal a round.",
-            todo="Answer with the buttons; the round reveals itself once everyone has answered.",
-        )
-    async with ctx.services.store.session() as session:
-        if round_id is not None:
-            current = await rounds.find_round(session, round_id, ctx.guild_pk, ctx.actor.channel_id)
-        else:
-            current = await rounds.open_round(session, ctx.guild_pk, ctx.actor.channel_id)
-    if current is None or current.revealed_at is not None:
-        return Error(what="No round is open here.", todo="Type /search guess to start one.")
-    reveal = await _reveal(ctx, current.id, current.model_id, current.task)
-    if reveal is None:
-        return Error(what=f"Round {current.id} was just revealed.", todo="See the message above.")
-    return reveal
-
-
 async def _reveal(ctx: Context, round_id: int, model_id: str, task: str) -> Card | None:
     """Close the round and show the answer; None if another reveal got there first."""
     channel = ctx.actor.channel_id
@@ -221,7 +215,7 @@ async def _reveal(ctx: Context, round_id: int, model_id: str, task: str) -> Card
         scores = await rounds.channel_scores(session, ctx.guild_pk, channel)
     fields = []
     try:
-        facts = (await hub_of(ctx.services).model_info(model_id)).value
+        facts = (await require_hub(ctx.services.hub).model_info(model_id)).value
     except HubError as error:
         fields.append(Field(name="Numbers", value=f"Not available: {error.what}", inline=False))
     else:

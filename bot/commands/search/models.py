@@ -1,79 +1,38 @@
-"""/search: the models hub. Search and sort, a model's details and card checklist, and the
-guess-the-task game (its rounds live in bot/hub/guess.py).
-"""
+"""/search's list of models (search, filter, sort, pages) and one model's details and card
+checklist."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.commandline import quote
-from bot.hub import guess
+from bot.commands.listing import MAX_PAGE
+from bot.commands.search.guess import params_text
 from bot.hub.cache import Cached
 from bot.hub.cards import ModelCardReport, analyze_model_card
-from bot.hub.client import hub_of
+from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import ModelDetails, ModelSummary, checklist_text, license_text
 from bot.hub.tasks import (
     PIPELINE_TAGS,
     SORT_WORDS,
-    SORTS,
     close_tasks,
     complete_libraries,
-    complete_tasks,
     normalize_task,
 )
 from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Table
-from bot.router import Command, Context, Option
+from bot.router import Context
 from bot.services import Services
 
-MAX_PAGE = 40
 # The lesson's "what to do next" for the tasks this bot can run.
 NEXT_COMMAND = {"text-generation": "/generate", "text-to-image": "/imagine"}
 # Tags shown elsewhere in the card (license, papers, datasets) or of no use to students.
 _HIDDEN_TAG_PREFIXES = ("license:", "arxiv:", "dataset:", "base_model:", "region:", "doi:")
 
 
-async def run(
-    ctx: Context,
-    text: str | None,
-    task: str | None,
-    sort: str,
-    limit: int,
-    library: str | None,
-    page: int,
-    model: str | None,
-    answer: str | None,
-    round: int | None,
-) -> Reply | list[Reply]:
-    """Explore the models hub: search, filter by task, sort; open a model; play guess-the-task.
-
-    /search gpt neo sort:likes — models whose name matches, most liked first
-    /search task:text-generation sort:downloads limit:5 — the five most downloaded of a task
-    /search model:EleutherAI/gpt-neo-125M — details: size, license in plain words, papers,
-    training data, and which parts of the model card exist
-    sort: downloads (last 30 days, the default), likes, trending or recent.
-
-    The guess game (from the lesson: look at the most downloaded models and guess what each
-    does from its name alone):
-    /search guess — show this channel's open round, or start one with a model from the
-    top downloads
-    /search guess answer:text-classification — answer (or click a button); one answer per
-    student per round. A task name on its own works too: /search guess summarization
-    /search guess reveal — an instructor reveals the task, the real downloads and likes and
-    the channel's score; a round also reveals itself once every student of the channel (as
-    the platform's member list knows them) has answered. Scores are kept per channel.
-    """
-    words = (text or "").split()
-    if answer or round is not None or (words and words[0].lower() == "guess"):
-        return await guess.play(ctx, words[1:] if words else [], answer, round)
-    if model:
-        return await _details(ctx, model.strip())
-    return await _list(ctx, text, task, sort, limit, library, page)
-
-
 # -- the list --------------------------------------------------------------------------------
-async def _list(
+async def list_models(
     ctx: Context,
     text: str | None,
     task: str | None,
@@ -82,7 +41,7 @@ async def _list(
     library: str | None,
     page: int,
 ) -> Reply:
-    hub = hub_of(ctx.services)
+    hub = require_hub(ctx.services.hub)
     tag = normalize_task(task) if task else None
     library = library.strip().lower() if library else None
     try:
@@ -166,8 +125,8 @@ def _nothing_found(text: str | None, tag: str | None, library: str | None, page:
 
 
 # -- one model -------------------------------------------------------------------------------
-async def _details(ctx: Context, asked: str) -> Reply:
-    hub = hub_of(ctx.services)
+async def model_details(ctx: Context, asked: str) -> Reply:
+    hub = require_hub(ctx.services.hub)
     try:
         info = await hub.model_info(asked)
     except HubError as error:
@@ -250,7 +209,7 @@ def _model_fields(
 
 def _params_field(model: ModelDetails) -> str:
     if model.params:
-        return guess.params_text(model.params)
+        return params_text(model.params)
     if model.library == "diffusers":
         return (
             "not published: a diffusers pipeline is several models (UNet, text encoder, VAE) "
@@ -292,15 +251,11 @@ def _first(meta: object, key: str) -> str | None:
 
 
 # -- autocomplete ----------------------------------------------------------------------------
-async def _complete_tasks(services: Services, prefix: str) -> list[str]:
-    return complete_tasks(prefix)
-
-
-async def _complete_libraries(services: Services, prefix: str) -> list[str]:
+async def complete_library(services: Services, prefix: str) -> list[str]:
     return complete_libraries(prefix)
 
 
-async def _complete_models(services: Services, prefix: str) -> list[str]:
+async def complete_models(services: Services, prefix: str) -> list[str]:
     """Ids from recent searches; one (cached) search when nothing seen matches yet."""
     hub = services.hub
     if hub is None:
@@ -313,32 +268,3 @@ async def _complete_models(services: Services, prefix: str) -> list[str]:
             return []
         found = hub.known_models(prefix)
     return found
-
-
-COMMAND = Command(
-    name="search",
-    handler=run,
-    options=(
-        Option("text", str, "Words in the model's name, or: guess", rest=True, max_length=100),
-        Option(
-            "task", str, "A task (pipeline tag), e.g. text-generation", complete=_complete_tasks
-        ),
-        Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
-        Option("limit", int, "How many models", default=10, min_value=1, max_value=25),
-        Option("library", str, "A library, e.g. transformers", complete=_complete_libraries),
-        Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
-        Option(
-            "model", str, "A model id: show its details", max_length=200, complete=_complete_models
-        ),
-        Option("answer", str, "Guess game: your answer (a task)", complete=_complete_tasks),
-        Option("round", int, "Guess game: the round you answer", min_value=1),
-    ),
-    examples=(
-        "/search task:text-generation sort:likes limit:5",
-        "/search gpt-neo",
-        "/search model:EleutherAI/gpt-neo-125M",
-        "/search guess",
-        "/search guess answer:text-classification",
-        "/search guess reveal",
-    ),
-)

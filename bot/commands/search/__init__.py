@@ -1,0 +1,116 @@
+"""/search: the models hub. Search and sort (models.py), a model's details and card checklist
+(models.py), and the guess-the-task game (guess.py, declared as the verbs `guess` and
+`guess reveal`).
+"""
+
+from __future__ import annotations
+
+from bot.commands.listing import complete_task, list_options
+from bot.commands.search import guess
+from bot.commands.search.models import (
+    complete_library,
+    complete_models,
+    list_models,
+    model_details,
+)
+from bot.declare import MAX_NAME, MAX_REPO_ID
+from bot.identity import Role
+from bot.replies import Reply
+from bot.router import Command, Context, Option
+
+
+async def run(
+    ctx: Context,
+    text: str | None,
+    task: str | None,
+    sort: str,
+    limit: int,
+    library: str | None,
+    page: int,
+    model: str | None,
+) -> Reply | list[Reply]:
+    """Explore the models hub: search, filter by task, sort; open a model; play guess-the-task.
+
+    /search gpt neo sort:likes — models whose name matches, most liked first
+    /search task:text-generation sort:downloads limit:5 — the five most downloaded of a task
+    /search model:EleutherAI/gpt-neo-125M — details: size, license in plain words, papers,
+    training data, and which parts of the model card exist
+    sort: downloads (last 30 days, the default), likes, trending or recent.
+
+    The guess game (from the lesson: look at the most downloaded models and guess what each
+    does from its name alone):
+    /search guess — show this channel's open round, or start one with a model from the
+    top downloads
+    /search guess answer:text-classification — answer (or click a button); one answer per
+    student per round. A task name on its own works too: /search guess summarization
+    /search guess reveal — an instructor reveals the task, the real downloads and likes and
+    the channel's score; a round also reveals itself once every student of the channel (as
+    the platform's member list knows them) has answered. Scores are kept per channel.
+    """
+    if model:
+        return await model_details(ctx, model.strip())
+    return await list_models(ctx, text, task, sort, limit, library, page)
+
+
+ROUND = Option("round", int, "Guess game: the round you answer", min_value=1)
+
+COMMAND = Command(
+    name="search",
+    handler=run,
+    options=(
+        *list_options(
+            words="Words in the model's name, or: guess",
+            task="A task (pipeline tag), e.g. text-generation",
+            limit="How many models",
+            before_page=(
+                Option(
+                    "library",
+                    str,
+                    "A library, e.g. transformers",
+                    max_length=MAX_NAME,
+                    complete=complete_library,
+                ),
+            ),
+        ),
+        Option(
+            "model",
+            str,
+            "A model id: show its details",
+            max_length=MAX_REPO_ID,
+            complete=complete_models,
+        ),
+    ),
+    verbs=(
+        Command(
+            name="guess",
+            handler=guess.guess,
+            options=(
+                Option(
+                    "answer",
+                    str,
+                    "Guess game: your answer (a task)",
+                    rest=True,
+                    max_length=MAX_NAME,
+                    complete=complete_task,
+                ),
+                ROUND,
+            ),
+            verbs=(
+                Command(
+                    name="reveal",
+                    handler=guess.reveal,
+                    options=(ROUND,),
+                    role=Role.INSTRUCTOR,
+                ),
+            ),
+        ),
+    ),
+    examples=(
+        "/search task:text-generation sort:likes limit:5",
+        "/search gpt-neo",
+        "/search model:EleutherAI/gpt-neo-125M",
+        "/search guess",
+        "/search guess answer:text-classification",
+        "/search guess reveal",
+    ),
+)
