@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.jobs import records, wire
-from bot.jobs.fairness import Waiting, pick_batch
+from bot.jobs.fairness import Waiting, fits_with, pick_batch
 from bot.jobs.kinds.base import AnyKind
 from bot.jobs.leases import Leases
 from bot.jobs.links import LinkFactory, WorkerLink
@@ -179,7 +179,7 @@ class EmbeddedQueue:
     def release(self, job_id: int) -> None:
         if self._held.pop(job_id, None) is not None:
             if job_id in self._direct:
-                self._send_direct(job_id)
+                self.relay.spawn(self._launch_direct(job_id))
             else:
                 self._wake.set()
 
@@ -194,18 +194,37 @@ class EmbeddedQueue:
             return None
         return next((w for w in self.pool.links if w.alive and w not in self._busy), None)
 
-    def _send_direct(self, job_id: int) -> None:
-        worker = self._direct.pop(job_id)
-        batch = self._busy.get(worker)
-        if batch is None or job_id not in batch.jobs:
+    async def _launch_direct(self, job_id: int) -> None:
+        """Send a job inserted running on a free worker. A lone job goes at once; the first
+        job of a burst waits for the burst (see _linger) and takes the jobs that fit with it
+        into its batch, as the dispatcher would."""
+        await asyncio.sleep(0)  # let submissions under way record their arrival
+        linger = self._linger()
+        if linger > 0:
+            await asyncio.sleep(linger)
+        worker = self._direct.pop(job_id, None)
+        batch = self._busy.get(worker) if worker is not None else None
+        if worker is None or batch is None or job_id not in batch.jobs:
             return  # the worker died meanwhile; its jobs were failed
-        job = batch.jobs[job_id]
+        lead = batch.jobs[job_id]
+        if linger > 0:
+            joining = await self._claim(
+                lead=Waiting.of(lead.id, lead.user_pk, 0, lead.params),
+                room=self.settings.max_batch_size - 1,
+            )
+            if self._busy.get(worker) is not batch:
+                # The worker died while we claimed: those jobs go back to the queue.
+                await self.leases.release([j.id for j in joining])
+                return
+            for job in joining:
+                batch.jobs[job.id] = records.view(job)
+                self._track(job.id)
         sent = worker.send(
             {
                 "op": "run",
                 "batch": batch.id,
-                "kind": job.kind,
-                "jobs": [{"id": job.id, "params": dict(job.params)}],
+                "kind": lead.kind,
+                "jobs": [{"id": j.id, "params": dict(j.params)} for j in batch.jobs.values()],
             }
         )
         if not sent:
@@ -317,7 +336,7 @@ class EmbeddedQueue:
         assert self.pool is not None
         for job_id in [j for j in self._direct if self._held.get(j, 0.0) < time.monotonic()]:
             self._held.pop(job_id, None)
-            self._send_direct(job_id)  # its command never released it: go anyway
+            self.relay.spawn(self._launch_direct(job_id))  # never released: go anyway
         for worker in self.pool.links:
             if self._stopping or worker in self._busy:
                 continue
@@ -363,8 +382,9 @@ class EmbeddedQueue:
         deadline = min(times[-1] + BURST_GAP, times[start] + MAX_LINGER)
         return max(0.0, deadline - time.monotonic())
 
-    async def _claim(self) -> list[Job]:
-        """The next fair batch, moved to running under our lease.
+    async def _claim(self, lead: Waiting | None = None, room: int = 0) -> list[Job]:
+        """The next fair batch, moved to running under our lease (with `lead`: up to `room`
+        jobs that fit with that job, already running, in its batch).
 
         The order comes from memory while it is fresh; when it is stale, or knows of
         nothing to run, it is read again in the claim's transaction (jobs other bots
@@ -382,9 +402,13 @@ class EmbeddedQueue:
             stale = self.order.age() > self.poll_interval
             if stale or not any(ready(w) for w in self.order.order()):
                 self.order.load(await records.queue_snapshot(session))
-            picked = pick_batch(
-                self.order.order(), self.settings.max_batch_size, skip=lambda w: not ready(w)
-            )
+            if lead is None:
+                picked = pick_batch(
+                    self.order.order(), self.settings.max_batch_size, skip=lambda w: not ready(w)
+                )
+            else:
+                fits = [w for w in self.order.order() if ready(w) and fits_with(lead, w)]
+                picked = fits[:room]
             got = await records.claim(
                 session,
                 [w.id for w in picked],
