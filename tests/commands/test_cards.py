@@ -85,7 +85,11 @@ async def test_lists_fit_a_phone_and_the_whole_table_is_attached(
         assert text.startswith(f"{row[0]}. ") or text == f"Row {row[0]}"
     # Nothing is lost: the attachment is the whole table, cell for cell.
     assert csv_rows(attachment) == [list(wide.columns), *map(list, wide.rows)]
-    assert [b.action for b in compact.buttons] == [b.action for b in wide.buttons]
+    # The same buttons; each answer has its own Share key.
+    assert [b.action for b in compact.buttons if b.label != "Share"] == [
+        b.action for b in wide.buttons if b.label != "Share"
+    ]
+    assert [b.label for b in compact.buttons] == [b.label for b in wide.buttons]
 
 
 def wide_rows(table: Table) -> list[str]:
@@ -132,7 +136,9 @@ async def test_a_long_section_is_cut_cleanly_with_a_link(hub_bot: BotDriver, pla
         reply.footer
         == "Cut here; read the rest: https://huggingface.co/CompVis/stable-diffusion-v1-4"
     )
-    assert [b.action for b in reply.buttons] == ["/search model:CompVis/stable-diffusion-v1-4"]
+    # Back to the model page, and Share (the answer is private until shared).
+    assert [b.action for b in reply.buttons][:1] == ["/search model:CompVis/stable-diffusion-v1-4"]
+    assert [b.label for b in reply.buttons][1:] == ["Share"]
 
 
 async def test_checklist_items_are_buttons_that_open_their_section(hub_bot: BotDriver) -> None:
