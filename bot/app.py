@@ -1,4 +1,4 @@
-"""Assemble the bot: settings → store (migrated) → services → router with every command."""
+"""Assemble the bot: settings → store (migrated) → hub → guard → jobs → services → router."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Protocol
 from bot.activities.scheduler import ActivityScheduler
 from bot.commands import all_commands
 from bot.config import Settings
+from bot.delivery import Outbox
 from bot.hub.client import HubClient
 from bot.inference.guard import ModelGuard
 from bot.jobs import build_queue
+from bot.jobs.engine import EmbeddedQueue
+from bot.jobs.service import JobService
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
 from bot.store import Store
@@ -35,6 +38,7 @@ class App:
     settings: Settings
     services: Services
     router: Router
+    queue: EmbeddedQueue
     background: list[BackgroundService] = field(default_factory=list)
     started: bool = False
 
@@ -50,9 +54,41 @@ class App:
     async def close(self) -> None:
         for service in reversed(self.background):
             await service.stop()
-        if self.services.hub is not None:
-            await self.services.hub.aclose()
+        await self.services.hub.aclose()
         await self.services.store.close()
+
+
+@dataclass(frozen=True)
+class _JobEnv:
+    """What the job engine sees of the bot (bot.jobs.protocol.JobEnv)."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    outboxes: dict[str, Outbox]
+
+
+def build_services(
+    settings: Settings, store: Store, clock: Clock = utc_now
+) -> tuple[Services, EmbeddedQueue, ActivityScheduler]:
+    """Every dependency, complete and in dependency order; nothing runs yet."""
+    outboxes: dict[str, Outbox] = {}
+    # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
+    hub = HubClient(settings, clock=clock)
+    guard = ModelGuard(settings, hub)
+    queue = build_queue(_JobEnv(settings, store, clock, outboxes))
+    activities = ActivityScheduler(store=store, settings=settings, clock=clock, outboxes=outboxes)
+    services = Services(
+        settings=settings,
+        store=store,
+        hub=hub,
+        guard=guard,
+        jobs=JobService(queue, store),
+        wake_activities=activities.wake,
+        clock=clock,
+        outboxes=outboxes,
+    )
+    return services, queue, activities
 
 
 async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
@@ -63,14 +99,12 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
     """
     store = Store(settings.database_url)
     await store.upgrade()
-    services = Services(settings=settings, store=store, clock=clock)
+    services, queue, activities = build_services(settings, store, clock)
     router = Router(all_commands(), services)
-    activities = ActivityScheduler(
-        store=store, settings=settings, clock=clock, outboxes=services.outboxes
+    return App(
+        settings=settings,
+        services=services,
+        router=router,
+        queue=queue,
+        background=[activities, queue],
     )
-    services.wakeups[activities.name] = activities.wake
-    # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
-    services.hub = hub = HubClient(settings, clock=clock)
-    services.guard = ModelGuard(settings, hub)
-    services.jobs = jobs = build_queue(services, router)
-    return App(settings=settings, services=services, router=router, background=[activities, jobs])

@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     slack.add_argument("--http", action="store_true", help="serve HTTP at /slack/events instead")
     slack.add_argument("--port", type=int, default=3000, help="HTTP port (with --http)")
 
-    commands.add_parser("worker", help="run an RQ worker for inference jobs (scale-out)")
+    worker = commands.add_parser("worker", help="run an RQ worker for inference jobs (scale-out)")
+    worker.add_argument(
+        "--queue", default=None, help="the RQ queue to serve (default: classbot-inference)"
+    )
     commands.add_parser("run", help="Discord/Slack when their tokens are set, else the console")
 
     db = commands.add_parser("db", help="database maintenance")
@@ -62,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = _pick_platform(settings) if args.command == "run" else args.command
     setup_logging(settings, console=command == "console")
+    if args.command == "worker":
+        return _worker(settings, args.queue)
     try:
         return asyncio.run(_main(args, settings))
     except KeyboardInterrupt:
@@ -91,6 +96,26 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         await app.close()
 
 
+def _worker(settings: Settings, queue: str | None) -> int:
+    """`classbot worker`: run models for the bots that use CLASSBOT_QUEUE_BACKEND=rq.
+
+    A GPU machine needs Redis and the models, nothing else: no bot, no database, no event
+    loop. RQ's worker runs on this (main) thread so SIGTERM stops it cleanly."""
+    from bot.inference.devices import plan_devices
+    from bot.jobs.rq import QUEUE, work
+    from bot.jobs.wire import WorkerConfig
+
+    token = settings.hf_token
+    config = WorkerConfig(
+        device=plan_devices(settings.device)[0],
+        memory_budget_mb=settings.model_memory_budget_mb,
+        hf_token=token.get_secret_value() if token else None,
+        log_level=settings.log_level,
+    )
+    work(settings.redis_url, config, queue=queue or QUEUE)
+    return 0
+
+
 def _pick_platform(settings: Settings) -> str:
     if settings.discord_token:
         return "discord"
@@ -115,7 +140,7 @@ async def _console(app: App, args: argparse.Namespace) -> int:
 async def _platform(name: str, app: App, args: argparse.Namespace) -> int:
     """Start a platform adapter; each lives in adapters/<name>/ and exposes `serve`."""
     try:
-        module = importlib.import_module(f"adapters.{name}" if name != "worker" else "bot.jobs.rq")
+        module = importlib.import_module(f"adapters.{name}")
     except ModuleNotFoundError as error:
         print(f"classbot {name} is not available in this build ({error}).", file=sys.stderr)
         return 2

@@ -1,4 +1,8 @@
-"""The dependencies a handler may use, passed in rather than held in globals."""
+"""The dependencies a handler may use, passed in rather than held in globals.
+
+Built complete, in dependency order, by bot.app.build_services: every field is there from
+the start, so no command checks for a missing one.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from bot.store import Store
 if TYPE_CHECKING:
     from bot.hub.client import HubClient
     from bot.inference.guard import ModelGuard
-    from bot.jobs.protocol import JobQueue
+    from bot.jobs.service import JobService
 
 Clock = Callable[[], datetime]
 
@@ -27,17 +31,16 @@ def utc_now() -> datetime:
 class Services:
     settings: Settings
     store: Store
+    # The Hugging Face Hub and dataset viewer, cached and coalesced (bot/hub/client.py).
+    hub: HubClient
+    # Vets model ids before anything is downloaded (bot/inference/guard.py).
+    guard: ModelGuard
+    # The inference job queue, as commands use it (bot/jobs/service.py).
+    jobs: JobService
+    # Wakes the activity scheduler early: it re-reads its next deadline after a post or an
+    # extension (bot/activities/scheduler.py).
+    wake_activities: Callable[[], None]
     clock: Clock = field(default=utc_now)
     # Registered by the adapters that run, by platform name ("console", "discord", "slack").
     outboxes: dict[str, Outbox] = field(default_factory=dict)
     rosters: dict[str, Roster] = field(default_factory=dict)
-    # Background services a command may wake early, by name (e.g. "activities": the
-    # scheduler re-reads its next deadline after a post or an extension).
-    wakeups: dict[str, Callable[[], None]] = field(default_factory=dict)
-    # The inference job queue (bot/jobs) and the model guard that vets model ids before
-    # anything is downloaded (bot/inference/guard.py); set by create_app.
-    jobs: JobQueue | None = None
-    guard: ModelGuard | None = None
-    # The Hugging Face Hub and dataset viewer, cached and coalesced (bot/hub/client.py);
-    # set by create_app.
-    hub: HubClient | None = None

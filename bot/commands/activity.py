@@ -229,9 +229,7 @@ def _channel_id(raw: str) -> str:
 
 
 def _wake_scheduler(ctx: Context) -> None:
-    wake = ctx.services.wakeups.get("activities")
-    if wake is not None:
-        wake()
+    ctx.services.wake_activities()
 
 
 async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: str) -> Reply:

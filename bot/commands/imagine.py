@@ -1,46 +1,36 @@
 """/imagine: a text-to-image model (Stable Diffusion through diffusers) draws a prompt.
 
-The prompt passes the class's word filter (bot/inference/safety.py plus the words an
-instructor added), the model passes the guard (text-to-image diffusers pipelines only), and
-an "imagine" job is queued (bot/jobs/imagine_task.py runs it); the reply shows the queue
-position, then the relay turns it into step i/N progress and finally the PNG, rendered here.
-Every prompt and what became of it goes to the audit log that instructors read with
-/imagine audit.
+The prompt and the negative prompt pass the class's word filter (bot/inference/safety.py
+plus the words an instructor added), the model passes the guard (text-to-image diffusers
+pipelines only), and an "imagine" job is queued (bot/jobs/kinds/imagine.py declares it and
+renders the result); the reply shows the queue position, then the relay turns it into step
+i/N progress and finally the PNG. Every prompt and what became of it goes to the audit log
+that instructors read with /imagine audit.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.commandline import quote
 from bot.declare import MAX_REPO_ID
 from bot.identity import Role
-from bot.inference.class_filter import FILTER_KIND, change_words, class_filter
+from bot.inference.class_filter import FILTER_KIND, change_words, check_texts
 from bot.inference.devices import accelerator
-from bot.inference.guard import TEXT_TO_IMAGE, ApprovedModel, ModelRefused, format_params
+from bot.inference.guard import TEXT_TO_IMAGE, ModelRefused
 from bot.inference.image import CLASS_SIZES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from bot.jobs.commands import clip, queued_reply, submit_job
-from bot.jobs.protocol import JobRequest, JobView
-from bot.replies import Button, Error, Image, Reply, Table, Text
+from bot.jobs.kinds.imagine import IMAGINE, KIND, ImagineParams
+from bot.replies import Error, Reply, Table, Text
 from bot.router import Command, Context, Option
-from bot.store.audit import recent_audit, record_audit
-from bot.store.models import Job
+from bot.store.audit import AuditTrail, recent_audit
 
-KIND = "imagine"
 ACTIONS = ("reroll", "block", "unblock", "audit")
 INSTRUCTOR_ACTIONS = ("block", "unblock", "audit")
 MAX_WORD_CHARS = 50
 AUDIT_PROMPT_CHARS = 60
-# A caption repeats the command that makes the same image, when it is this short.
-REPRODUCE_CHARS = 600
 
 
 def max_size(settings: Any) -> int:
@@ -127,15 +117,12 @@ async def _imagine(
 ) -> AsyncIterator[Reply]:
     services = ctx.services
     jobs, guard = services.jobs, services.guard
-    if jobs is None or guard is None:
-        yield Error(
-            what="Image generation is not set up on this bot.", todo="Tell your instructor."
-        )
-        return
     detail: dict[str, Any] = {"negative_prompt": negative_prompt} if negative_prompt else {}
     if reroll_of is not None:
         detail["reroll_of"] = reroll_of
-    verdict = (await class_filter(ctx)).check(prompt)
+    # Every text that reaches the model passes the filter: the negative prompt too (it is
+    # also echoed in the public "same image again" line).
+    verdict = await check_texts(ctx, prompt, negative_prompt)
     if not verdict.allowed:
         await _audit(ctx, prompt, "refused", {**detail, "blocked": list(verdict.matched)})
         yield Error(what=verdict.reason, todo="Nothing was sent to the model.")
@@ -157,30 +144,24 @@ async def _imagine(
     steps = default_steps if steps is None else steps
     guidance = default_guidance if guidance is None else guidance
     seed = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
-    params = {
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
-        "model": approved.to_json(),
+    params = ImagineParams(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        model=approved,
         # Captions name the model only when the student chose one.
-        "model_given": model is not None if model_given is None else model_given,
-        "steps": steps,
-        "guidance": guidance,
-        "seed": seed,
-        "size": int(size) if size else None,
-        "max_size": limit,
-    }
-    shape = size or f"native{limit}"
-    request = JobRequest(
-        kind=KIND,
-        params=params,
+        model_given=model is not None if model_given is None else model_given,
+        steps=steps,
+        guidance=guidance,
+        seed=seed,
+        size=int(size) if size else None,
+        max_size=limit,
+    )
+    request = IMAGINE.request(
+        params,
         guild_pk=ctx.guild_pk,
         user_pk=ctx.user_pk,
         destination=ctx.destination,
         priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
-        # One pipeline call runs jobs that share all of these (bot/jobs/imagine_task.py).
-        batch_key=f"{KIND}:{approved.id}@{approved.revision or ''}|{shape}|{steps}|{guidance:g}",
-        cost=steps,
-        summary=f"{clip(prompt, 40)} ({approved.short_name})",
     )
     ticket = await submit_job(jobs, request)
     try:
@@ -198,28 +179,26 @@ async def _reroll(ctx: Context, job_id: int | None) -> AsyncIterator[Reply]:
             what="Which image?", todo="Type /imagine reroll job:N (N is in the image's caption)."
         )
         return
-    async with ctx.services.store.session() as session:
-        old = await session.get(Job, job_id)
-    if old is None or old.guild_id != ctx.guild_pk or old.kind != KIND:
+    found = await ctx.services.jobs.find(IMAGINE, job_id, guild_pk=ctx.guild_pk)
+    if found is None:
         yield Error(what=f"There is no image job {job_id} here.", todo="Check the number.")
         return
-    p = old.params or {}
-    seeds = {p.get("seed"), (old.result or {}).get("seed")}
+    old, p = found
+    seeds = {p.seed, (old.result or {}).get("seed")}
     seed = secrets.randbelow(MAX_SEED + 1)
     while seed in seeds:  # a re-roll always shows a new image
         seed = secrets.randbelow(MAX_SEED + 1)
-    size = str(p["size"]) if p.get("size") else None
     async for reply in _imagine(
         ctx,
-        str(p["prompt"]),
-        str(p.get("negative_prompt") or ""),
-        ApprovedModel.from_json(p["model"]).id,
-        int(p["steps"]),
-        float(p["guidance"]),
+        p.prompt,
+        p.negative_prompt,
+        p.model.id,
+        p.steps,
+        p.guidance,
         seed,
-        size,
+        str(p.size) if p.size else None,
         reroll_of=job_id,
-        model_given=bool(p.get("model_given")),
+        model_given=p.model_given,
     ):
         yield reply
 
@@ -229,15 +208,8 @@ async def _reroll(ctx: Context, job_id: int | None) -> AsyncIterator[Reply]:
 
 async def _audit(ctx: Context, prompt: str, outcome: str, detail: dict[str, Any]) -> None:
     async with ctx.services.store.session(write=True) as session:
-        await record_audit(
-            session,
-            guild_id=ctx.guild_pk,
-            user_id=ctx.user_pk,
-            kind=KIND,
-            text=prompt,
-            outcome=outcome,
-            now=ctx.services.clock(),
-            detail=detail,
+        AuditTrail(ctx.guild_pk, ctx.user_pk, KIND).add(
+            session, prompt, outcome, ctx.services.clock(), detail
         )
 
 
@@ -279,83 +251,6 @@ async def _audit_table(ctx: Context, limit: int) -> Reply:
         private=True,
     )
 
-
-async def after_delivery(session: AsyncSession, job: JobView, now: datetime) -> None:
-    """The outcome goes to the audit log; the delivered PNG leaves the jobs table."""
-    result = job.result or {}
-    outcome = "flagged" if result.get("flagged") else job.state
-    detail = {"job": job.id, "seed": result.get("seed", job.params.get("seed"))}
-    if job.error:
-        detail["error"] = job.error
-    prompt = str(job.params.get("prompt", ""))
-    await record_audit(
-        session,
-        guild_id=job.guild_pk,
-        user_id=job.user_pk,
-        kind=KIND,
-        text=prompt,
-        outcome=outcome,
-        now=now,
-        detail=detail,
-    )
-    if "png" in result:
-        # Students have the image in chat now; the database need not keep every picture.
-        kept = {key: value for key, value in result.items() if key != "png"}
-        await session.execute(update(Job).where(Job.id == job.id).values(result=kept))
-
-
-# -- the result ----------------------------------------------------------------------------------
-
-
-def reproduce(job: JobView, result: dict[str, Any]) -> str:
-    """The command line that makes this exact image again."""
-    p = job.params
-    words = [f"/imagine prompt:{quote(str(p['prompt']))}"]
-    if p.get("negative_prompt"):
-        words.append(f"negative_prompt:{quote(str(p['negative_prompt']))}")
-    if p.get("model_given"):
-        words.append(f"model:{quote(ApprovedModel.from_json(p['model']).id)}")
-    words.append(f"steps:{result['steps']} guidance:{result['guidance']:g}")
-    words.append(f"seed:{result['seed']}")
-    if p.get("size"):  # else the model's own size, which the same command gives again
-        words.append(f"size:{result['size']}")
-    return " ".join(words)
-
-
-def render(job: JobView) -> Reply:
-    """The finished image with everything needed to make it again, and a Re-roll button."""
-    result = job.result or {}
-    reroll = Button(label="Re-roll", action=f"/imagine reroll job:{job.id}", style="primary")
-    if result.get("flagged"):
-        return Text(
-            text=f"Job {job.id}: the model's safety checker flagged this image, so it is not "
-            "shown. Try a different prompt."
-        )
-    prompt = str(job.params.get("prompt", ""))
-    size, seed = int(result["size"]), int(result["seed"])
-    name = clip(str(result.get("model_name") or ""), 60)
-    params = int(result["runs"][0]["model_params"])
-    together = int(result.get("batch_jobs") or 1)
-    timing = f"{result['seconds']:.1f} s" + (f" ({together} images together)" * (together > 1))
-    caption = (
-        f"“{clip(prompt, 300)}” · {name} ({format_params(params)} parameters) · "
-        f"{size}×{size} · {result['steps']} steps · guidance {result['guidance']:g} · "
-        f"seed {seed} · {timing} · job {job.id}"
-    )
-    again = reproduce(job, result)
-    if len(again) <= REPRODUCE_CHARS:
-        caption += f"\nSame image again: {again}"
-    return Image(
-        filename=f"imagine-{job.id}-seed{seed}.png",
-        data=base64.b64decode(result["png"]),
-        alt=clip(prompt, 300),
-        caption=caption,
-        buttons=(reroll,),
-    )
-
-
-JOB_RENDERERS = {KIND: render}
-JOB_DELIVERED = {KIND: after_delivery}
 
 COMMAND = Command(
     name="imagine",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.identity import Role
-from bot.jobs import records
+from bot.jobs.service import JobLine
 from bot.replies import Button, Error, Reply, Table, Text
 from bot.router import Command, Context, Option
-from bot.store.models import Job, User
 
 # Discord shows at most 5 rows of 5 buttons; one row of Cancel buttons is plenty.
 MAX_BUTTONS = 5
@@ -28,26 +25,18 @@ async def run(ctx: Context, action: str, id: int | None) -> Reply:
 
 async def _list(ctx: Context) -> Reply:
     instructor = ctx.actor.role is Role.INSTRUCTOR
-    async with ctx.services.store.session() as session:
-        jobs = await records.active_jobs(
-            session, guild_pk=ctx.guild_pk, user_pk=None if instructor else ctx.user_pk
-        )
-        names: dict[int, str] = {}
-        if instructor and jobs:
-            rows = await session.execute(
-                select(User.id, User.display_name).where(User.id.in_({j.user_id for j in jobs}))
-            )
-            names = {user_id: name for user_id, name in rows.tuples()}
+    jobs = await ctx.services.jobs.active(
+        guild_pk=ctx.guild_pk, user_pk=None if instructor else ctx.user_pk
+    )
     if not jobs:
         whose = "No one has" if instructor else "You have no"
         return Text(text=f"{whose} queued or running jobs. Start one with /generate.")
-    positions = await ctx.services.jobs.positions() if ctx.services.jobs else {}
     columns = ("id", "job", "state") + (("who",) if instructor else ())
     table_rows = []
     for job in jobs:
-        row = (str(job.id), _summary(job), _state(job, positions.get(job.id)))
-        table_rows.append(row + ((names.get(job.user_id, "?"),) if instructor else ()))
-    mine = [j for j in jobs if instructor or j.user_id == ctx.user_pk][:MAX_BUTTONS]
+        row = (str(job.id), _summary(job), _state(job))
+        table_rows.append(row + ((job.who,) if instructor else ()))
+    mine = [j for j in jobs if instructor or j.user_pk == ctx.user_pk][:MAX_BUTTONS]
     return Table(
         title="Jobs in this server" if instructor else "Your jobs",
         columns=columns,
@@ -61,28 +50,24 @@ async def _list(ctx: Context) -> Reply:
     )
 
 
-def _summary(job: Job) -> str:
-    summary = str((job.params or {}).get("_summary") or "")
-    return f"{job.kind}: {summary}" if summary else job.kind
+def _summary(job: JobLine) -> str:
+    return f"{job.kind}: {job.summary}" if job.summary else job.kind
 
 
-def _state(job: Job, position: int | None) -> str:
+def _state(job: JobLine) -> str:
     if job.state == "running":
         if job.cancel_requested:
             return "stopping"
         if job.progress_total:
             return f"running {job.progress_step}/{job.progress_total}"
         return f"running ({job.progress_label or 'starting'})"
-    return f"queued #{position}" if position else "queued"
+    return f"queued #{job.position}" if job.position else "queued"
 
 
 async def _cancel(ctx: Context, job_id: int | None) -> Reply:
     if job_id is None:
         return Error(what="Which job?", todo="Type /jobs cancel id:N; /jobs lists your jobs.")
-    jobs = ctx.services.jobs
-    if jobs is None:
-        return Error(what="There is no job queue on this bot.")
-    outcome = await jobs.cancel(
+    outcome = await ctx.services.jobs.cancel(
         job_id,
         user_pk=ctx.user_pk,
         guild_pk=ctx.guild_pk,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from bot.identity import Role
-from bot.jobs import records
-from bot.jobs.relay import job_renderers
+from bot.jobs.kinds import by_name
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
 from bot.share import credited
-from bot.store.models import Job
 
 GONE = Error(
     what="That result is no longer kept for sharing.",
@@ -35,10 +33,8 @@ async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
 
 
 async def _job(ctx: Context, job_id: int) -> Reply:
-    async with ctx.services.store.session() as session:
-        row = await session.get(Job, job_id)
-        shown = records.view(row) if row is not None else None
-    if shown is None or shown.guild_pk != ctx.guild_pk:
+    shown = await ctx.services.jobs.view(job_id, guild_pk=ctx.guild_pk)
+    if shown is None:
         return Error(what=f"There is no job {job_id} here.", todo="Type /jobs to see yours.")
     if shown.user_pk != ctx.user_pk and ctx.actor.role is not Role.INSTRUCTOR:
         return Error(what=f"Job {job_id} is not yours to share.")
@@ -47,10 +43,10 @@ async def _job(ctx: Context, job_id: int) -> Reply:
             what=f"Job {job_id} has no result to share ({shown.state}).",
             todo="Share it once its result is shown.",
         )
-    render = job_renderers(ctx.router).get(shown.kind)
-    if render is None:
+    kind = by_name().get(shown.kind)
+    if kind is None:
         return Error(what=f"Job {job_id}'s result cannot be shared.")
-    return credited(render(shown), ctx.actor.display_name)
+    return credited(kind.reply(shown), ctx.actor.display_name)
 
 
 COMMAND = Command(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.inference.safety import PromptFilter, normalize
+from bot.inference.safety import FilterVerdict, PromptFilter, normalize
 from bot.replies import Error, Reply, Text
 from bot.router import Context
-from bot.store.audit import record_audit
+from bot.store.audit import AuditTrail
 from bot.store.models import Guild
 
 BLOCKED_KEY = "imagine_blocked_words"
@@ -39,6 +39,17 @@ async def class_filter(ctx: Context) -> PromptFilter:
     """The default word list, plus this guild's added words, minus its allowed ones."""
     blocked, allowed = await _word_lists(ctx)
     return _filter(tuple(blocked), tuple(allowed))
+
+
+async def check_texts(ctx: Context, *texts: str) -> FilterVerdict:
+    """The one check for every text that reaches an image model (prompt, negative prompt):
+    refused when any of them has a blocked word; `matched` lists the words of all."""
+    check = (await class_filter(ctx)).check
+    refused = [v for v in (check(t) for t in texts if t) if not v.allowed]
+    if not refused:
+        return FilterVerdict(allowed=True, reason="", matched=())
+    matched = tuple(dict.fromkeys(w for v in refused for w in v.matched))
+    return FilterVerdict(allowed=False, reason=refused[0].reason, matched=matched)
 
 
 def _word(raw: str) -> str:
@@ -84,13 +95,7 @@ async def change_words(ctx: Context, action: str, raw: str | None) -> Reply:
             BLOCKED_KEY: sorted(added),
             ALLOWED_KEY: sorted(allowed_now),
         }
-        await record_audit(
-            session,
-            guild_id=ctx.guild_pk,
-            user_id=ctx.user_pk,
-            kind=FILTER_KIND,
-            text=word,
-            outcome=outcome,
-            now=ctx.services.clock(),
+        AuditTrail(ctx.guild_pk, ctx.user_pk, FILTER_KIND).add(
+            session, word, outcome, ctx.services.clock()
         )
     return Text(text=said, private=True)

@@ -1,27 +1,55 @@
-"""The inference job queue: the jobs table is the system of record; see bot/jobs/engine.py
-(embedded worker processes, the default) and bot/jobs/rq.py (RQ on Redis, for scale-out)."""
+"""The inference job queue: the jobs table is the system of record.
+
+- bot/jobs/kinds/: the declared job kinds (typed params and result, rendering, usage);
+- bot/jobs/engine.py: the dispatcher; pool.py, leases.py, order.py, relay.py: its parts;
+- bot/jobs/service.py: what commands use (submit, cancel, /jobs, re-roll's lookup);
+- bot/jobs/wire.py, links.py, worker.py, rq.py: the messages and where batches run
+  (embedded worker processes by default, RQ workers on Redis for scale-out).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+# Imported lazily: a model worker imports bot.jobs.wire and must not pay for the engine.
 if TYPE_CHECKING:
     from bot.jobs.engine import EmbeddedQueue
-    from bot.router import Router
-    from bot.services import Services
+    from bot.jobs.kinds import AnyKind
+    from bot.jobs.links import LinkFactory
+    from bot.jobs.protocol import JobEnv
+    from bot.jobs.wire import WorkerConfig
 
 
-def build_queue(services: Services, router: Router) -> EmbeddedQueue:
-    """The queue the settings ask for, with the result renderers the commands declare."""
+def worker_config(env: JobEnv) -> WorkerConfig:
+    from bot.jobs.wire import WorkerConfig
+
+    settings = env.settings
+    token = settings.hf_token
+    return WorkerConfig(
+        device="cpu",  # replaced per planned device by the link factory
+        memory_budget_mb=settings.model_memory_budget_mb,
+        hf_token=token.get_secret_value() if token else None,
+        log_level=settings.log_level,
+    )
+
+
+def link_factory(env: JobEnv) -> LinkFactory:
+    """Where the settings say batches run: local worker processes, or RQ workers."""
+    settings = env.settings
+    if settings.queue_backend == "rq":
+        from bot.jobs.rq import rq_links
+
+        return rq_links(settings.redis_url, lease_seconds=settings.job_lease_seconds)
+    from bot.inference.devices import plan_devices
+    from bot.jobs.worker import local_links
+
+    return local_links(worker_config(env), plan_devices(settings.device))
+
+
+def build_queue(env: JobEnv, kinds: Iterable[AnyKind] | None = None) -> EmbeddedQueue:
+    """The queue the settings ask for, running the given job kinds (default: all)."""
     from bot.jobs.engine import EmbeddedQueue
-    from bot.jobs.relay import job_delivered_hooks, job_renderers
+    from bot.jobs.kinds import KINDS, by_name
 
-    queue: EmbeddedQueue
-    if services.settings.queue_backend == "rq":
-        from bot.jobs.rq import RqQueue
-
-        queue = RqQueue(services, job_renderers(router))
-    else:
-        queue = EmbeddedQueue(services, job_renderers(router))
-    queue.relay.delivered_hooks.update(job_delivered_hooks(router))
-    return queue
+    return EmbeddedQueue(env, by_name(KINDS if kinds is None else kinds), link_factory(env))

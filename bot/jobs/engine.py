@@ -1,15 +1,18 @@
-"""The embedded job queue: an asyncio dispatcher in the bot plus one worker process per device.
+"""The job queue's dispatcher: an asyncio loop in the bot that hands batches to workers.
 
 Loop: wake (a job was released, a batch finished, a worker came back) or every second →
-sweep (renew our leases, forward cancel requests, requeue jobs of dead bots, deliver what is
-undelivered) → for each free worker, claim the next fair batch (bot.jobs.fairness) and send
-it. Worker messages come back on a reader thread and are handled here in order: progress goes
-to the relay, results are written to the jobs table (with usage events) and then delivered.
+sweep now and then (bot/jobs/leases.py) → for each free worker of the pool
+(bot/jobs/pool.py), wait out a burst of submissions (linger), claim the next fair batch
+(bot/jobs/order.py, bot/jobs/fairness.py) and send it. Worker messages (bot/jobs/wire.py)
+come back on the links' threads and are handled here in order: progress goes to the relay,
+results are written to the jobs table with their usage events (what the job's kind says it
+used) and then delivered.
 
-Workers start on first use (a bot whose class never runs a model never imports torch). A
-worker that dies fails the jobs it was running with a plain message and is started again; the
-queue goes on. On a clean stop, running jobs get a few seconds to finish, then whatever is
-left goes back to the queue for the next start.
+Where batches run is the link factory's business: worker processes here
+(bot/jobs/worker.py: local_links) or RQ workers elsewhere (bot/jobs/rq.py: rq_links). A
+worker that dies fails the jobs it was running with a plain message and is started again;
+the queue goes on. On a clean stop, running jobs get a few seconds to finish, then whatever
+is left goes back to the queue for the next start.
 """
 
 from __future__ import annotations
@@ -24,19 +27,19 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.inference.devices import plan_devices
-from bot.jobs import records
-from bot.jobs.fairness import pick_batch
-from bot.jobs.protocol import WORKER_STOPPED, CancelOutcome, JobRequest, JobView, Renderer, Ticket
+from bot.jobs import records, wire
+from bot.jobs.fairness import Waiting, fits_with, pick_batch
+from bot.jobs.kinds.base import AnyKind
+from bot.jobs.leases import Leases
+from bot.jobs.links import LinkFactory, WorkerLink
+from bot.jobs.order import QueueOrder
+from bot.jobs.pool import WorkerPool
+from bot.jobs.protocol import WORKER_STOPPED, CancelOutcome, JobEnv, JobRequest, JobView, Ticket
 from bot.jobs.relay import Relay
-from bot.jobs.worker import Message, WorkerConfig, WorkerLink, WorkerProcess
-from bot.services import Services
 from bot.store.models import Job
 from bot.store.usage import record_usage
 
@@ -51,8 +54,8 @@ BURST_GAP = 0.03
 MAX_LINGER = 0.1
 
 
-# (job id, state, result, error) as the worker reported it.
-_Result = tuple[int, str, dict[str, Any] | None, str | None]
+# A job of a running batch, with the outcome the worker reported (state, result, error).
+_Result = tuple[JobView, wire.JobOutcome, dict[str, Any] | None, str | None]
 
 
 @dataclass
@@ -66,31 +69,34 @@ class _Batch:
 class EmbeddedQueue:
     def __init__(
         self,
-        services: Services,
-        renderers: Mapping[str, Renderer],
+        env: JobEnv,
+        kinds: Mapping[str, AnyKind],
+        links: LinkFactory,
         *,
-        workers: list[WorkerLink] | None = None,
-        own_workers: bool | None = None,
         progress_interval: float = 1.0,
         poll_interval: float = 1.0,
         stop_grace: float = 10.0,
     ) -> None:
-        self.services = services
-        self.settings = services.settings
+        self.env = env
+        self.settings = env.settings
+        self.kinds = dict(kinds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=self.settings.job_lease_seconds)
-        self.writes = records.SerialWrites(services.store)
+        self.writes = records.SerialWrites(env.store)
+        self.leases = Leases(self.writes, env.clock, self.owner, self.lease)
         self.relay = Relay(
-            services, renderers, self.writes, owner=self.owner, interval=progress_interval
+            env, self.kinds, self.writes, owner=self.owner, interval=progress_interval
         )
-        self.workers: list[WorkerLink] = list(workers or [])
-        # Workers we start we also stop; shared ones (tests) are left running.
-        self._own_workers = workers is None if own_workers is None else own_workers
+        self.order = QueueOrder()
+        self._link_factory = links
+        self.pool: WorkerPool | None = None
         self.poll_interval = poll_interval
         self.stop_grace = stop_grace
         self._batch_ids = itertools.count(1)
         self._busy: dict[WorkerLink, _Batch] = {}
         self._held: dict[int, float] = {}
+        # Jobs inserted running on a free worker, sent to it at release().
+        self._direct: dict[int, WorkerLink] = {}
         self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
         self._arrived_since_claim = 0
         self._pending: set[int] = set()
@@ -99,20 +105,18 @@ class EmbeddedQueue:
         self._wake = asyncio.Event()
         self._no_batches = asyncio.Event()
         self._no_batches.set()
-        self._inbox: asyncio.Queue[tuple[WorkerLink, Message]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[WorkerLink, wire.FromWorker]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._stopping = False
         self._last_sweep = 0.0
-        self._spawned_at: dict[WorkerLink, float] = {}
-        self._crashes: dict[WorkerLink, int] = {}
-        self._respawning: set[WorkerLink] = set()
 
     def use_workers(self, workers: list[WorkerLink], *, owned: bool = False) -> None:
-        """Run on other workers (tests share one process across many bots)."""
+        """Run on these links instead of the factory's (tests share one worker process
+        across many bots)."""
         assert not self._started, "choose workers before start()"
-        self.workers, self._own_workers = list(workers), owned
+        self.pool = WorkerPool(workers, owned=owned)
 
     # -- JobQueue -----------------------------------------------------------------------------
 
@@ -120,30 +124,111 @@ class EmbeddedQueue:
         # Held until release(): the job must not start (and send progress under its key)
         # before the command's own first reply has gone out, or that reply would overwrite
         # the result on platforms that edit one message.
-        async with self.writes.session() as session:
-            job = await records.enqueue(
-                session,
-                request,
-                now=self.services.clock(),
-                limit=self.settings.max_queued_jobs_per_user,
-            )
-            self._held[job.id] = time.monotonic() + HOLD_SECONDS
+        if not self.order.loaded:
+            async with self.env.store.session() as session:
+                self.order.load(await records.queue_snapshot(session))
+        # Nothing waiting, a worker free and no burst under way: the job is inserted
+        # already running on that worker, and goes to it at release() with no claim.
+        direct = self._free_worker() if self._can_go_direct() else None
+        if direct is not None:
+            self._busy[direct] = _Batch(f"{self.owner}:{next(self._batch_ids)}", {})
+            self._no_batches.clear()
+        now = self.env.clock()
+        params = records.stored_params(request)
+        try:
+            async with self.writes.session() as session:
+                job_id = await records.enqueue(
+                    session,
+                    request,
+                    now=now,
+                    limit=self.settings.max_queued_jobs_per_user,
+                    claim=(self.owner, self.lease) if direct is not None else None,
+                )
+                self._held[job_id] = time.monotonic() + HOLD_SECONDS
+        except BaseException:
+            if direct is not None:
+                self._batch_over(direct)
+            raise
         self._arrivals.append(time.monotonic())
         self._arrived_since_claim += 1
-        # Read in a second transaction: SQLite has one writer at a time, and every other
-        # student's command waits while a write transaction stays open.
-        async with self.services.store.session() as session:
-            order = await records.fair_queue(session)
-        self._track(job.id)
-        position = next((i for i, w in enumerate(order, 1) if w.id == job.id), 1)
-        free = any(w not in self._busy and (w.alive or not w.generation) for w in self.workers)
+        waiting = Waiting.of(job_id, request.user_pk, request.priority, params)
+        self.order.add(waiting)
+        self._track(job_id)
+        if direct is not None:
+            self.order.started([waiting])
+            view = JobView(
+                id=job_id,
+                kind=request.kind,
+                state="running",
+                params=params,
+                destination=request.destination,
+                user_pk=request.user_pk,
+                guild_pk=request.guild_pk,
+                created_at=now,
+            )
+            self._busy[direct].jobs[job_id] = view
+            self._direct[job_id] = direct
+            running = sum(len(b.jobs) - len(b.done) for b in self._busy.values())
+            return Ticket(job_id, 1, running, True)
+        position = self.order.positions().get(job_id, 1)
+        free = self.pool is not None and self.pool.free(lambda link: link in self._busy)
         can_start = self._started and not self._stopping and free and position == 1
         running = sum(len(batch.jobs) - len(batch.done) for batch in self._busy.values())
-        return Ticket(job.id, position, running, can_start)
+        return Ticket(job_id, position, running, can_start)
 
     def release(self, job_id: int) -> None:
         if self._held.pop(job_id, None) is not None:
-            self._wake.set()
+            if job_id in self._direct:
+                self.relay.spawn(self._launch_direct(job_id))
+            else:
+                self._wake.set()
+
+    def _can_go_direct(self) -> bool:
+        if not self._started or self._stopping or len(self.order) or self._held:
+            return False
+        # In a burst, jobs wait to run as one batch (see _linger).
+        return not self._arrivals or time.monotonic() - self._arrivals[-1] > BURST_GAP
+
+    def _free_worker(self) -> WorkerLink | None:
+        if self.pool is None:
+            return None
+        return next((w for w in self.pool.links if w.alive and w not in self._busy), None)
+
+    async def _launch_direct(self, job_id: int) -> None:
+        """Send a job inserted running on a free worker. A lone job goes at once; the first
+        job of a burst waits for the burst (see _linger) and takes the jobs that fit with it
+        into its batch, as the dispatcher would."""
+        await asyncio.sleep(0)  # let submissions under way record their arrival
+        linger = self._linger()
+        if linger > 0:
+            await asyncio.sleep(linger)
+        worker = self._direct.pop(job_id, None)
+        batch = self._busy.get(worker) if worker is not None else None
+        if worker is None or batch is None or job_id not in batch.jobs:
+            return  # the worker died meanwhile; its jobs were failed
+        lead = batch.jobs[job_id]
+        if linger > 0:
+            joining = await self._claim(
+                lead=Waiting.of(lead.id, lead.user_pk, 0, lead.params),
+                room=self.settings.max_batch_size - 1,
+            )
+            if self._busy.get(worker) is not batch:
+                # The worker died while we claimed: those jobs go back to the queue.
+                await self.leases.release([j.id for j in joining])
+                return
+            for job in joining:
+                batch.jobs[job.id] = records.view(job)
+                self._track(job.id)
+        sent = worker.send(
+            {
+                "op": "run",
+                "batch": batch.id,
+                "kind": lead.kind,
+                "jobs": [{"id": j.id, "params": dict(j.params)} for j in batch.jobs.values()],
+            }
+        )
+        if not sent:
+            log.warning("worker %s did not take batch %s", worker.pid, batch.id)
 
     async def cancel(
         self, job_id: int, *, user_pk: int, guild_pk: int, instructor: bool
@@ -155,9 +240,10 @@ class EmbeddedQueue:
                 user_pk=user_pk,
                 guild_pk=guild_pk,
                 instructor=instructor,
-                now=self.services.clock(),
+                now=self.env.clock(),
             )
         if outcome == "cancelled" and job is not None:
+            self.order.remove(job.id)
             self._track(job.id)
             self.relay.spawn(self._deliver(job))
         elif outcome == "cancelling":
@@ -165,9 +251,10 @@ class EmbeddedQueue:
         return outcome  # type: ignore[return-value]
 
     async def positions(self) -> dict[int, int]:
-        async with self.services.store.session() as session:
-            order = await records.fair_queue(session)
-        return {w.id: i for i, w in enumerate(order, 1)}
+        if not self.order.loaded:
+            async with self.env.store.session() as session:
+                self.order.load(await records.queue_snapshot(session))
+        return self.order.positions()
 
     # -- BackgroundService --------------------------------------------------------------------
 
@@ -176,36 +263,18 @@ class EmbeddedQueue:
             return
         self._started = True
         self._loop = asyncio.get_running_loop()
-        if not self.workers:
-            self.workers = await self._make_workers()
-        for worker in self.workers:
-            worker.attach(self._post)
-        # After a restart: jobs still queued are ours to finish (console waits for them).
-        async with self.services.store.session() as session:
-            queued = await session.scalars(select(Job.id).where(Job.state == "queued"))
-            for job_id in queued:
-                self._track(job_id)
+        if self.pool is None:
+            self.pool = WorkerPool(await self._link_factory(self.owner), owned=True)
+        self.pool.attach(self._post)
         await self._sweep()
+        # After a restart: jobs still queued are ours to finish (console waits for them).
+        for waiting in self.order.order():
+            self._track(waiting.id)
         self._tasks = [
             asyncio.create_task(self._consume(), name="jobs-inbox"),
             asyncio.create_task(self._dispatch_loop(), name="jobs-dispatcher"),
         ]
         self._wake.set()
-
-    async def _make_workers(self) -> list[WorkerLink]:
-        """One worker process per device (started on first use)."""
-        token = self.settings.hf_token
-        return [
-            WorkerProcess(
-                WorkerConfig(
-                    device=device,
-                    memory_budget_mb=self.settings.model_memory_budget_mb,
-                    hf_token=token.get_secret_value() if token else None,
-                    log_level=self.settings.log_level,
-                )
-            )
-            for device in plan_devices(self.settings.device)
-        ]
 
     async def stop(self) -> None:
         if not self._started or self._stopping:
@@ -217,17 +286,14 @@ class EmbeddedQueue:
                 await asyncio.wait_for(self._no_batches.wait(), self.stop_grace)
         await self.relay.drain(within=max(1.0, deadline - time.monotonic()))
         held = [job_id for batch in self._busy.values() for job_id in batch.jobs]
-        async with self.writes.session() as session:
-            requeued = await records.release(session, held, owner=self.owner)
+        requeued = await self.leases.release(held)
         if requeued:
             log.info("stopping: jobs %s go back to the queue", requeued)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for worker in self.workers:
-            worker.attach(None)
-            if self._own_workers:
-                await asyncio.to_thread(worker.stop)
+        if self.pool is not None:
+            await self.pool.stop()
         self._busy.clear()
 
     async def wait_idle(self) -> None:
@@ -245,15 +311,11 @@ class EmbeddedQueue:
         if not self._pending:
             self._idle.set()
 
-    def _post(self, worker: WorkerLink, message: Message) -> None:
-        """Called on a worker's reader thread: hand the message to our event loop."""
+    def _post(self, worker: WorkerLink, message: wire.FromWorker) -> None:
+        """Called on a link's thread: hand the message to our event loop."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._inbox.put_nowait, (worker, message))
-
-    def _spawn(self, worker: WorkerLink) -> None:
-        self._spawned_at[worker] = time.monotonic()
-        worker.start()
 
     # -- dispatching --------------------------------------------------------------------------
 
@@ -271,15 +333,17 @@ class EmbeddedQueue:
                 await asyncio.sleep(1.0)
 
     async def _dispatch(self) -> None:
-        for worker in self.workers:
+        assert self.pool is not None
+        for job_id in [j for j in self._direct if self._held.get(j, 0.0) < time.monotonic()]:
+            self._held.pop(job_id, None)
+            self.relay.spawn(self._launch_direct(job_id))  # never released: go anyway
+        for worker in self.pool.links:
             if self._stopping or worker in self._busy:
                 continue
-            if not worker.alive:
-                if worker in self._respawning or not self._pending:
-                    continue  # being restarted after a crash, or nothing to do yet
-                # Started on first use: a bot whose students never run a model never pays
-                # for importing torch (seconds, and memory).
-                self._spawn(worker)
+            # Started on first use: a bot whose students never run a model never pays for
+            # importing torch (seconds, and memory).
+            if not self.pool.usable(worker, wanted=bool(self._pending)):
+                continue
             linger = self._linger()
             if linger > 0:
                 asyncio.get_running_loop().call_later(linger, self._wake.set)
@@ -299,7 +363,7 @@ class EmbeddedQueue:
                     "op": "run",
                     "batch": batch.id,
                     "kind": jobs[0].kind,
-                    "jobs": [{"id": j.id, "params": j.params} for j in jobs],
+                    "jobs": [{"id": j.id, "params": dict(j.params or {})} for j in jobs],
                 }
             )
             if not sent:
@@ -318,47 +382,60 @@ class EmbeddedQueue:
         deadline = min(times[-1] + BURST_GAP, times[start] + MAX_LINGER)
         return max(0.0, deadline - time.monotonic())
 
-    async def _claim(self) -> list[Job]:
+    async def _claim(self, lead: Waiting | None = None, room: int = 0) -> list[Job]:
+        """The next fair batch, moved to running under our lease (with `lead`: up to `room`
+        jobs that fit with that job, already running, in its batch).
+
+        The order comes from memory while it is fresh; when it is stale, or knows of
+        nothing to run, it is read again in the claim's transaction (jobs other bots
+        queued, jobs requeued after a crash)."""
         self._arrived_since_claim = 0
         now_mono = time.monotonic()
         for job_id, until in list(self._held.items()):
             if until < now_mono:
                 del self._held[job_id]
+
+        def ready(w: Waiting) -> bool:
+            return w.id not in self._held
+
         async with self.writes.session() as session:
-            order = await records.fair_queue(session)
-            picked = pick_batch(
-                order, self.settings.max_batch_size, skip=lambda w: w.id in self._held
-            )
-            return await records.claim(
+            stale = self.order.age() > self.poll_interval
+            if stale or not any(ready(w) for w in self.order.order()):
+                self.order.load(await records.queue_snapshot(session))
+            if lead is None:
+                picked = pick_batch(
+                    self.order.order(), self.settings.max_batch_size, skip=lambda w: not ready(w)
+                )
+            else:
+                fits = [w for w in self.order.order() if ready(w) and fits_with(lead, w)]
+                picked = fits[:room]
+            got = await records.claim(
                 session,
                 [w.id for w in picked],
                 owner=self.owner,
-                now=self.services.clock(),
+                now=self.env.clock(),
                 lease=self.lease,
             )
+        claimed = {job.id for job in got}
+        self.order.started([w for w in picked if w.id in claimed])
+        for w in picked:
+            if w.id not in claimed:
+                self.order.remove(w.id)  # taken or cancelled elsewhere
+        return got
 
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
-        now = self.services.clock()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
-        async with self.writes.session() as session:
-            to_cancel = await records.renew(
-                session, running, owner=self.owner, until=now + self.lease
-            )
-            # Jobs that used up their attempts are failed there and delivered below.
-            requeued, _ = await records.requeue_expired(session, now=now)
-        for job_id in to_cancel:
+        swept = await self.leases.sweep(running)
+        self.order.load(swept.queue)
+        for job_id in swept.to_cancel:
             self._forward_cancel(job_id)
-        for job_id in requeued:
+        for job_id in swept.requeued:
             log.info("job %s: its bot stopped; back in the queue", job_id)
             self._track(job_id)
-        if requeued:
+        if swept.requeued:
             self._wake.set()
-        async with self.writes.session() as session:
-            undelivered = await records.take_for_delivery(
-                session, owner=self.owner, now=now, lease=self.lease
-            )
-        for job in undelivered:
+        for job in swept.to_deliver:
             self._track(job.id)
             self.relay.spawn(self._deliver(job))
 
@@ -388,81 +465,109 @@ class EmbeddedQueue:
                         results = []
                     await self._handle(worker, message)
                 except Exception:
-                    log.exception("handling worker message %s failed", message.get("op"))
+                    log.exception("handling worker message %s failed", message["op"])
             if results:
                 try:
                     await self._finish(results)
                 except Exception:
-                    log.exception("recording results %s failed", [r[0] for r in results])
+                    log.exception("recording results %s failed", [r[0].id for r in results])
 
-    def _as_result(self, worker: WorkerLink, message: Message) -> _Result | None:
+    def _as_result(self, worker: WorkerLink, message: wire.FromWorker) -> _Result | None:
         batch = self._busy.get(worker)
         if (
-            message.get("op") != "result"
+            message["op"] != "result"
             or message.get("generation") != worker.generation
             or batch is None
             or message["id"] not in batch.jobs
         ):
             return None
         batch.done.add(message["id"])
-        return (message["id"], message["state"], message.get("result"), message.get("error"))
+        job = batch.jobs[message["id"]]
+        return (job, message["state"], message["result"], message["error"])
 
-    async def _handle(self, worker: WorkerLink, message: Message) -> None:
+    async def _handle(self, worker: WorkerLink, message: wire.FromWorker) -> None:
         if message.get("generation") != worker.generation:
             return  # from a process that has since been replaced
-        op = message.get("op")
+        assert self.pool is not None
         batch = self._busy.get(worker)
-        if op == "ready":
-            self._crashes.pop(worker, None)
+        if message["op"] == "ready":
+            self.pool.ready(worker)
             self._wake.set()
-        elif op == "exit":
-            await self._worker_exited(worker, message.get("code"))
+        elif message["op"] == "exit":
+            await self._worker_exited(worker, message["code"])
         elif batch is None:
             return  # a batch of a bot that stopped before it ended (tests share workers)
-        elif op == "progress" and message["id"] in batch.jobs:
+        elif message["op"] == "progress" and message["id"] in batch.jobs:
             job = batch.jobs[message["id"]]
             self.relay.progress(
                 job.id, job.destination, message["step"], message["total"], message["label"]
             )
-        elif op == "batch_done" and message.get("batch") == batch.id:
+        elif message["op"] == "batch_done" and message["batch"] == batch.id:
             self._batch_over(worker)
 
     async def _finish(self, results: list[_Result]) -> None:
-        """Record outcomes (and a usage event per model run), then deliver them."""
-        now = self.services.clock()
-        finished: list[Job] = []
+        """Outcomes from a worker: each reply goes out first, then one transaction records
+        the outcomes, the usage each job's kind reports, and which replies went out.
+
+        Sending before recording keeps the database off the path between the model and
+        the student. A crash between the two leaves the jobs running under a lease that
+        runs out: they run again and their replies are sent again under the same key (as
+        with any crash between a send and its mark, see bot/jobs/relay.py)."""
+        shown = [
+            replace(job, state=state, result=result, error=error)
+            for job, state, result, error in results
+        ]
+        self.relay.spawn(self._complete(shown))
+
+    async def _complete(self, shown: list[JobView]) -> None:
+        try:
+            sent = await asyncio.gather(*(self.relay.send_final(job) for job in shown))
+            delivered = {job.id for job, ok in zip(shown, sent, strict=True) if ok}
+            try:
+                await self._record(shown, delivered, hooks=True)
+            except Exception:
+                log.exception("jobs %s: an after-delivery hook failed", sorted(delivered))
+                await self._record(shown, delivered, hooks=False)
+        finally:
+            for job in shown:
+                self.relay.forget(job.id)
+                self._untrack(job.id)
+
+    async def _record(self, shown: list[JobView], delivered: set[int], *, hooks: bool) -> None:
+        now = self.env.clock()
         async with self.writes.session() as session:
-            for job_id, state, result, error in results:
-                job = await records.finish(
+            for job in shown:
+                row = await records.finish(
                     session,
-                    job_id,
+                    job.id,
                     owner=self.owner,
-                    state=state,
+                    state=job.state,
                     now=now,
                     lease=self.lease,
-                    result=result,
-                    error=error,
+                    result=job.result,
+                    error=job.error,
+                    delivered=job.id in delivered,
                 )
-                if job is None:
-                    log.warning("job %s finished after its lease was lost; dropped", job_id)
-                    self._untrack(job_id)
+                if row is None:
+                    log.warning("job %s finished after its lease was lost; dropped", job.id)
                     continue
-                finished.append(job)
-                if state != "succeeded":
-                    continue
-                for run in (result or {}).get("runs", []):
-                    await record_usage(
-                        session,
-                        guild_id=job.guild_id,
-                        user_id=job.user_id,
-                        command=job.kind,
-                        now=now,
-                        model_id=str(run["model"]["id"]),
-                        model_params=int(run.get("model_params") or run["model"]["params"]),
-                        detail={"job": job.id, "run": run.get("label", "")},
-                    )
-        for job in finished:
-            self.relay.spawn(self._deliver(job))
+                self.order.ended(row.user_id)
+                kind = self.kinds.get(job.kind)
+                if job.state == "succeeded" and kind is not None and job.result is not None:
+                    for run in kind.usage_of(job.result):
+                        await record_usage(
+                            session,
+                            guild_id=row.guild_id,
+                            user_id=row.user_id,
+                            command=row.kind,
+                            now=now,
+                            model_id=run.model_id,
+                            model_params=run.model_params,
+                            detail={"job": job.id, "run": run.label},
+                        )
+                if hooks and job.id in delivered:
+                    await self.relay.after_delivery(session, job, now)
+        # Jobs whose reply did not go out keep our lease: the next sweep tries again.
 
     async def _deliver(self, job: Job) -> None:
         try:
@@ -486,25 +591,11 @@ class EmbeddedQueue:
                 "worker %s died (exit %s) running jobs %s", worker.pid, code, list(batch.jobs)
             )
             await self._finish(
-                [(j, "failed", None, WORKER_STOPPED) for j in batch.jobs if j not in batch.done]
+                [
+                    (job, "failed", None, WORKER_STOPPED)
+                    for job_id, job in batch.jobs.items()
+                    if job_id not in batch.done
+                ]
             )
-        if self._stopping:
-            return
-        # A worker that dies again right after starting (broken install) is retried slower.
-        quick = time.monotonic() - self._spawned_at.get(worker, 0.0) < 30
-        crashes = self._crashes[worker] = self._crashes.get(worker, 0) + 1 if quick else 1
-        delay = min(30.0, 0.5 * 2 ** (crashes - 1)) if crashes > 1 else 0.0
-        if delay:
-            log.warning("worker keeps dying; restarting it in %.0f s", delay)
-        self._respawning.add(worker)
-        task = asyncio.create_task(self._respawn(worker, delay))
-        self._tasks.append(task)  # cancelled by stop()
-
-    async def _respawn(self, worker: WorkerLink, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            if not self._stopping and not worker.alive:
-                self._spawn(worker)
-                self._wake.set()
-        finally:
-            self._respawning.discard(worker)
+        if not self._stopping and self.pool is not None:
+            self.pool.exited(worker, on_back=self._wake.set)

@@ -1,20 +1,22 @@
 """What commands see of the job queue, whichever backend runs the jobs.
 
 The jobs table is the system of record; a backend (embedded worker processes, or RQ on
-Redis) only decides where the work runs. Commands submit a `JobRequest`, reply at once with
-the ticket's queue position, and the backend's relay delivers progress and the result to the
-stored destination later, through `services.outboxes[platform].send(..., key=f"job:{id}")`.
+Redis) only decides where the work runs. Commands submit a `JobRequest` (made by a job
+kind's declaration, bot/jobs/kinds/), reply at once with the ticket's queue position, and the
+relay delivers progress and the result to the stored destination later, through
+`outboxes[platform].send(..., key=f"job:{id}")`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from bot.delivery import Destination
-from bot.replies import Reply
+from bot.config import Settings
+from bot.delivery import Destination, Outbox
+from bot.store import Store
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running")
@@ -71,9 +73,20 @@ class JobView:
     created_at: datetime | None = None
 
 
-# Turns a finished job into its final reply; one per job kind, declared by the command
-# module as JOB_RENDERERS = {"generate": render}.
-Renderer = Callable[[JobView], Reply]
+class JobEnv(Protocol):
+    """What the job engine needs of the bot around it (the bot's Services has it all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def outboxes(self) -> Mapping[str, Outbox]: ...
 
 
 class QueueFull(Exception):

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
@@ -60,46 +61,86 @@ def view(job: Job) -> JobView:
     )
 
 
-async def enqueue(session: AsyncSession, request: JobRequest, *, now: datetime, limit: int) -> Job:
-    """Insert a queued job; QueueFull when the user already has `limit` unfinished jobs.
-
-    Inserting first and counting after (rolled back when over) takes SQLite's write lock
-    before the count, so two quick submits by one student cannot both slip under it.
-    """
+def stored_params(request: JobRequest) -> dict[str, Any]:
+    """The params column: the kind's params plus what the queue itself reads back."""
     params = dict(request.params)
     params["_batch"] = {"key": request.batch_key, "cost": request.cost}
     if request.summary:
         params["_summary"] = request.summary
-    job = Job(
-        kind=request.kind,
-        params=params,
-        guild_id=request.guild_pk,
-        user_id=request.user_pk,
-        channel_id=request.destination.channel_id,
-        destination=request.destination.to_json(),
-        state="queued",
-        priority=request.priority,
-        progress_step=0,
-        progress_total=0,
-        progress_label="",
-        attempt=0,
-        cancel_requested=False,
-        created_at=now,
-    )
-    session.add(job)
-    await session.flush()
-    active = await session.scalar(
+    return params
+
+
+async def enqueue(
+    session: AsyncSession,
+    request: JobRequest,
+    *,
+    now: datetime,
+    limit: int,
+    claim: tuple[str, timedelta] | None = None,
+) -> int:
+    """Insert a queued job, in one statement; QueueFull when the user already has `limit`
+    unfinished jobs. With `claim` (owner, lease) it is inserted already running under that
+    lease, for a worker that is free now (no separate claim).
+
+    The INSERT … SELECT counts the user's unfinished jobs and inserts only under the
+    limit, in one statement: on SQLite it holds the write lock throughout, so two quick
+    submits by one student cannot both slip under it.
+    """
+    row: dict[str, Any] = {
+        "kind": request.kind,
+        "params": stored_params(request),
+        "guild_id": request.guild_pk,
+        "user_id": request.user_pk,
+        "channel_id": request.destination.channel_id,
+        "destination": request.destination.to_json(),
+        "state": "queued",
+        "priority": request.priority,
+        "created_at": now,
+    }
+    if claim is not None:
+        owner, lease = claim
+        row.update(
+            state="running",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            started_at=now,
+            attempt=1,
+            progress_label="starting",
+        )
+    columns = Job.__table__.c
+    active = (
         select(func.count())
         .select_from(Job)
         .where(Job.user_id == request.user_pk, Job.state.in_(ACTIVE_STATES))
+        .scalar_subquery()
     )
-    if (active or 0) > limit:
-        raise QueueFull(active=(active or 0) - 1, limit=limit)
-    return job
+    source = select(*(literal(v, columns[k].type).label(k) for k, v in row.items())).where(
+        active < limit
+    )
+    job_id = await session.scalar(insert(Job).from_select(list(row), source).returning(Job.id))
+    if job_id is None:
+        count = await session.scalar(select(active))
+        raise QueueFull(active=int(count or 0), limit=limit)
+    return int(job_id)
 
 
-async def fair_queue(session: AsyncSession) -> list[Waiting]:
-    """Every queued job in the order it would start (see bot.jobs.fairness)."""
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the fair order is computed from (bot.jobs.fairness.fair_order)."""
+
+    waiting: list[Waiting]
+    running: dict[int, int]  # jobs running now, per user
+    served: dict[int, int]  # jobs started since the oldest waiting job was queued, per user
+
+    def order(self) -> list[Waiting]:
+        if len({w.user for w in self.waiting}) <= 1:
+            return list(self.waiting)  # one user's jobs: oldest first, nothing to weigh
+        return fair_order(self.waiting, self.running, self.served)
+
+
+async def queue_snapshot(session: AsyncSession) -> QueueSnapshot:
+    """The queued jobs and the per-user counts that order them (one statement when one
+    user is waiting, three otherwise)."""
     rows = (
         await session.execute(
             select(Job.id, Job.user_id, Job.priority, Job.params, Job.created_at)
@@ -109,11 +150,16 @@ async def fair_queue(session: AsyncSession) -> list[Waiting]:
     ).all()
     waiting = [Waiting.of(r.id, r.user_id, r.priority, r.params or {}) for r in rows]
     if len({w.user for w in waiting}) <= 1:
-        return waiting  # one user's jobs: oldest first, nothing to weigh
+        return QueueSnapshot(waiting, {}, {})
     backlog_began = min(row.created_at for row in rows)
     running = await _counts(session, Job.state == "running")
     served = await _counts(session, Job.started_at.is_not(None), Job.started_at >= backlog_began)
-    return fair_order(waiting, running, served)
+    return QueueSnapshot(waiting, running, served)
+
+
+async def fair_queue(session: AsyncSession) -> list[Waiting]:
+    """Every queued job in the order it would start (see bot.jobs.fairness)."""
+    return (await queue_snapshot(session)).order()
 
 
 async def _counts(session: AsyncSession, *where: Any) -> dict[int, int]:
@@ -183,21 +229,23 @@ async def finish(
     lease: timedelta,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    delivered: bool = False,
 ) -> Job | None:
     """Record the outcome of a job we run; None if our lease was lost (someone else has it).
 
-    The lease now covers delivery: only we deliver it until the lease runs out."""
+    `delivered`: its reply already went out, so it is marked delivered in the same
+    statement. Otherwise the lease now covers delivery: only we deliver it until the lease
+    runs out."""
     assert state in FINISHED_STATES
+    after: dict[str, Any] = (
+        {"delivered_at": now, "lease_owner": None, "lease_expires_at": None}
+        if delivered
+        else {"lease_expires_at": now + lease}
+    )
     done = await session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
-        .values(
-            state=state,
-            result=result,
-            error=error,
-            finished_at=now,
-            lease_expires_at=now + lease,
-        )
+        .values(state=state, result=result, error=error, finished_at=now, **after)
         .returning(Job)
     )
     return done.one_or_none()

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
 from bot.jobs import records
-from bot.jobs.protocol import JobView, Renderer
+from bot.jobs.kinds.base import AnyKind
+from bot.jobs.protocol import JobEnv, JobView
 from bot.replies import Button, Error, Progress, Reply, Text
-from bot.router import Router
-from bot.services import Services
 from bot.store.models import Job
 
 log = logging.getLogger(__name__)
@@ -42,31 +40,6 @@ MAX_SEND_TRIES = 5
 DB_PROGRESS_SECONDS = 2.0
 
 
-def job_renderers(router: Router) -> dict[str, Renderer]:
-    """Result renderers declared next to the commands, as `JOB_RENDERERS = {kind: render}`
-    in a command's module (found through the commands the router has loaded)."""
-    found: dict[str, Renderer] = {}
-    for _, command in router.walk():
-        module = sys.modules.get(getattr(command.handler, "__module__", ""))
-        found.update(getattr(module, "JOB_RENDERERS", {}))
-    return found
-
-
-# Runs once per job after its result is marked delivered, in its own transaction (e.g.
-# /imagine writes the outcome to its audit log); declared as JOB_DELIVERED = {kind: hook}.
-# A crash between the mark and the hook skips the hook: it is a record, not the delivery.
-DeliveredHook = Callable[[AsyncSession, JobView, datetime], Awaitable[None]]
-
-
-def job_delivered_hooks(router: Router) -> dict[str, DeliveredHook]:
-    """Hooks declared next to the commands, as `JOB_DELIVERED = {kind: hook}`."""
-    found: dict[str, DeliveredHook] = {}
-    for _, command in router.walk():
-        module = sys.modules.get(getattr(command.handler, "__module__", ""))
-        found.update(getattr(module, "JOB_DELIVERED", {}))
-    return found
-
-
 def cancel_button(job_id: int) -> Button:
     return Button(label="Cancel", action=f"/jobs cancel id:{job_id}", style="danger")
 
@@ -74,16 +47,15 @@ def cancel_button(job_id: int) -> Button:
 class Relay:
     def __init__(
         self,
-        services: Services,
-        renderers: Mapping[str, Renderer],
+        env: JobEnv,
+        kinds: Mapping[str, AnyKind],
         writes: records.SerialWrites,
         *,
         owner: str,
         interval: float,
     ) -> None:
-        self.services = services
-        self.renderers = dict(renderers)
-        self.delivered_hooks: dict[str, DeliveredHook] = {}
+        self.env = env
+        self.kinds = kinds
         self.writes = writes
         self.owner = owner
         self.interval = interval
@@ -154,7 +126,7 @@ class Relay:
                         total=reply.total,
                         label=reply.label,
                     )
-            outbox = self.services.outboxes.get(destination.platform)
+            outbox = self.env.outboxes.get(destination.platform)
             if outbox is not None:
                 try:
                     await outbox.send(destination, reply, key=f"job:{job_id}")
@@ -176,11 +148,11 @@ class Relay:
                 ref=f"job {job.id}",
                 private=False,
             )
-        renderer = self.renderers.get(job.kind)
-        if renderer is None:
+        kind = self.kinds.get(job.kind)
+        if kind is None:
             return Text(text=f"Job {job.id} is done.")
         try:
-            return renderer(job)
+            return kind.reply(job)
         except Exception:
             log.exception("rendering job %s failed", job.id)
             return Error(
@@ -190,44 +162,58 @@ class Relay:
                 private=False,
             )
 
-    async def deliver(self, job: Job) -> bool:
-        """Send a finished job's reply and mark it delivered; False if it must wait."""
-        self._finished.add(job.id)
-        timer = self._timers.pop(job.id, None)
+    async def send_final(self, shown: JobView) -> bool:
+        """Send a finished job's reply. True: it went out (or was given up after
+        MAX_SEND_TRIES), so it counts as delivered; False: it must wait (no adapter for its
+        platform in this process, or the platform failed) and is retried at a later sweep."""
+        self._finished.add(shown.id)
+        timer = self._timers.pop(shown.id, None)
         if timer is not None:
             timer.cancel()
-        self._latest.pop(job.id, None)
-        shown = records.view(job)
-        async with self._lock(job.id):
-            outbox = self.services.outboxes.get(shown.destination.platform)
+        self._latest.pop(shown.id, None)
+        async with self._lock(shown.id):
+            outbox = self.env.outboxes.get(shown.destination.platform)
             if outbox is None:
                 # No adapter for that platform runs in this process: the job stays
                 # undelivered and goes out when a bot with that adapter starts.
-                log.warning("job %s: no %s outbox here", job.id, shown.destination.platform)
+                log.warning("job %s: no %s outbox here", shown.id, shown.destination.platform)
                 return False
             try:
-                await outbox.send(shown.destination, self.render(shown), key=f"job:{job.id}")
+                await outbox.send(shown.destination, self.render(shown), key=f"job:{shown.id}")
             except Exception:
-                tries = self._tries[job.id] = self._tries.get(job.id, 0) + 1
-                log.warning("job %s: delivery failed (try %s)", job.id, tries, exc_info=True)
+                tries = self._tries[shown.id] = self._tries.get(shown.id, 0) + 1
+                log.warning("job %s: delivery failed (try %s)", shown.id, tries, exc_info=True)
                 if tries < MAX_SEND_TRIES:
                     return False
-                log.error("job %s: giving up delivery after %s tries", job.id, tries)
-            # A crash right here re-sends on the next start, under the same key (see above).
-            now = self.services.clock()
-            async with self.writes.session() as session:
-                marked = await records.mark_delivered(session, job.id, now=now)
-            hook = self.delivered_hooks.get(job.kind)
-            if marked and hook is not None:
-                try:
-                    async with self.writes.session() as session:
-                        await hook(session, shown, now)
-                except Exception:
-                    log.exception("job %s: after-delivery hook failed", job.id)
-        self._forget(job.id)
+                log.error("job %s: giving up delivery after %s tries", shown.id, tries)
         return True
 
-    def _forget(self, job_id: int) -> None:
+    async def after_delivery(self, session: AsyncSession, shown: JobView, now: datetime) -> None:
+        """The kind's after-delivery hook, once the job is marked delivered."""
+        kind = self.kinds.get(shown.kind)
+        if kind is not None:
+            await kind.delivered(session, shown, now)
+
+    async def deliver(self, job: Job) -> bool:
+        """Send a finished job (read from the table) and mark it delivered; False if it
+        must wait. A crash between the send and the mark re-sends on the next start,
+        under the same key (see above)."""
+        shown = records.view(job)
+        if not await self.send_final(shown):
+            return False
+        now = self.env.clock()
+        async with self.writes.session() as session:
+            marked = await records.mark_delivered(session, job.id, now=now)
+        if marked:
+            try:
+                async with self.writes.session() as session:
+                    await self.after_delivery(session, shown, now)
+            except Exception:
+                log.exception("job %s: after-delivery hook failed", job.id)
+        self.forget(job.id)
+        return True
+
+    def forget(self, job_id: int) -> None:
         self._locks.pop(job_id, None)
         self._last_sent.pop(job_id, None)
         self._first_seen.pop(job_id, None)

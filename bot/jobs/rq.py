@@ -1,19 +1,19 @@
 """Scale-out: models run on RQ workers (`classbot worker`, any machine) over Redis.
 
 Only the transport changes (CLASSBOT_QUEUE_BACKEND=rq): the bot still keeps the jobs table,
-fairness, batching, leases and delivery (bot/jobs/engine.py). Each claimed batch becomes an
-RQ job on the "classbot-inference" queue; a `classbot worker` runs it with the same code as
-an embedded worker (bot/jobs/tasks.py), in an RQ SimpleWorker so that loaded models stay in
-memory between jobs, and publishes progress and results on a Redis channel named for the bot.
+fairness, batching, leases and delivery (bot/jobs/engine.py), and gets its links from
+`rq_links` instead of starting worker processes. Each claimed batch becomes an RQ job on the
+"classbot-inference" queue; a `classbot worker` runs it with the same code as an embedded
+worker (bot/jobs/tasks.py), in an RQ SimpleWorker so that loaded models stay in memory
+between jobs, and publishes progress and results on a Redis channel named for the bot.
 Cancels travel on a channel every worker listens to. A batch nobody reports on for a lease
 period (no worker running, or it died) fails with the usual "model worker stopped" message.
+
+The worker side needs Redis and the models, nothing else: no database, no chat adapters.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bot.jobs.engine import EmbeddedQueue
-from bot.jobs.worker import Message, Sink, WorkerConfig, WorkerLink
+from bot.jobs import wire
+from bot.jobs.links import LinkBase, LinkFactory, WorkerLink
+from bot.jobs.wire import FromWorker, ToWorker, WorkerConfig
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.jobs.tasks import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,21 +35,19 @@ QUEUE = "classbot-inference"
 CANCEL_CHANNEL = "classbot:cancel"
 
 
-class RqLink:
+class RqLink(LinkBase):
     """One batch at a time on whichever RQ worker takes it; looks like a worker process to
-    the dispatcher (bot/jobs/worker.py: WorkerLink)."""
+    the dispatcher (bot/jobs/links.py: WorkerLink)."""
 
     def __init__(
         self, redis_url: str, owner: str, *, lease_seconds: float, queue: str = QUEUE
     ) -> None:
+        super().__init__()
         self.redis_url = redis_url
         self.channel = f"classbot:events:{owner}"
         self.queue_name = queue
         self.lease_seconds = lease_seconds
-        self.generation = 0
         self.pid: int | None = None
-        self._sink: Sink | None = None
-        self._lock = threading.Lock()
         self._redis: Redis | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,24 +63,12 @@ class RqLink:
         self._redis = Redis.from_url(self.redis_url)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         pubsub.subscribe(self.channel)
-        self.generation += 1
+        generation = self._next_generation()
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._listen, args=(pubsub, self.generation, self._stop), daemon=True
+            target=self._listen, args=(pubsub, generation, self._stop), daemon=True
         )
         self._thread.start()
-
-    def attach(self, sink: Sink | None) -> None:
-        with self._lock:
-            self._sink = sink
-
-    def _emit(self, generation: int, message: Message) -> None:
-        message["generation"] = generation
-        with self._lock:
-            sink = self._sink
-        if sink is not None:
-            with contextlib.suppress(RuntimeError):
-                sink(self, message)
 
     def _listen(self, pubsub: Any, generation: int, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -94,23 +80,25 @@ class RqLink:
                 continue
             if raw is not None:
                 self._last_heard = time.monotonic()
-                message = json.loads(raw["data"])
-                if message.get("op") == "batch_done":
+                message: FromWorker = json.loads(raw["data"])
+                if message["op"] == "batch_done":
                     self._batch = None
-                if message.get("op") != "alive":
+                if message["op"] != "alive":
                     self._emit(generation, message)
             elif self._batch is not None and (
                 time.monotonic() - self._last_heard > self.lease_seconds
             ):
                 # Nobody took the batch, or the worker running it died: give up on it.
-                with contextlib.suppress(Exception):
+                try:
                     self._batch.cancel()
+                except Exception:
+                    log.debug("cancelling the RQ job failed", exc_info=True)
                 self._batch = None
                 self._emit(generation, {"op": "exit", "code": None})
                 return
         pubsub.close()
 
-    def send(self, message: Message) -> bool:
+    def send(self, message: ToWorker) -> bool:
         from rq import Queue
 
         if self._redis is None:
@@ -129,7 +117,7 @@ class RqLink:
             elif message["op"] == "cancel":
                 self._redis.publish(CANCEL_CHANNEL, json.dumps(message["id"]))
         except Exception:
-            log.warning("Redis did not take %s", message.get("op"), exc_info=True)
+            log.warning("Redis did not take %s", message["op"], exc_info=True)
             return False
         return True
 
@@ -140,23 +128,28 @@ class RqLink:
         self._thread = None
 
 
-class RqQueue(EmbeddedQueue):
-    """The embedded queue with RQ workers in place of local worker processes: one link (one
-    batch in flight) per RQ worker registered when the bot starts (at least one)."""
+def rq_links(redis_url: str, *, lease_seconds: float, queue: str = QUEUE) -> LinkFactory:
+    """The RQ backend: one link (one batch in flight) per RQ worker registered when the bot
+    starts (at least one)."""
 
-    async def _make_workers(self) -> list[WorkerLink]:
+    async def make(owner: str) -> list[WorkerLink]:
+        import asyncio
+
         from rq import Worker
 
-        url = self.settings.redis_url
         try:
             count = await asyncio.to_thread(
-                lambda: Worker.count(connection=Redis.from_url(url, socket_timeout=3))
+                lambda: Worker.count(connection=Redis.from_url(redis_url, socket_timeout=3))
             )
         except Exception as error:
-            log.warning("Redis at %s: %s; starting with one RQ link", url, error)
+            log.warning("Redis at %s: %s; starting with one RQ link", redis_url, error)
             count = 1
-        lease = self.settings.job_lease_seconds
-        return [RqLink(url, f"{self.owner}:{i}", lease_seconds=lease) for i in range(max(1, count))]
+        return [
+            RqLink(redis_url, f"{owner}:{i}", lease_seconds=lease_seconds, queue=queue)
+            for i in range(max(1, count))
+        ]
+
+    return make
 
 
 # -- the worker side (`classbot worker`) ----------------------------------------------------------
@@ -167,20 +160,21 @@ _runtime: Runtime | None = None
 _redis: Redis | None = None
 
 
-def run_batch(message: Message, channel: str) -> None:
+def run_batch(message: wire.Run, channel: str) -> None:
     """An RQ job: one batch, run as an embedded worker would, reported over Redis."""
     runtime, connection = _runtime, _redis
     assert runtime is not None and connection is not None, "run by `classbot worker` only"
 
-    def publish(reply: Message) -> None:
+    def publish(reply: FromWorker) -> None:
         connection.publish(channel, json.dumps(reply))
 
     runtime.send = publish
     done = threading.Event()
 
     def heartbeat() -> None:  # model downloads and loads are long and silent
+        alive: wire.Alive = {"op": "alive"}
         while not done.wait(5.0):
-            connection.publish(channel, json.dumps({"op": "alive"}))
+            connection.publish(channel, json.dumps(alive))
 
     threading.Thread(target=heartbeat, daemon=True).start()
     try:
@@ -190,7 +184,9 @@ def run_batch(message: Message, channel: str) -> None:
 
 
 def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: bool = False) -> None:
-    """Serve inference jobs until stopped (blocking)."""
+    """Serve inference jobs until stopped (blocking). Runs RQ's worker on the calling
+    thread, which must be the main thread: RQ installs its SIGTERM/SIGINT handlers there
+    (a warm shutdown: the batch in hand finishes, then the worker exits)."""
     global _runtime, _redis
     from rq import SimpleWorker
 
@@ -207,21 +203,5 @@ def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: boo
                 _runtime.cancelled.add(int(json.loads(raw["data"])))
 
     threading.Thread(target=cancels, daemon=True).start()
+    log.info("classbot worker: queue %s on %s, device %s", queue, redis_url, config.device)
     SimpleWorker([queue], connection=_redis).work(burst=burst)
-
-
-async def serve(app: App, args: argparse.Namespace) -> int:
-    """`classbot worker`: run models for the bots that use CLASSBOT_QUEUE_BACKEND=rq."""
-    from bot.inference.devices import plan_devices
-
-    settings = app.settings
-    token = settings.hf_token
-    config = WorkerConfig(
-        device=plan_devices(settings.device)[0],
-        memory_budget_mb=settings.model_memory_budget_mb,
-        hf_token=token.get_secret_value() if token else None,
-        log_level=settings.log_level,
-    )
-    log.info("classbot worker: queue %s on %s", QUEUE, settings.redis_url)
-    await asyncio.to_thread(work, settings.redis_url, config)
-    return 0

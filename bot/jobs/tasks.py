@@ -1,17 +1,19 @@
 """What a worker does for each job kind. Imported only inside worker processes (torch).
 
 A runner gets every job of one batch and must report each one exactly once through
-`Runtime.result` (the runtime fails any job a runner leaves unreported). Add a kind by
-writing a runner and listing it in RUNNERS.
+`Runtime.result` (the runtime fails any job a runner leaves unreported). The runner of a
+kind is named by its declaration (`JobKind.runner`, "module:function", bot/jobs/kinds/).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import torch
@@ -21,8 +23,16 @@ from transformers.utils import logging as hf_logging
 from bot.inference.devices import memory_budget_bytes, torch_device
 from bot.inference.manager import ModelManager, ModelUnavailable
 from bot.inference.text import GenerationSettings
-from bot.jobs.imagine_task import run_imagine
-from bot.jobs.worker import Message, WorkerConfig
+from bot.jobs import wire
+from bot.jobs.kinds import by_name
+from bot.jobs.kinds.base import JsonData
+from bot.jobs.kinds.generate import (
+    Decoding,
+    GenerateParams,
+    GenerateResult,
+    ModelRun,
+    RunOutput,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +43,24 @@ _PROMPT_ROOM = 32
 @dataclass
 class WorkerJob:
     id: int
-    params: dict[str, Any]
+    params: dict[str, Any]  # the kind's params as JSON: parse with its params_type
+
+
+Runner = Callable[["Runtime", list[WorkerJob]], None]
+
+
+@cache
+def runner_for(kind: str) -> Runner:
+    """The worker function a kind's declaration names (imported on first use)."""
+    module, _, name = by_name()[kind].runner.partition(":")
+    runner: Runner = getattr(importlib.import_module(module), name)
+    return runner
 
 
 @dataclass
 class Runtime:
-    config: WorkerConfig
-    send: Callable[[Message], None]
+    config: wire.WorkerConfig
+    send: Callable[[wire.FromWorker], None]
     cancelled: set[int]
     device: Any = None
     models: ModelManager = field(init=False)
@@ -54,12 +75,11 @@ class Runtime:
         budget = memory_budget_bytes(self.config.memory_budget_mb, self.device)
         self.models = ModelManager(self.device, budget, token=self.config.hf_token)
 
-    def run_batch(self, message: Message) -> None:
+    def run_batch(self, message: wire.Run) -> None:
         jobs = [WorkerJob(int(j["id"]), dict(j["params"])) for j in message["jobs"]]
         self._reported.clear()
         try:
-            runner = RUNNERS[str(message["kind"])]
-            runner(self, jobs)
+            runner_for(message["kind"])(self, jobs)
         except ModelUnavailable as error:
             for job in jobs:
                 self.result(job.id, "failed", error=str(error))
@@ -69,7 +89,7 @@ class Runtime:
             for job in jobs:
                 self.result(job.id, "failed", error="The model ran out of memory.")
         except Exception:
-            log.exception("batch %s (%s) failed", message.get("batch"), message.get("kind"))
+            log.exception("batch %s (%s) failed", message["batch"], message["kind"])
         finally:
             for job in jobs:
                 if job.id not in self._reported:
@@ -80,7 +100,7 @@ class Runtime:
                     )
                 self.cancelled.discard(job.id)
                 self._last_progress.pop(job.id, None)
-            self.send({"op": "batch_done", "batch": message.get("batch")})
+            self.send({"op": "batch_done", "batch": message["batch"]})
 
     def progress(
         self, job_id: int, step: int, total: int, label: str, *, force: bool = False
@@ -95,15 +115,18 @@ class Runtime:
     def result(
         self,
         job_id: int,
-        state: str,
+        state: wire.JobOutcome,
         *,
-        result: dict[str, Any] | None = None,
+        result: JsonData | dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
+        """Report a job's outcome once; `result` is the kind's result type (or, for a
+        cancelled job, what it got done so far)."""
         if job_id in self._reported:
             return
         self._reported.add(job_id)
-        self.send({"op": "result", "id": job_id, "state": state, "result": result, "error": error})
+        data = result if isinstance(result, dict) or result is None else result.to_json()
+        self.send({"op": "result", "id": job_id, "state": state, "result": data, "error": error})
 
 
 # -- generate ------------------------------------------------------------------------------------
@@ -112,12 +135,13 @@ class Runtime:
 @dataclass
 class _Row:
     job: WorkerJob
+    params: GenerateParams
     index: int  # which of the job's runs
-    run: dict[str, Any]
+    run: ModelRun
 
 
-def _settings(run: dict[str, Any], context: int | None) -> GenerationSettings:
-    settings = GenerationSettings(**run["settings"])
+def _settings(run: ModelRun, context: int | None) -> GenerationSettings:
+    settings = GenerationSettings(**run.settings.to_json())
     if context is not None and settings.max_new_tokens > context - _PROMPT_ROOM:
         # text.py keeps `context - max_new_tokens` prompt tokens: leave the prompt some room.
         settings = dataclasses.replace(settings, max_new_tokens=max(1, context - _PROMPT_ROOM))
@@ -127,19 +151,18 @@ def _settings(run: dict[str, Any], context: int | None) -> GenerationSettings:
 def run_generate(rt: Runtime, jobs: list[WorkerJob]) -> None:
     """Every run of every job, one batched generate call per model (batch_key guarantees the
     jobs of one batch use the same models)."""
+    params = {job.id: GenerateParams.from_json(job.params) for job in jobs}
     groups: dict[str, list[_Row]] = {}
     for job in jobs:
-        for index, run in enumerate(job.params["runs"]):
-            groups.setdefault(str(run["model"]["id"]), []).append(_Row(job, index, run))
-    outputs: dict[int, list[dict[str, Any] | None]] = {
-        job.id: [None] * len(job.params["runs"]) for job in jobs
+        for index, run in enumerate(params[job.id].runs):
+            groups.setdefault(run.model.id, []).append(_Row(job, params[job.id], index, run))
+    outputs: dict[int, list[RunOutput | None]] = {
+        job.id: [None] * len(params[job.id].runs) for job in jobs
     }
     failed: dict[int, str] = {}
     # Progress per job counts the tokens of each of its model groups in turn.
     group_tokens = {
-        (key, job.id): max(
-            (r.run["settings"]["max_new_tokens"] for r in rows if r.job is job), default=0
-        )
+        (key, job.id): max((r.run.settings.max_new_tokens for r in rows if r.job is job), default=0)
         for key, rows in groups.items()
         for job in jobs
     }
@@ -160,12 +183,12 @@ def run_generate(rt: Runtime, jobs: list[WorkerJob]) -> None:
                 rt.progress(job_id, step, 100 if fraction is not None else 0, label, force=True)
 
         try:
-            model = rt.models.text_model(rows[0].run["model"], report)
+            model = rt.models.text_model(rows[0].run.model.to_json(), report)
         except ModelUnavailable as error:
             for job_id in members:
                 failed[job_id] = str(error)
             continue
-        requests = [(r.job.params["prompt"], _settings(r.run, model.context_length)) for r in rows]
+        requests = [(r.params.prompt, _settings(r.run, model.context_length)) for r in rows]
 
         def should_stop(i: int, rows: list[_Row] = rows) -> bool:
             return rows[i].job.id in rt.cancelled
@@ -185,21 +208,21 @@ def run_generate(rt: Runtime, jobs: list[WorkerJob]) -> None:
 
         results = model.generate_batch(requests, should_stop=should_stop, on_step=on_step)
         for row, out in zip(rows, results, strict=True):
-            outputs[row.job.id][row.index] = {
-                "label": row.run.get("label", ""),
-                "model": row.run["model"],
-                "model_params": model.num_parameters,
-                "text": out.text,
-                "tokens": out.tokens_generated,
-                "finish": out.finish_reason,
-                "seconds": round(out.seconds, 3),
-                "seed": out.seed,
-                "settings": dataclasses.asdict(out.settings),
-                "prompt_tokens": out.prompt_tokens,
-                "prompt_truncated": out.prompt_truncated,
-                "batch_rows": len(rows),
-                "device": str(model.device),
-            }
+            outputs[row.job.id][row.index] = RunOutput(
+                label=row.run.label,
+                model=row.run.model,
+                model_params=model.num_parameters,
+                text=out.text,
+                tokens=out.tokens_generated,
+                finish=out.finish_reason,
+                seconds=round(out.seconds, 3),
+                seed=out.seed,
+                settings=Decoding.from_json(dataclasses.asdict(out.settings)),
+                prompt_tokens=out.prompt_tokens,
+                prompt_truncated=out.prompt_truncated,
+                batch_rows=len(rows),
+                device=str(model.device),
+            )
         for job_id in members:
             done[job_id] += group_tokens[(key, job_id)]
 
@@ -207,13 +230,9 @@ def run_generate(rt: Runtime, jobs: list[WorkerJob]) -> None:
         runs = outputs[job.id]
         if job.id in failed:
             rt.result(job.id, "failed", error=failed[job.id])
-        elif job.id in rt.cancelled or any(r is None or r["finish"] == "cancelled" for r in runs):
-            rt.result(job.id, "cancelled", result={"runs": [r for r in runs if r]})
+        elif job.id in rt.cancelled or any(r is None or r.finish == "cancelled" for r in runs):
+            got = tuple(r for r in runs if r is not None)
+            rt.result(job.id, "cancelled", result=GenerateResult(got, len(jobs)))
         else:
-            rt.result(job.id, "succeeded", result={"runs": runs, "batch_jobs": len(jobs)})
-
-
-RUNNERS: dict[str, Callable[[Runtime, list[WorkerJob]], None]] = {
-    "generate": run_generate,
-    "imagine": run_imagine,
-}
+            done_runs = tuple(r for r in runs if r is not None)
+            rt.result(job.id, "succeeded", result=GenerateResult(done_runs, len(jobs)))

@@ -5,67 +5,32 @@ between jobs. `spawn` (not fork) gives the worker a clean interpreter: forking a
 that runs an asyncio loop, threads and database connections copies them half-alive, and
 CUDA cannot be used after a fork at all.
 
-Messages are small dicts over a Pipe. Bot → worker: {"op": "run", "batch", "kind", "jobs"},
-{"op": "cancel", "id"}, {"op": "stop"}. Worker → bot: {"op": "ready"}, {"op": "progress",
-"id", "step", "total", "label"}, {"op": "result", "id", "state", "result", "error"},
-{"op": "batch_done", "batch"}; and, from the bot's reader thread when the pipe breaks,
-{"op": "exit", "code"} (killed, out of memory, crashed).
+Messages (bot/jobs/wire.py) go over a Pipe; when the pipe breaks, the bot's reader thread
+makes the `exit` message (killed, out of memory, crashed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
 import queue
 import signal
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+
+from bot.jobs import wire
+from bot.jobs.links import LinkBase, LinkFactory, Sink, WorkerLink
+from bot.jobs.wire import FromWorker, ToWorker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-Sink = Callable[["WorkerLink", Message], None]
+__all__ = ["Sink", "WorkerConfig", "WorkerLink", "WorkerProcess", "local_links", "worker_main"]
 
 
-class WorkerLink(Protocol):
-    """What the dispatcher needs of a place that runs batches: a worker process here, or
-    (bot/jobs/rq.py) RQ workers on other machines."""
-
-    # Bumped at each (re)start; messages carry it, so ones from a dead run are told apart.
-    generation: int
-
-    @property
-    def alive(self) -> bool: ...
-
-    @property
-    def pid(self) -> int | None: ...
-
-    def start(self) -> None: ...
-
-    def send(self, message: Message) -> bool: ...
-
-    def attach(self, sink: Sink | None) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    device: str  # a planned name: "cpu", "cuda:0", "mps" (bot.inference.devices)
-    memory_budget_mb: int = 0
-    hf_token: str | None = None
-    # The worker sends at most one progress message per job this often (the bot coalesces
-    # further for chat edits).
-    progress_interval: float = 0.25
-    log_level: str = "WARNING"
-
-
-class WorkerProcess:
+class WorkerProcess(LinkBase):
     """The bot's handle on one worker process; survives restarts of the process itself.
 
     Messages arrive on a reader thread and are handed to the attached sink (the engine
@@ -74,14 +39,12 @@ class WorkerProcess:
     """
 
     def __init__(self, config: WorkerConfig) -> None:
+        super().__init__()
         self.config = config
-        self.generation = 0
-        self.info: Message = {}
+        self.info: wire.Ready | None = None
         self.ready = threading.Event()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
-        self._sink: Sink | None = None
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -94,9 +57,8 @@ class WorkerProcess:
         )
         process.start()
         child.close()  # so the bot sees EOF when the worker dies
+        generation = self._next_generation()
         with self._lock:
-            self.generation += 1
-            generation = self.generation
             self._process, self._conn = process, parent
             self.ready.clear()
         threading.Thread(
@@ -111,30 +73,17 @@ class WorkerProcess:
     ) -> None:
         while True:
             try:
-                message: Message = conn.recv()
+                message: FromWorker = conn.recv()
             except (EOFError, OSError):
                 break
-            if message.get("op") == "ready":
+            if message["op"] == "ready":
                 self.info = message
                 self.ready.set()
             self._emit(generation, message)
         process.join(timeout=5)
         self._emit(generation, {"op": "exit", "code": process.exitcode})
 
-    def _emit(self, generation: int, message: Message) -> None:
-        message["generation"] = generation
-        with self._lock:
-            sink = self._sink
-        if sink is not None:
-            # RuntimeError: the engine's event loop closed under us; nobody is listening.
-            with contextlib.suppress(RuntimeError):
-                sink(self, message)
-
-    def attach(self, sink: Sink | None) -> None:
-        with self._lock:
-            self._sink = sink
-
-    def send(self, message: Message) -> bool:
+    def send(self, message: ToWorker) -> bool:
         conn = self._conn
         if conn is None:
             return False
@@ -188,12 +137,12 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s worker %(name)s: %(message)s"
     )
-    runs: queue.Queue[Message | None] = queue.Queue()
+    runs: queue.Queue[wire.Run | None] = queue.Queue()
     cancelled: set[int] = set()
     send_lock = threading.Lock()
     started = threading.Event()
 
-    def send(message: Message) -> None:
+    def send(message: FromWorker) -> None:
         with send_lock:
             conn.send(message)
 
@@ -201,15 +150,14 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         # Cancels must reach a batch that is running, so they are read on their own thread.
         while True:
             try:
-                message: Message = conn.recv()
+                message: ToWorker = conn.recv()
             except (EOFError, OSError):
                 os._exit(0)  # the bot is gone: nobody is left to read results
-            op = message.get("op")
-            if op == "cancel":
+            if message["op"] == "cancel":
                 cancelled.add(int(message["id"]))
-            elif op == "run":
+            elif message["op"] == "run":
                 runs.put(message)
-            elif op == "stop":
+            elif message["op"] == "stop":
                 if not started.is_set():
                     os._exit(0)  # still importing torch: nothing to finish
                 runs.put(None)
@@ -223,3 +171,12 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     send({"op": "ready", "device": str(runtime.device), "pid": os.getpid()})
     while (batch := runs.get()) is not None:
         runtime.run_batch(batch)
+
+
+def local_links(config: WorkerConfig, devices: list[str]) -> LinkFactory:
+    """The embedded backend: one worker process per planned device (started on first use)."""
+
+    async def make(owner: str) -> list[WorkerLink]:
+        return [WorkerProcess(dataclasses.replace(config, device=d)) for d in devices]
+
+    return make

@@ -3,6 +3,7 @@ queued, succeeded, flagged, cancelled, failed), for the instructors of one guild
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,28 +13,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.models import AuditEvent, User
 
 
-async def record_audit(
-    session: AsyncSession,
-    *,
-    guild_id: int,
-    user_id: int | None,
-    kind: str,
-    text: str,
-    outcome: str,
-    now: datetime,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEvent(
-            guild_id=guild_id,
-            user_id=user_id,
-            kind=kind,
-            text=text,
-            outcome=outcome,
-            detail=detail or {},
-            created_at=now,
+@dataclass(frozen=True)
+class AuditTrail:
+    """Whose entries these are: one guild, one user (None: the bot), one kind of entry.
+
+    Every audited text (a prompt, a word-list change, a job's outcome) goes through `add`,
+    so each entry is built one way."""
+
+    guild_id: int
+    user_id: int | None
+    kind: str
+
+    def add(
+        self,
+        session: AsyncSession,
+        text: str,
+        outcome: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                guild_id=self.guild_id,
+                user_id=self.user_id,
+                kind=self.kind,
+                text=text,
+                outcome=outcome,
+                detail=detail or {},
+                created_at=now,
+            )
         )
-    )
 
 
 async def recent_audit(

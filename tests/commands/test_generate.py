@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.commands.generate import COLUMN_PART, TEXT_PART, render
 from bot.delivery import Destination
+from bot.jobs.kinds.generate import COLUMN_PART, GENERATE, TEXT_PART
 from bot.jobs.protocol import JobView
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Error, Progress, Text, as_plain_text
+from bot.replies import Card, Error, Progress, Reply, Text, as_plain_text
 from tests.jobs.support import job_bot
 
 
@@ -105,6 +105,11 @@ def _job(runs: list[dict[str, object]], prompt: str = "Once") -> JobView:
         destination=Destination("console", "g", "c", "u"),
         result={"runs": runs},
     )
+
+
+def render(job: JobView) -> Reply:
+    """The reply the relay sends for this stored job (params and result read back from JSON)."""
+    return GENERATE.reply(job)
 
 
 def _run(text: str, label: str = "sampled") -> dict[str, object]:

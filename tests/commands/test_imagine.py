@@ -207,6 +207,26 @@ async def test_blocked_prompts_are_refused_kindly_and_audited(
         ]
 
 
+async def test_the_negative_prompt_passes_the_same_word_filter(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, tiny_image_model: Path
+) -> None:
+    async with imagine_bot(
+        tmp_path, model_worker, tiny_model_dir, tiny_image_model, start=False
+    ) as bot:
+        refused = await bot.run('/imagine prompt:"a castle" negative_prompt:"sh1t" seed:1')
+        assert isinstance(refused, Error) and "Nothing was sent" in refused.todo
+        assert "sh1t" not in as_plain_text(refused)
+        await bot.run("/imagine block word:moat", user="tom", role="instructor")
+        assert isinstance(await bot.run('/imagine prompt:"a castle" negative_prompt:"moat"'), Error)
+        fine = await bot.run('/imagine prompt:"a castle" negative_prompt:"fog"')
+        assert isinstance(fine, Progress)
+        events = [(o, t, d.get("blocked")) for o, t, d in await audit(bot)]
+        assert events[0] == ("refused", "a castle", ["sh1t"])
+        assert ("refused", "a castle", ["moat"]) in events
+        jobs = await bot.jobs()
+        assert [j.params["negative_prompt"] for j in jobs.values()] == ["fog"]
+
+
 async def test_a_flagged_image_is_replaced_by_a_notice_and_audited(
     tmp_path: Path,
     model_worker: WorkerProcess,

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.tree import build_commands, offered
+from bot.app import build_services
 from bot.commands import all_commands
 from bot.replies import Reply, Text
 from bot.router import Command, Context, Option, Router
@@ -132,14 +133,14 @@ def assert_tree_matches(router: Router, payload: list[dict[str, Any]]) -> None:
 async def test_every_declared_command_is_in_the_tree(tmp_path: Path) -> None:
     # The real declarations: commands added later are checked without touching this test.
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    router = Router(all_commands(), Services(settings=settings_for_tests(tmp_path), store=store))
+    router = Router(all_commands(), build_services(settings_for_tests(tmp_path), store)[0])
     assert_tree_matches(router, synced_payload(router))
     await store.close()
 
 
 async def test_ranges_choices_autocomplete_and_groups_are_declared(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    router = Router(RICH, Services(settings=settings_for_tests(tmp_path), store=store))
+    router = Router(RICH, build_services(settings_for_tests(tmp_path), store)[0])
     payload = synced_payload(router)
     assert_tree_matches(router, payload)
     echo = {o["name"]: o for o in payload[0]["options"]}

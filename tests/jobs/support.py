@@ -114,8 +114,7 @@ async def job_bot(
     async with running_bot(settings_for_tests(tmp_path, **values), clock) as driver:
         outbox = RecordingOutbox()
         driver.app.services.outboxes["console"] = outbox
-        engine = driver.app.services.jobs
-        assert isinstance(engine, EmbeddedQueue)
+        engine = driver.app.queue
         if links is None:
             # A test that killed the shared worker and failed before the engine respawned
             # it must not take the tests after it down too.

@@ -1,0 +1,243 @@
+"""The "generate" job kind: a prompt continued by one or two text models (/generate).
+
+Params and result are stored as JSON in the jobs table; the keys are those the table has
+always held, so jobs queued before an upgrade still run and render. The worker side is
+`bot.jobs.tasks:run_generate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+from bot.inference.guard import ApprovedModel, format_params
+from bot.inference.repetition import repetition_report
+from bot.jobs.commands import clip
+from bot.jobs.kinds.base import JobKind, UsageRun
+from bot.jobs.protocol import JobView
+from bot.replies import Card, Field, Reply
+
+# Chat limits: a part of a reply stays under 1,800 characters (Discord messages hold 2,000),
+# and a side-by-side column under 1,024 (a Discord embed field).
+TEXT_PART = 1800
+COLUMN_PART = 800
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How to pick the next token (bot.inference.text.GenerationSettings, as JSON)."""
+
+    max_new_tokens: int = 50
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 50
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    greedy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One run asked for: a label ("greedy", "sampled", a model's name), a model, settings."""
+
+    label: str
+    model: ApprovedModel
+    settings: Decoding
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "model": self.model.to_json(),
+            "settings": self.settings.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            label=str(data.get("label", "")),
+            model=ApprovedModel.from_json(dict(data["model"])),
+            settings=Decoding.from_json(data.get("settings") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    prompt: str
+    runs: tuple[ModelRun, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "runs": [r.to_json() for r in self.runs]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            prompt=str(data.get("prompt", "")),
+            runs=tuple(ModelRun.from_json(r) for r in data.get("runs", [])),
+        )
+
+    @property
+    def models(self) -> list[str]:
+        return sorted({r.model.id for r in self.runs})
+
+    @property
+    def max_new_tokens(self) -> int:
+        return max((r.settings.max_new_tokens for r in self.runs), default=0)
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What one run produced."""
+
+    label: str
+    model: ApprovedModel
+    model_params: int
+    text: str
+    tokens: int
+    finish: str  # "eos", "length", "cancelled"
+    seconds: float
+    seed: int | None
+    settings: Decoding
+    prompt_tokens: int = 0
+    prompt_truncated: bool = False
+    batch_rows: int = 1
+    device: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model"], data["settings"] = self.model.to_json(), self.settings.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        model = ApprovedModel.from_json(dict(data["model"]))
+        return cls(
+            label=str(data.get("label", "")),
+            model=model,
+            model_params=int(data.get("model_params") or model.params),
+            text=str(data.get("text", "")),
+            tokens=int(data.get("tokens", 0)),
+            finish=str(data.get("finish", "")),
+            seconds=float(data.get("seconds", 0.0)),
+            seed=data.get("seed"),
+            settings=Decoding.from_json(data.get("settings") or {}),
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            prompt_truncated=bool(data.get("prompt_truncated", False)),
+            batch_rows=int(data.get("batch_rows", 1)),
+            device=str(data.get("device", "")),
+        )
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    runs: tuple[RunOutput, ...]
+    batch_jobs: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runs": [r.to_json() for r in self.runs], "batch_jobs": self.batch_jobs}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            runs=tuple(RunOutput.from_json(r) for r in data.get("runs", [])),
+            batch_jobs=int(data.get("batch_jobs") or 1),
+        )
+
+
+# -- the reply -----------------------------------------------------------------------------
+
+
+def _decoding(run: RunOutput) -> str:
+    s = run.settings
+    if s.greedy or s.temperature == 0:
+        words = ["greedy (always the most likely token)"]
+    else:
+        words = [f"sampled · temperature {s.temperature:g}", f"top-p {s.top_p:g}"]
+        words.append(f"top-k {s.top_k}" if s.top_k else "no top-k")
+        words.append(f"seed {run.seed}")
+    if s.repetition_penalty != 1.0:
+        words.append(f"repetition penalty {s.repetition_penalty:g}")
+    return " · ".join(words)
+
+
+def _ending(run: RunOutput) -> str:
+    ending = {"eos": "the model ended the text", "length": "stopped at max_new_tokens"}.get(
+        run.finish, run.finish
+    )
+    return f"{run.tokens} tokens in {run.seconds:.1f} s, {ending}"
+
+
+def _title(run: RunOutput) -> str:
+    return f"{run.model.short_name} · {format_params(run.model_params)} parameters"
+
+
+def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Reply:
+    """The finished job: the text, its repetition meter, and how it was decoded."""
+    runs = result.runs
+    notes = []
+    if any(r.prompt_truncated for r in runs):
+        notes.append("the prompt's start was cut to fit the model's context")
+    if len(runs) == 1:
+        run = runs[0]
+        report = repetition_report(run.text)
+        text = clip(run.text, TEXT_PART) or "(no text: the model ended at once)"
+        footer = [_ending(run), *notes, "same seed + settings + model → same text"]
+        return Card(
+            title=_title(run),
+            description=text,
+            fields=(
+                Field(name="Prompt", value=clip(params.prompt, 300), inline=False),
+                Field(
+                    name="Repetition",
+                    value=f"{report.meter}\n{report.explanation}",
+                    inline=False,
+                ),
+                Field(name="Decoding", value=_decoding(run), inline=False),
+            ),
+            footer=f"{'; '.join(footer)} · job {job.id}",
+        )
+    columns = []
+    for run in runs:
+        report = repetition_report(run.text)
+        text = clip(run.text, COLUMN_PART) or "(no text)"
+        columns.append(
+            Field(
+                name=f"{run.label} · {run.model.short_name} "
+                f"({format_params(run.model_params)} parameters)",
+                value=f"{text}\n\nRepetition {report.meter}\n{report.explanation}\n"
+                f"{_decoding(run)}",
+                inline=True,
+            )
+        )
+    return Card(
+        title=" vs ".join(r.label for r in runs),
+        description=f"Prompt: {clip(params.prompt, 300)}",
+        fields=tuple(columns),
+        footer=f"{'; '.join([*(_ending(r) for r in runs), *notes])} · job {job.id}",
+    )
+
+
+def usage(result: GenerateResult) -> list[UsageRun]:
+    return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs]
+
+
+GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
+    name="generate",
+    params_type=GenerateParams,
+    result_type=GenerateResult,
+    runner="bot.jobs.tasks:run_generate",
+    render=render,
+    usage=usage,
+    batch_key=lambda p: "generate:" + "|".join(p.models),
+    cost=lambda p: p.max_new_tokens,
+    summary=lambda p: f"{clip(p.prompt, 40)} ({p.runs[0].model.short_name})",
+)
