@@ -97,7 +97,8 @@ async def run(
     elif action == "audit":
         yield await _audit_table(ctx, limit or 20)
     else:
-        yield await change_words(ctx, action, word)
+        trail = AuditTrail(ctx.guild_pk, ctx.user_pk, FILTER_KIND)
+        yield await change_words(ctx.services.store, trail, ctx.services.clock(), action, word)
 
 
 # -- drawing -------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ async def _imagine(
         detail["reroll_of"] = reroll_of
     # Every text that reaches the model passes the filter: the negative prompt too (it is
     # also echoed in the public "same image again" line).
-    verdict = await check_texts(ctx, prompt, negative_prompt)
+    verdict = await check_texts(services.store, ctx.guild_pk, prompt, negative_prompt)
     if not verdict.allowed:
         await _audit(ctx, prompt, "refused", {**detail, "blocked": list(verdict.matched)})
         yield Error(what=verdict.reason, todo="Nothing was sent to the model.")

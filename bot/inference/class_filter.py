@@ -9,11 +9,12 @@ it across restarts and never leak into another server. /imagine block word:<w> a
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from bot.inference.safety import FilterVerdict, PromptFilter, normalize
 from bot.replies import Error, Reply, Text
-from bot.router import Context
+from bot.store import Store
 from bot.store.audit import AuditTrail
 from bot.store.models import Guild
 
@@ -28,23 +29,23 @@ def _filter(blocked: tuple[str, ...], allowed: tuple[str, ...]) -> PromptFilter:
     return PromptFilter(extra_words=blocked, allow_words=allowed)
 
 
-async def _word_lists(ctx: Context) -> tuple[list[str], list[str]]:
-    async with ctx.services.store.session() as session:
-        guild = await session.get(Guild, ctx.guild_pk)
+async def _word_lists(store: Store, guild_pk: int) -> tuple[list[str], list[str]]:
+    async with store.session() as session:
+        guild = await session.get(Guild, guild_pk)
     settings = (guild.settings if guild else None) or {}
     return list(settings.get(BLOCKED_KEY, [])), list(settings.get(ALLOWED_KEY, []))
 
 
-async def class_filter(ctx: Context) -> PromptFilter:
+async def class_filter(store: Store, guild_pk: int) -> PromptFilter:
     """The default word list, plus this guild's added words, minus its allowed ones."""
-    blocked, allowed = await _word_lists(ctx)
+    blocked, allowed = await _word_lists(store, guild_pk)
     return _filter(tuple(blocked), tuple(allowed))
 
 
-async def check_texts(ctx: Context, *texts: str) -> FilterVerdict:
+async def check_texts(store: Store, guild_pk: int, *texts: str) -> FilterVerdict:
     """The one check for every text that reaches an image model (prompt, negative prompt):
     refused when any of them has a blocked word; `matched` lists the words of all."""
-    check = (await class_filter(ctx)).check
+    check = (await class_filter(store, guild_pk)).check
     refused = [v for v in (check(t) for t in texts if t) if not v.allowed]
     if not refused:
         return FilterVerdict(allowed=True, reason="", matched=())
@@ -56,19 +57,22 @@ def _word(raw: str) -> str:
     return " ".join(normalize(raw).lower().split())
 
 
-async def change_words(ctx: Context, action: str, raw: str | None) -> Reply:
+async def change_words(
+    store: Store, audit: AuditTrail, now: datetime, action: str, raw: str | None
+) -> Reply:
+    """/imagine block|unblock word:<w> in the audit trail's guild, by its user."""
     if not raw or not _word(raw):
         if action == "unblock" or raw is not None:
             return Error(what="Which word?", todo=f"Type /imagine {action} word:<word>.")
-        blocked, allowed = await _word_lists(ctx)
+        blocked, allowed = await _word_lists(store, audit.guild_id)
         return Text(
             text=f"Added to the default list: {', '.join(blocked) or '(none)'}.\n"
             f"Allowed although the default list has them: {', '.join(allowed) or '(none)'}.",
             private=True,
         )
     word = _word(raw)
-    async with ctx.services.store.session(write=True) as session:
-        guild = await session.get(Guild, ctx.guild_pk)
+    async with store.session(write=True) as session:
+        guild = await session.get(Guild, audit.guild_id)
         assert guild is not None  # the router created it before calling us
         settings = dict(guild.settings or {})
         added: set[str] = set(settings.get(BLOCKED_KEY, []))
@@ -95,7 +99,5 @@ async def change_words(ctx: Context, action: str, raw: str | None) -> Reply:
             BLOCKED_KEY: sorted(added),
             ALLOWED_KEY: sorted(allowed_now),
         }
-        AuditTrail(ctx.guild_pk, ctx.user_pk, FILTER_KIND).add(
-            session, word, outcome, ctx.services.clock()
-        )
+        audit.add(session, word, outcome, now)
     return Text(text=said, private=True)

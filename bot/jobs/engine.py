@@ -97,6 +97,7 @@ class EmbeddedQueue:
         self._held: dict[int, float] = {}
         # Jobs inserted running on a free worker, sent to it at release().
         self._direct: dict[int, WorkerLink] = {}
+        self._submitting = 0  # submissions under way (a burst while above zero)
         self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
         self._arrived_since_claim = 0
         self._pending: set[int] = set()
@@ -127,9 +128,19 @@ class EmbeddedQueue:
         if not self.order.loaded:
             async with self.env.store.session() as session:
                 self.order.load(await records.queue_snapshot(session))
+        self._arrivals.append(time.monotonic())
+        self._submitting += 1
+        try:
+            return await self._submit(request)
+        finally:
+            self._submitting -= 1
+
+    async def _submit(self, request: JobRequest) -> Ticket:
         # Nothing waiting, a worker free and no burst under way: the job is inserted
         # already running on that worker, and goes to it at release() with no claim.
-        direct = self._free_worker() if self._can_go_direct() else None
+        kind = self.kinds.get(request.kind)
+        eager = kind is not None and kind.start_at_once
+        direct = self._free_worker() if eager and self._can_go_direct() else None
         if direct is not None:
             self._busy[direct] = _Batch(f"{self.owner}:{next(self._batch_ids)}", {})
             self._no_batches.clear()
@@ -149,7 +160,6 @@ class EmbeddedQueue:
             if direct is not None:
                 self._batch_over(direct)
             raise
-        self._arrivals.append(time.monotonic())
         self._arrived_since_claim += 1
         waiting = Waiting.of(job_id, request.user_pk, request.priority, params)
         self.order.add(waiting)
@@ -187,7 +197,8 @@ class EmbeddedQueue:
         if not self._started or self._stopping or len(self.order) or self._held:
             return False
         # In a burst, jobs wait to run as one batch (see _linger).
-        return not self._arrivals or time.monotonic() - self._arrivals[-1] > BURST_GAP
+        times = self._arrivals
+        return self._submitting == 1 and (len(times) < 2 or times[-1] - times[-2] > BURST_GAP)
 
     def _free_worker(self) -> WorkerLink | None:
         if self.pool is None:
@@ -198,16 +209,18 @@ class EmbeddedQueue:
         """Send a job inserted running on a free worker. A lone job goes at once; the first
         job of a burst waits for the burst (see _linger) and takes the jobs that fit with it
         into its batch, as the dispatcher would."""
-        await asyncio.sleep(0)  # let submissions under way record their arrival
-        linger = self._linger()
-        if linger > 0:
-            await asyncio.sleep(linger)
+        deadline = time.monotonic() + MAX_LINGER
+        await asyncio.sleep(0)  # let the commands of a burst reach submit()
+        linger = False
+        while time.monotonic() < deadline and (self._submitting or self._linger() > 0):
+            linger = True
+            await asyncio.sleep(max(0.002, self._linger()))
         worker = self._direct.pop(job_id, None)
         batch = self._busy.get(worker) if worker is not None else None
         if worker is None or batch is None or job_id not in batch.jobs:
             return  # the worker died meanwhile; its jobs were failed
         lead = batch.jobs[job_id]
-        if linger > 0:
+        if linger:
             joining = await self._claim(
                 lead=Waiting.of(lead.id, lead.user_pk, 0, lead.params),
                 room=self.settings.max_batch_size - 1,

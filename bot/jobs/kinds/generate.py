@@ -240,4 +240,5 @@ GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
     batch_key=lambda p: "generate:" + "|".join(p.models),
     cost=lambda p: p.max_new_tokens,
     summary=lambda p: f"{clip(p.prompt, 40)} ({p.runs[0].model.short_name})",
+    start_at_once=True,
 )
