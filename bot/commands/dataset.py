@@ -15,7 +15,6 @@ from bot.commands.listing import MAX_PAGE, for_platform, list_options
 from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
-from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import (
     DatasetDetails,
@@ -89,7 +88,7 @@ async def run(
 async def _list(
     ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
 ) -> Reply | list[Reply]:
-    hub = require_hub(ctx.services.hub)
+    hub = ctx.services.hub
     tag = normalize_task(task) if task else None
     try:
         found = await hub.search_datasets(text=text, task=tag, sort=sort, limit=limit, page=page)
@@ -152,7 +151,7 @@ def _facts(dataset: DatasetSummary) -> str:
 
 # -- one dataset -----------------------------------------------------------------------------
 async def _details(ctx: Context, asked: str, section: str | None = None) -> Reply:
-    hub = require_hub(ctx.services.hub)
+    hub = ctx.services.hub
     try:
         info = await hub.dataset_info(asked)
         dataset = info.value
@@ -271,7 +270,7 @@ async def _record(ctx: Context, dataset: str, **detail: object) -> None:
 async def _preview(
     ctx: Context, dataset: str, config: str | None, split: str | None, count: int
 ) -> Reply | list[Reply]:
-    hub = require_hub(ctx.services.hub)
+    hub = ctx.services.hub
     answers: list[Cached[Any]] = []
     try:
         if not (config and split):

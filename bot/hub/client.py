@@ -50,7 +50,6 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
 from bot.config import Settings
-from bot.errors import UsageError
 from bot.hub.breaker import CircuitBreaker
 from bot.hub.cache import Cached, SingleFlightCache
 from bot.hub.errors import (
@@ -81,7 +80,6 @@ from bot.hub.records import (
     parse_model,
 )
 from bot.hub.tasks import SORTS
-from bot.replies import Error
 
 log = logging.getLogger(__name__)
 # How alike a missing repo id and a suggestion must be (difflib ratio) to say "Did you mean".
@@ -120,17 +118,6 @@ class _Refusal:
     """A definite 'no' from the Hub (not found, gated, no preview): cached like an answer."""
 
     error: HubError
-
-
-def require_hub(hub: HubClient | None) -> HubClient:
-    """`hub`, or a clear reply where the bot was assembled without one."""
-    if hub is None:
-        raise UsageError(
-            Error(
-                what="The Hugging Face Hub is not set up on this bot.", todo="Tell your instructor."
-            )
-        )
-    return hub
 
 
 class HubClient:

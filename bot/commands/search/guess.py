@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import random
 
-from bot.hub.client import require_hub
 from bot.hub.errors import HubError
 from bot.hub.tasks import PIPELINE_TAGS, close_tasks, normalize_task
 from bot.identity import Role
@@ -98,7 +97,7 @@ async def _start_with(ctx: Context, asked: str) -> Reply:
             todo="Reveal it first with /search guess reveal, then choose the next model.",
         )
     try:
-        facts = (await require_hub(ctx.services.hub).model_info(asked)).value
+        facts = (await ctx.services.hub.model_info(asked)).value
     except HubError as error:
         return error.reply()
     if facts.pipeline_tag not in PIPELINE_TAGS or facts.pipeline_tag == "other":
@@ -157,7 +156,7 @@ async def _show_or_start(ctx: Context) -> Reply:
             return _round_card(current.id, current.model_id, current.task, note)
         recent = await rounds.recent_models(session, ctx.guild_pk, channel)
     try:
-        top = await require_hub(ctx.services.hub).search_models(sort="downloads", limit=TOP_MODELS)
+        top = await ctx.services.hub.search_models(sort="downloads", limit=TOP_MODELS)
     except HubError as error:
         return error.reply()
     playable = [m for m in top.value.items if m.pipeline_tag in PIPELINE_TAGS]
@@ -251,7 +250,7 @@ async def _reveal(ctx: Context, round_id: int, model_id: str, task: str) -> Card
         scores = await rounds.channel_scores(session, ctx.guild_pk, channel)
     fields = []
     try:
-        facts = (await require_hub(ctx.services.hub).model_info(model_id)).value
+        facts = (await ctx.services.hub.model_info(model_id)).value
     except HubError as error:
         fields.append(Field(name="Numbers", value=f"Not available: {error.what}", inline=False))
     else:

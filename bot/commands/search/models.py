@@ -13,7 +13,6 @@ from bot.commands.search.guess import params_text
 from bot.commands.search.runs import Where, where_it_runs
 from bot.hub.cache import Cached
 from bot.hub.cards import MODEL_SECTIONS, ModelCardReport, analyze_model_card
-from bot.hub.client import require_hub
 from bot.hub.errors import HubError, stale_note
 from bot.hub.records import ModelDetails, ModelSummary, checklist_text, license_text
 from bot.hub.tasks import (
@@ -44,7 +43,7 @@ async def list_models(
     page: int,
     chart: bool = False,
 ) -> Reply | list[Reply]:
-    hub = require_hub(ctx.services.hub)
+    hub = ctx.services.hub
     tag = normalize_task(task) if task else None
     library = library.strip().lower() if library else None
     try:
@@ -156,7 +155,7 @@ def _nothing_found(text: str | None, tag: str | None, library: str | None, page:
 
 # -- one model -------------------------------------------------------------------------------
 async def model_details(ctx: Context, asked: str, section: str | None = None) -> Reply:
-    hub = require_hub(ctx.services.hub)
+    hub = ctx.services.hub
     try:
         info = await hub.model_info(asked)
     except HubError as error:
