@@ -23,7 +23,9 @@ ALLOWED_KEY = "imagine_allowed_words"
 FILTER_KIND = "imagine_filter"  # audit entries for the instructors' changes
 MAX_WORD_CHARS = 50
 
-WORD = Option("word", str, "block/unblock: a word or phrase", rest=True, max_length=MAX_WORD_CHARS)
+# Named, never the free text: a prompt such as "block tower at dawn" must not change the
+# list by accident; the router says the text is unexpected instead.
+WORD = Option("word", str, "block/unblock: a word or phrase", max_length=MAX_WORD_CHARS)
 
 
 def _lists_of(settings: dict[str, Any] | None) -> WordLists:
