@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from better_profanity import Profanity
 
+from bot.inference.class_filter import WordLists, check_texts, default_blocks, list_word
 from bot.inference.safety import BLOCKED_REASON, FilterVerdict, PromptFilter, normalize
 
 
@@ -119,3 +120,15 @@ def test_a_long_prompt_is_checked(default_filter: PromptFilter) -> None:
     prompt = ("a detailed watercolor painting of a fox under an old oak tree " * 16)[:990]
     assert default_filter.check(prompt).allowed
     assert not default_filter.check(prompt + " shit").allowed
+
+
+def test_a_class_filter_is_built_from_plain_word_lists() -> None:
+    lists = WordLists(blocked=("dragon",), allowed=("ugly",))
+    assert check_texts(lists, "an ugly duckling", "").allowed
+    assert not check_texts(WordLists(), "an ugly duckling").allowed
+    verdict = check_texts(lists, "a green dragon", "sh1t, and a dragon")
+    assert not verdict.allowed and verdict.reason == BLOCKED_REASON
+    assert verdict.matched == ("dragon", "sh1t")  # every text's words, each once
+    assert default_blocks("ugly", ()) and not default_blocks("ugly", ("ugly",))
+    assert not default_blocks("dragon", ())  # only the class added it
+    assert list_word("  Green \t DRAGON ") == "green dragon"
