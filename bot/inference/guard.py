@@ -47,6 +47,8 @@ from bot.hub.records import param_count
 from bot.hub.tasks import with_article
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
+from bot.inference.tasks import TEXT_TASKS, setting_name
+from bot.inference.tasks import fits as task_fits
 from bot.replies import Error
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ class Requirement:
     command: str
     # A local folder holding this file is a model of the library (config.json for transformers).
     marker: str = "config.json"
+    # Other libraries whose repos load the same way (sentence-transformers repos hold a
+    # transformers model).
+    also_libraries: tuple[str, ...] = ()
 
 
 TEXT_GENERATION = Requirement(task="text-generation", library="transformers", command="/generate")
@@ -193,7 +198,7 @@ class ModelGuard:
         """The approved model for `name`, or ModelRefused saying why and what to try."""
         name = name.strip()
         if _looks_local(name):
-            key = f"local:{need.command}:{name}"
+            key = f"local:{need.command}:{need.task}:{name}"
             cached = self._local.get(key)
             if cached is not None and cached[0] > self._monotonic():
                 return cached[1]
@@ -220,7 +225,10 @@ class ModelGuard:
         return approved
 
     def _defaults(self) -> set[str]:
-        return {self.settings.text_model, self.settings.image_model}
+        return {self.settings.text_model, self.settings.image_model, *self._task_defaults()}
+
+    def _task_defaults(self) -> list[str]:
+        return [str(getattr(self.settings, setting_name(task))) for task in TEXT_TASKS]
 
     def _default_for(self, need: Requirement) -> str:
         """The command's default model as students may see it: a Hub id, never the path of
@@ -253,7 +261,9 @@ class ModelGuard:
 
     # -- local folders ------------------------------------------------------------------------
 
-    def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
+    def local_folder(self, name: str, need: Requirement) -> Path:
+        """The folder `name` names, once the instructor's lists allow it (nothing about
+        the folder is read before)."""
         folder = Path(name).expanduser().resolve()
         allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if _looks_local(d)}
         patterns = [p for p in map(folder_pattern, self.settings.model_allowlist) if p]
@@ -267,6 +277,10 @@ class ModelGuard:
                 f"Use a Hub id (find one with /search), or leave model: out to use "
                 f"{self._default_for(need)}.",
             )
+        return folder
+
+    def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
+        folder = self.local_folder(name, need)
         if not folder.is_dir():
             raise _refuse(
                 f"There is no model folder at {name}.", "Check the path in the bot's settings."
@@ -288,7 +302,14 @@ class ModelGuard:
                 f"{name} holds {problem}, which does not make images from a text prompt.",
                 f"Use a text-to-image pipeline (e.g. StableDiffusionPipeline) with {need.command}.",
             )
-        if need.library == "transformers":
+        if need.library == "transformers" and need.task in TEXT_TASKS:
+            if not task_fits(need.task, config):
+                kind = ", ".join(config.get("architectures") or []) or "unknown"
+                raise _refuse(
+                    f"{name} holds a {kind} model, which does not do {need.task}.",
+                    f"Use a {need.task} model with {need.command}, e.g. {self._default_for(need)}.",
+                )
+        elif need.library == "transformers":
             architectures = [str(a) for a in config.get("architectures") or []]
             if not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
                 kind = ", ".join(architectures) or config.get("model_type") or "unknown"
@@ -364,6 +385,8 @@ class ModelGuard:
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
+        if need.task in TEXT_TASKS:
+            return str(getattr(self.settings, setting_name(need.task)))
         transformers = need.library == "transformers"
         return self.settings.text_model if transformers else self.settings.image_model
 
@@ -379,7 +402,7 @@ class ModelGuard:
         default = self._default_for(need)
         if info.disabled:
             raise _refuse(f"{repo} has been disabled on the Hub.", f"Try {default}.")
-        if info.library_name != need.library:
+        if info.library_name not in (need.library, *need.also_libraries):
             todo = (
                 "Try it with /imagine."
                 if info.pipeline_tag == "text-to-image" and need.command != "/imagine"
