@@ -53,7 +53,11 @@ def class_defaults(models: dict[str, Path]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def task_bot(
-    tmp_path: Path, worker: WorkerProcess, tiny_model_dir: Path, models: dict[str, Path], **extra: Any
+    tmp_path: Path,
+    worker: WorkerProcess,
+    tiny_model_dir: Path,
+    models: dict[str, Path],
+    **extra: Any,
 ) -> AsyncIterator[JobBot]:
     values = {**class_defaults(models), "max_queued_jobs_per_user": 20, **extra}
     async with job_bot(tmp_path, worker, tiny_model_dir, **values) as bot:
