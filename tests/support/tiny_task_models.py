@@ -187,3 +187,14 @@ def build_task_models(root: Path) -> dict[str, Path]:
     bert.save_pretrained(other_folder)
     built["text-classification-2"] = other_folder
     return built
+
+
+def distilbert_base_shaped(folder: Path) -> Path:
+    """A sentiment classifier of DistilBERT-base's shape (66M parameters, random weights)
+    with the tiny tokenizer, for benches that time a real size."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    config = DistilBertConfig(
+        vocab_size=30522, max_position_embeddings=512, **_labelled(["NEGATIVE", "POSITIVE"])
+    )
+    return _build(folder, lambda: DistilBertForSequenceClassification(config), bert_tokenizer())
