@@ -141,7 +141,7 @@ def count_safetensors_params(path: Path) -> int:
     return total
 
 
-def _looks_local(name: str) -> bool:
+def looks_local(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~", ".\\")) or Path(name).expanduser().is_dir()
 
 
@@ -197,7 +197,7 @@ class ModelGuard:
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:
         """The approved model for `name`, or ModelRefused saying why and what to try."""
         name = name.strip()
-        if _looks_local(name):
+        if looks_local(name):
             key = f"local:{need.command}:{need.task}:{name}"
             cached = self._local.get(key)
             if cached is not None and cached[0] > self._monotonic():
@@ -217,8 +217,17 @@ class ModelGuard:
             ttl = self.settings.hub_cache_seconds
             self._local[key] = (self._monotonic() + ttl, approved)
             return approved
+        info = await self.lookup(name, need)
+        return self.check_record(name, info, need)
+
+    async def lookup(self, name: str, need: Requirement) -> ModelInfo:
+        """The Hub's record of `name` once the class's lists allow it (ModelRefused when
+        they do not, or when the Hub has no record to give)."""
         self._check_lists(name, need)
-        info = await self._lookup(name, need)
+        return await self._lookup(name, need)
+
+    def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        """The checks on a record `lookup` gave, for what `need` says the model must do."""
         approved = self._check_hub_safely(info, need)
         if approved.id != name:  # renamed: the lists apply to the new name too
             self._check_lists(approved.id, need)
@@ -234,7 +243,7 @@ class ModelGuard:
         """The command's default model as students may see it: a Hub id, never the path of
         a folder on the server."""
         default = self._default_name(need)
-        return "the class's default model" if _looks_local(default) else default
+        return "the class's default model" if looks_local(default) else default
 
     def _check_lists(self, model_id: str, need: Requirement) -> None:
         lowered = model_id.lower()
@@ -253,7 +262,7 @@ class ModelGuard:
         if allow and model_id not in self._defaults() and not listed(allow):
             # Never offer another command's model (the text model to /imagine).
             others = {d.lower() for d in self._defaults() - {self._default_name(need)}}
-            offered = [p for p in allow if not _looks_local(p) and p.lower() not in others]
+            offered = [p for p in allow if not looks_local(p) and p.lower() not in others]
             shown = ", ".join(list(dict.fromkeys([default, *offered]))[:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."
@@ -265,7 +274,7 @@ class ModelGuard:
         """The folder `name` names, once the instructor's lists allow it (nothing about
         the folder is read before)."""
         folder = Path(name).expanduser().resolve()
-        allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if _looks_local(d)}
+        allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if looks_local(d)}
         patterns = [p for p in map(folder_pattern, self.settings.model_allowlist) if p]
         if str(folder) not in allowed and not any(
             fnmatch.fnmatchcase(str(folder), p) for p in patterns

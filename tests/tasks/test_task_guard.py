@@ -113,3 +113,23 @@ async def test_local_folders_need_the_instructor_and_a_fitting_model(
     with pytest.raises(ModelRefused) as remote:
         await check_task(guard(model_allowlist=str(custom)), str(custom), None)
     assert "trust_remote_code" in remote.value.error.what
+
+
+async def test_asking_a_task_of_another_kind_of_model(tmp_path: Path) -> None:
+    g = guard()
+    assert await check_task(g, "gpt2", "text-generation") == HandOver("/generate", "gpt2")
+    with pytest.raises(ModelRefused) as caught:
+        await check_task(
+            g, "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "text-generation"
+        )
+    assert "does text-classification, not text-generation" in caught.value.error.what
+    missing = tmp_path / "gone"
+    with pytest.raises(ModelRefused) as nothing:
+        await check_task(guard(model_allowlist=str(missing)), str(missing), None)
+    assert "There is no model folder" in nothing.value.error.what
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(ModelRefused) as damaged:
+        await check_task(guard(model_allowlist=str(broken)), str(broken), None)
+    assert "could not read" in damaged.value.error.what

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,10 @@ TEXT_TASKS: dict[str, TextTask] = {
 
 SEQ2SEQ_TASKS = frozenset({"summarization", "translation", "text2text-generation"})
 # Tasks other commands run: /run hands these over.
-HANDED_OVER = {"text-generation": "/generate", "text-to-image": "/imagine"}
+HANDED_OVER: dict[str, Literal["/generate", "/imagine"]] = {
+    "text-generation": "/generate",
+    "text-to-image": "/imagine",
+}
 
 
 def supported_list() -> str:

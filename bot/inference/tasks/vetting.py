@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.errors import UsageError
 from bot.hub.records import model_summary
-from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, _looks_local
+from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
 from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, setting_name, supported_list
 from bot.inference.tasks import task_from_config as config_task
 from bot.replies import Error
@@ -99,51 +99,67 @@ async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> T
                 )
             )
         if task in HANDED_OVER:
-            return HandOver(HANDED_OVER[task], "")  # type: ignore[arg-type]
+            return HandOver(HANDED_OVER[task], "")
         name = str(getattr(guard.settings, setting_name(task)))
     name = name.strip()
-    if _looks_local(name):
+    if looks_local(name):
         return await _check_local(guard, name, task)
     return await _check_hub(guard, name, task)
 
 
+def _asked(task: str | None) -> Requirement:
+    """The requirement before the model's own task is known: the one asked for, if any."""
+    if task in TEXT_TASKS:
+        return requirement(task)
+    return Requirement(task=task or "", library="transformers", command=COMMAND)
+
+
 async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
-    placeholder = Requirement(task=task or "", library="transformers", command=COMMAND)
+    placeholder = _asked(task)
     folder = guard.local_folder(name, placeholder)
     config = await asyncio.to_thread(_read_json, folder / "config.json")
+    if config is None:
+        # No folder, no config.json, or a damaged one: the guard's own words for each.
+        await guard.check(name, placeholder)
+        raise unsupported(name, None)
     found = task or config_task(config)
     if found in HANDED_OVER:
-        return HandOver(HANDED_OVER[found], name)  # type: ignore[arg-type]
+        return HandOver(HANDED_OVER[found], name)
     if found not in TEXT_TASKS:
         raise unsupported(name, found)
     approved = await guard.check(name, requirement(found))
     tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json")
-    mask = tokenizer.get("mask_token")
+    mask = (tokenizer or {}).get("mask_token")
     if isinstance(mask, dict):
         mask = mask.get("content")
     return TaskModel(approved, found, str(mask) if mask else None, None)
 
 
 async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
-    placeholder = Requirement(task=task or "", library="transformers", command=COMMAND)
-    info = await guard._lookup(name, placeholder)
+    placeholder = _asked(task)
+    info = await guard.lookup(name, placeholder)
     found = info.pipeline_tag
-    if task is None and found in HANDED_OVER:
-        return HandOver(HANDED_OVER[found], info.id)  # type: ignore[arg-type]
+    if found in HANDED_OVER and task in (None, found):
+        return HandOver(HANDED_OVER[found], info.id)
+    if task in HANDED_OVER:
+        raise ModelRefused(
+            Error(
+                what=f"{info.id} does {found or 'an unlisted task'}, not {task}.",
+                todo="Leave task: out and /run finds the task from the model.",
+            )
+        )
     if task is None and found not in TEXT_TASKS:
         raise unsupported(info.id, found)
     need = requirement(task or str(found))
-    guard._check_lists(name, need)
-    approved = guard._check_hub_safely(info, need)
-    if approved.id != name:
-        guard._check_lists(approved.id, need)
+    approved = guard.check_record(name, info, need)
     mask = getattr(info, "mask_token", None)
     return TaskModel(approved, need.task, str(mask) if mask else None, model_summary(info).license)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """The file's JSON object; None when it is missing or not a JSON object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
