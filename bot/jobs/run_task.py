@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.inference.manager import ModelUnavailable
-from bot.inference.tasks.runners import Answer, Row, TaskModel
+from bot.inference.tasks.runners import Answer, Row, TaskRunner
+from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.run import RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _row(data: TaskInput) -> Row:
 
 def load_task_model(
     rt: Runtime, spec: dict[str, object], task: str, jobs: list[WorkerJob]
-) -> TaskModel:
+) -> TaskRunner:
     """The loaded model (from the LRU, or fetched and loaded with progress in chat)."""
 
     def report(label: str, fraction: float | None) -> None:
@@ -41,16 +42,16 @@ def load_task_model(
 
     key = f"task:{task}:{spec['id']}@{spec.get('rev') or ''}"
 
-    def load() -> TaskModel:
+    def load() -> TaskRunner:
         path = rt.models.fetch(dict(spec), report)
         report("loading the model", None)
         try:
-            return TaskModel.load(path, task, device=str(rt.models.device))
+            return TaskRunner.load(path, task, device=str(rt.models.device))
         except (OSError, ValueError) as error:
             raise ModelUnavailable(f"{spec['id']} could not be loaded: {error}") from None
 
     estimate = int(str(spec.get("params") or 0)) * rt.models.bytes_per_param()
-    model: TaskModel = rt.models.get(key, estimate, load)
+    model: TaskRunner = rt.models.get(key, estimate, load)
     return model
 
 
@@ -79,7 +80,7 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
                 failed[job.id] = answer.error
                 continue
             mine = params[job.id].models[index]
-            outputs[job.id].append(_output(mine.model, mine.license, model, answer, len(live)))
+            outputs[job.id].append(_output(mine, model, answer, len(live)))
     for job in jobs:
         if job.id in failed:
             rt.result(job.id, "failed", error=failed[job.id])
@@ -89,17 +90,12 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
             rt.result(job.id, "succeeded", result=RunResult(tuple(outputs[job.id])))
 
 
-def _output(
-    approved: object, license_id: str | None, model: TaskModel, answer: Answer, rows: int
-) -> TaskOutput:
-    from bot.inference.guard import ApprovedModel
-
-    assert isinstance(approved, ApprovedModel)
+def _output(wanted: TaskModel, model: TaskRunner, answer: Answer, rows: int) -> TaskOutput:
     return TaskOutput(
-        model=approved,
+        model=wanted.model,
         model_params=model.num_parameters,
         seconds=round(answer.seconds, 4),
-        license=license_id,
+        license=wanted.license,
         scores=tuple(Scored(label, round(score, 4)) for label, score in answer.scores),
         spans=tuple(Span(lo, hi, label, round(score, 4)) for lo, hi, label, score in answer.spans),
         text=answer.text,

@@ -60,6 +60,9 @@ def _check_shape(task: str, out: TaskOutput, card: Card) -> None:
         assert [s.score for s in out.scores] == sorted((s.score for s in out.scores), reverse=True)
     elif task == "fill-mask":
         assert len(out.scores) == 5 and all(s.label for s in out.scores)
+        first, second = card.description.split("\n")[:2]
+        assert first == f"Paris is the **{out.scores[0].label}** of France"
+        assert second == "fills for [MASK]:"
     elif task == "sentence-similarity":
         assert sorted(s.label for s in out.scores) == sorted(
             ["A cat is sitting", "Dogs bark", "The weather is sunny"]

@@ -39,15 +39,6 @@ _AUTO: dict[str, Any] = {
 _MAX_TOKENS = 512
 _TOP_FILLS = 5
 _MAX_ANSWER_TOKENS = 30
-# Language codes a translation option may use, as T5-style prompts name them.
-LANGUAGES = {
-    "en": "English",
-    "fr": "French",
-    "de": "German",
-    "ro": "Romanian",
-    "es": "Spanish",
-    "it": "Italian",
-}
 
 
 class TaskInputError(ValueError):
@@ -77,14 +68,14 @@ class Answer:
     seconds: float = 0.0
 
 
-class TaskModel:
-    """A model + tokenizer for one text task. One call at a time (the worker owns it)."""
+class TaskRunner:
+    """A loaded model + tokenizer for one text task. One call at a time (the worker owns it)."""
 
     def __init__(self, task: str, model: Any, tokenizer: Any, name: str) -> None:
         self.task, self.model, self.tokenizer, self.name = task, model.train(False), tokenizer, name
 
     @classmethod
-    def load(cls, path: str | Path, task: str, *, device: str = "cpu") -> TaskModel:
+    def load(cls, path: str | Path, task: str, *, device: str = "cpu") -> TaskRunner:
         """Safetensors only, never remote code."""
         torch_device = torch.device(device)
         dtype = torch.float16 if torch_device.type == "cuda" else torch.float32

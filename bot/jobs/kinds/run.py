@@ -170,10 +170,22 @@ def marked(text: str, spans: tuple[Span, ...], show_label: bool = True) -> str:
     return "".join(parts)
 
 
-def body(task: str, params: TaskInput, out: TaskOutput, limit: int) -> str:
+def _filled(run: RunParams, out: TaskOutput) -> str:
+    """The text with the model's first choice in place of its mask token, then the fills."""
+    mask = next((m.mask_token for m in run.models if m.model.id == out.model.id), None)
+    if not mask or not out.scores or mask not in run.input.text:
+        return _bars(out.scores)
+    best = run.input.text.replace(mask, f"**{out.scores[0].label}**", 1)
+    return f"{best}\nfills for {mask}:\n{_bars(out.scores)}"
+
+
+def body(run: RunParams, out: TaskOutput, limit: int) -> str:
     """One model's answer as chat text."""
-    if task in ("text-classification", "zero-shot-classification") or task == "fill-mask":
+    task, params = run.task, run.input
+    if task in ("text-classification", "zero-shot-classification"):
         text = _bars(out.scores)
+    elif task == "fill-mask":
+        text = _filled(run, out)
     elif task == "sentence-similarity":
         text = "cosine similarity with your sentence:\n" + _bars(out.scores, percent=False)
     elif task == "token-classification":
@@ -203,21 +215,22 @@ def _about(out: TaskOutput) -> str:
 
 def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
     """The finished job: one model's answer, or one column per model (compare:)."""
-    task, title = params.task, TEXT_TASKS[params.task].title if params.task in TEXT_TASKS else ""
+    spec = TEXT_TASKS.get(params.task)
+    title = spec.title if spec is not None else params.task
     outputs = result.outputs
     asked = Field(name="Input", value=clip(params.input.text, 300), inline=False)
     if len(outputs) == 1:
         out = outputs[0]
         return Card(
             title=f"{title} · {out.model.short_name}",
-            description=body(task, params.input, out, TEXT_PART),
+            description=body(params, out, TEXT_PART),
             fields=(asked,),
             footer=f"{_about(out)} · job {job.id}",
         )
     columns = tuple(
         Field(
             name=out.model.short_name,
-            value=f"{body(task, params.input, out, COLUMN_PART)}\n{_about(out)}",
+            value=f"{body(params, out, COLUMN_PART)}\n{_about(out)}",
             inline=True,
         )
         for out in outputs
