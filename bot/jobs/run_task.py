@@ -71,9 +71,7 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
                 failed[job.id] = str(error)
             continue
         for job in live:
-            rt.progress(
-                job.id, index, len(first.models), f"running {model.name.rsplit('/', 1)[-1]}"
-            )
+            rt.progress(job.id, index, len(first.models), f"running {model.short_name}")
         answers = model.run([_row(params[j.id].input) for j in live])
         for job, answer in zip(live, answers, strict=True):
             if answer.error:

@@ -85,3 +85,19 @@ async def test_run_jobs_are_listed_and_cancelled_like_others(
         await bot.start()
         await bot.idle()
         assert (await bot.jobs())[job].state == "cancelled"
+
+
+async def test_a_language_pair_the_model_lacks_is_named_with_the_ones_it_has(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        wrong = await bot.generate("/run task:translation Good morning source:en target:ro")
+        right = await bot.generate("/run task:translation Good morning target:fr max_new_tokens:4")
+        await bot.idle()
+        reply = bot.outbox.final(wrong)
+        text = as_plain_text(reply)
+        assert "tiny-t5 translates only: source:en target:de, source:en target:fr." in text
+        assert str(task_models["translation"]) not in text  # no server folders
+        assert (await bot.jobs())[wrong].state == "failed"
+        card = bot.outbox.final(right)
+        assert isinstance(card, Card) and card.title == "translation · tiny-t5"

@@ -50,7 +50,7 @@ async def run(
     guard = ctx.services.guard
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
-        async for reply in _hand_over(ctx, main, input, max_new_tokens):
+        async for reply in _hand_over(ctx, main, input, max_new_tokens, compare):
             yield reply
         return
     chosen = [main]
@@ -102,11 +102,14 @@ async def run(
 
 
 async def _hand_over(
-    ctx: Context, to: HandOver, text: str, max_new_tokens: int
+    ctx: Context, to: HandOver, text: str, max_new_tokens: int, compare: str | None
 ) -> AsyncIterator[Reply]:
+    """The other command's own answer, with the options both commands share."""
     name = to.model_id or None
     if to.command == "/generate":
-        replies = generate.run(ctx, text, name, max_new_tokens, None, None, None, 1.0, None, None)
+        replies = generate.run(
+            ctx, text, name, max_new_tokens, None, None, None, 1.0, None, compare
+        )
     else:
         replies = imagine.run(ctx, text, None, name, None, None, None, None, None, None, None)
     async for reply in replies:

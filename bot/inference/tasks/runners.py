@@ -87,6 +87,11 @@ class TaskRunner:
         return cls(task, model, tokenizer, str(path))
 
     @property
+    def short_name(self) -> str:
+        """The repo's or folder's last part: messages never show a server's folders."""
+        return self.name.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
@@ -175,7 +180,7 @@ class TaskRunner:
         label2id = {str(k).lower(): int(v) for k, v in self.model.config.label2id.items()}
         entail = next((v for k, v in label2id.items() if k.startswith("entail")), None)
         if entail is None:
-            return [Answer(error=f"{self.name} is not an NLI model (no entailment label).")]
+            return [Answer(error=f"{self.short_name} is not an NLI model (no entailment label).")]
         premises, hypotheses = [], []
         for row in rows:
             for label in row.labels:
@@ -307,8 +312,8 @@ class TaskRunner:
             source, target = row.source or "en", row.target
             key = f"{source}_to_{target}" if target else next(iter(pairs))
             if key not in pairs:
-                known = ", ".join(f"source:{k.replace('_to_', ' target:')}" for k in pairs)
-                raise TaskInputError(f"{self.name} translates only: {known}.")
+                known = ", ".join(f"source:{k.replace('_to_', ' target:')}" for k in sorted(pairs))
+                raise TaskInputError(f"{self.short_name} translates only: {known}.")
             return str(pairs[key].get("prefix") or "") + row.text
         return row.text
 
