@@ -101,3 +101,20 @@ async def test_a_language_pair_the_model_lacks_is_named_with_the_ones_it_has(
         assert (await bot.jobs())[wrong].state == "failed"
         card = bot.outbox.final(right)
         assert isinstance(card, Card) and card.title == "translation · tiny-t5"
+
+
+async def test_run_jobs_queued_when_the_bot_stops_run_after_a_restart(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as first:
+        ids = [
+            await first.generate("/run task:text-classification I loved it", user="ana"),
+            await first.generate("/run task:fill-mask the [MASK] sat", user="ben"),
+        ]
+    assert first.outbox.sent == []
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as second:
+        await second.idle()
+        for job in ids:
+            assert isinstance(second.outbox.final(job), Card)
+        stored = await second.jobs()
+        assert all(stored[j].state == "succeeded" and stored[j].delivered_at for j in ids)
