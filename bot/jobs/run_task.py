@@ -70,8 +70,9 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
             for job in live:
                 failed[job.id] = str(error)
             continue
-        for job in live:
-            rt.progress(job.id, index, len(first.models), f"running {model.short_name}")
+        if index:  # compare: a step per model after the first (one model needs none)
+            for job in live:
+                rt.progress(job.id, index, len(first.models), f"running {model.short_name}")
         answers = model.run([_row(params[j.id].input) for j in live])
         for job, answer in zip(live, answers, strict=True):
             if answer.error:

@@ -104,7 +104,7 @@ async def test_compare_gives_one_column_per_model_with_size_license_and_time(
         for field in card.fields:
             assert field.inline
             assert "27K parameters · license not stated · " in field.value
-            assert field.value.splitlines()[-1].endswith(" s")
+            assert field.value.splitlines()[-1].endswith((" ms", " s"))
             assert "NEGATIVE" in field.value and "POSITIVE" in field.value
         # Different weights, different answers.
         (stored,) = (await bot.jobs()).values()

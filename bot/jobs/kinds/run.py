@@ -206,10 +206,14 @@ def body(run: RunParams, out: TaskOutput, limit: int) -> str:
     return text + ("\n(the input was cut to the model's length)" if out.truncated else "")
 
 
+def _time(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def _about(out: TaskOutput) -> str:
     return (
         f"{format_params(out.model_params)} parameters · license {out.license or 'not stated'} "
-        f"· {out.seconds:.2f} s"
+        f"· {_time(out.seconds)}"
     )
 
 
