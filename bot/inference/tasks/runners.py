@@ -137,7 +137,9 @@ class TaskRunner:
     def _encode(self, first: list[str], second: list[str] | None = None, **extra: Any) -> Any:
         kwargs: dict[str, Any] = {
             "padding": True,
-            "truncation": "only_second" if second is not None else True,
+            # Pairs (QA's question + context, NLI's text + hypothesis) cut the longer part
+            # first: "only_second" fails outright when the first part alone is too long.
+            "truncation": "longest_first" if second is not None else True,
             "max_length": self.max_tokens,
             "return_tensors": "pt",
             **extra,
