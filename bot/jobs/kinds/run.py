@@ -24,6 +24,7 @@ from bot.replies import Card, Field, Reply, meter
 
 TEXT_PART = 1500
 COLUMN_PART = 700
+LABEL_PART = 60
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,13 @@ class RunResult:
 
 
 def _bars(scores: tuple[Scored, ...], percent: bool = True) -> str:
-    width = max((len(s.label) for s in scores), default=0)
+    """One line per label: the label (a compared sentence is cut short), a bar, the score."""
+    labels = [clip(s.label, LABEL_PART) for s in scores]
+    width = max(map(len, labels), default=0)
     lines = []
-    for s in scores:
+    for label, s in zip(labels, scores, strict=True):
         shown = f"{s.score:.0%}" if percent else f"{s.score:+.2f}"
-        lines.append(f"{s.label.ljust(width)}  {meter(max(0.0, s.score))} {shown}")
+        lines.append(f"{label.ljust(width)}  {meter(max(0.0, s.score))} {shown}")
     return "\n".join(lines) or "(no labels)"
 
 
@@ -203,7 +206,8 @@ def body(run: RunParams, out: TaskOutput, limit: int) -> str:
             text = "(no answer found in the context)"
     else:
         text = clip(out.text, limit) or "(no text)"
-    return text + ("\n(the input was cut to the model's length)" if out.truncated else "")
+    note = "\n(the input was cut to the model's length)" if out.truncated else ""
+    return clip(text, limit - len(note)) + note
 
 
 def _time(seconds: float) -> str:
