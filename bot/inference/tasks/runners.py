@@ -167,7 +167,10 @@ class TaskRunner:
 
     def _classify(self, rows: list[Row]) -> list[Answer]:
         encoded = self._encode([r.text for r in rows])
-        probs = self._forward(encoded).logits.float().softmax(-1).cpu()
+        logits = self._forward(encoded).logits.float().cpu()
+        # A multi-label model (e.g. emotions, toxicity) scores each label on its own.
+        multi = getattr(self.model.config, "problem_type", None) == "multi_label_classification"
+        probs = logits.sigmoid() if multi else logits.softmax(-1)
         labels = self._labels()
         answers = []
         for row, p in zip(rows, probs, strict=True):
