@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./classbot.db"
     text_model: str = "EleutherAI/gpt-neo-125m"
     image_model: str = "stabilityai/sd-turbo"
+    # /run task:<task>'s class default per text task (a Hub repo id or a local directory).
+    text_classification_model: str = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
+    token_classification_model: str = "dslim/bert-base-NER"
+    fill_mask_model: str = "distilbert/distilroberta-base"
+    question_answering_model: str = "distilbert/distilbert-base-cased-distilled-squad"
+    summarization_model: str = "sshleifer/distilbart-cnn-6-6"
+    translation_model: str = "Helsinki-NLP/opus-mt-en-fr"
+    text_to_text_generation_model: str = "google/flan-t5-small"
+    zero_shot_classification_model: str = "typeform/distilbert-base-uncased-mnli"
+    sentence_similarity_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     # The largest /imagine size (0 = auto: 768 on a GPU, 512 on CPU).
     image_max_size: int = Field(default=0, ge=0, le=1024)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

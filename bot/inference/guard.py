@@ -47,6 +47,8 @@ from bot.hub.records import param_count
 from bot.hub.tasks import with_article
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
+from bot.inference.tasks import TEXT_TASKS, setting_name
+from bot.inference.tasks import fits as task_fits
 from bot.replies import Error
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ class Requirement:
     command: str
     # A local folder holding this file is a model of the library (config.json for transformers).
     marker: str = "config.json"
+    # Other libraries whose repos load the same way (sentence-transformers repos hold a
+    # transformers model).
+    also_libraries: tuple[str, ...] = ()
 
 
 TEXT_GENERATION = Requirement(task="text-generation", library="transformers", command="/generate")
@@ -136,7 +141,7 @@ def count_safetensors_params(path: Path) -> int:
     return total
 
 
-def _looks_local(name: str) -> bool:
+def looks_local(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~", ".\\")) or Path(name).expanduser().is_dir()
 
 
@@ -192,8 +197,8 @@ class ModelGuard:
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:
         """The approved model for `name`, or ModelRefused saying why and what to try."""
         name = name.strip()
-        if _looks_local(name):
-            key = f"local:{need.command}:{name}"
+        if looks_local(name):
+            key = f"local:{need.command}:{need.task}:{name}"
             cached = self._local.get(key)
             if cached is not None and cached[0] > self._monotonic():
                 return cached[1]
@@ -212,21 +217,33 @@ class ModelGuard:
             ttl = self.settings.hub_cache_seconds
             self._local[key] = (self._monotonic() + ttl, approved)
             return approved
+        info = await self.lookup(name, need)
+        return self.check_record(name, info, need)
+
+    async def lookup(self, name: str, need: Requirement) -> ModelInfo:
+        """The Hub's record of `name` once the class's lists allow it (ModelRefused when
+        they do not, or when the Hub has no record to give)."""
         self._check_lists(name, need)
-        info = await self._lookup(name, need)
+        return await self._lookup(name, need)
+
+    def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        """The checks on a record `lookup` gave, for what `need` says the model must do."""
         approved = self._check_hub_safely(info, need)
         if approved.id != name:  # renamed: the lists apply to the new name too
             self._check_lists(approved.id, need)
         return approved
 
     def _defaults(self) -> set[str]:
-        return {self.settings.text_model, self.settings.image_model}
+        return {self.settings.text_model, self.settings.image_model, *self._task_defaults()}
+
+    def _task_defaults(self) -> list[str]:
+        return [str(getattr(self.settings, setting_name(task))) for task in TEXT_TASKS]
 
     def _default_for(self, need: Requirement) -> str:
         """The command's default model as students may see it: a Hub id, never the path of
         a folder on the server."""
         default = self._default_name(need)
-        return "the class's default model" if _looks_local(default) else default
+        return "the class's default model" if looks_local(default) else default
 
     def _check_lists(self, model_id: str, need: Requirement) -> None:
         lowered = model_id.lower()
@@ -245,7 +262,7 @@ class ModelGuard:
         if allow and model_id not in self._defaults() and not listed(allow):
             # Never offer another command's model (the text model to /imagine).
             others = {d.lower() for d in self._defaults() - {self._default_name(need)}}
-            offered = [p for p in allow if not _looks_local(p) and p.lower() not in others]
+            offered = [p for p in allow if not looks_local(p) and p.lower() not in others]
             shown = ", ".join(list(dict.fromkeys([default, *offered]))[:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."
@@ -253,9 +270,11 @@ class ModelGuard:
 
     # -- local folders ------------------------------------------------------------------------
 
-    def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
+    def local_folder(self, name: str, need: Requirement) -> Path:
+        """The folder `name` names, once the instructor's lists allow it (nothing about
+        the folder is read before)."""
         folder = Path(name).expanduser().resolve()
-        allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if _looks_local(d)}
+        allowed = {str(Path(d).expanduser().resolve()) for d in self._defaults() if looks_local(d)}
         patterns = [p for p in map(folder_pattern, self.settings.model_allowlist) if p]
         if str(folder) not in allowed and not any(
             fnmatch.fnmatchcase(str(folder), p) for p in patterns
@@ -267,6 +286,10 @@ class ModelGuard:
                 f"Use a Hub id (find one with /search), or leave model: out to use "
                 f"{self._default_for(need)}.",
             )
+        return folder
+
+    def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
+        folder = self.local_folder(name, need)
         if not folder.is_dir():
             raise _refuse(
                 f"There is no model folder at {name}.", "Check the path in the bot's settings."
@@ -288,7 +311,14 @@ class ModelGuard:
                 f"{name} holds {problem}, which does not make images from a text prompt.",
                 f"Use a text-to-image pipeline (e.g. StableDiffusionPipeline) with {need.command}.",
             )
-        if need.library == "transformers":
+        if need.library == "transformers" and need.task in TEXT_TASKS:
+            if not task_fits(need.task, config):
+                kind = ", ".join(config.get("architectures") or []) or "unknown"
+                raise _refuse(
+                    f"{name} holds a {kind} model, which does not do {need.task}.",
+                    f"Use a {need.task} model with {need.command}, e.g. {self._default_for(need)}.",
+                )
+        elif need.library == "transformers":
             architectures = [str(a) for a in config.get("architectures") or []]
             if not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
                 kind = ", ".join(architectures) or config.get("model_type") or "unknown"
@@ -364,6 +394,8 @@ class ModelGuard:
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
+        if need.task in TEXT_TASKS:
+            return str(getattr(self.settings, setting_name(need.task)))
         transformers = need.library == "transformers"
         return self.settings.text_model if transformers else self.settings.image_model
 
@@ -379,7 +411,7 @@ class ModelGuard:
         default = self._default_for(need)
         if info.disabled:
             raise _refuse(f"{repo} has been disabled on the Hub.", f"Try {default}.")
-        if info.library_name != need.library:
+        if info.library_name not in (need.library, *need.also_libraries):
             todo = (
                 "Try it with /imagine."
                 if info.pipeline_tag == "text-to-image" and need.command != "/imagine"

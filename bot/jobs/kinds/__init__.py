@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from bot.jobs.kinds.base import AnyKind, JobKind, UsageRun
 from bot.jobs.kinds.generate import GENERATE
 from bot.jobs.kinds.imagine import IMAGINE
+from bot.jobs.kinds.run import RUN
 
-KINDS: tuple[AnyKind, ...] = (GENERATE, IMAGINE)
+KINDS: tuple[AnyKind, ...] = (GENERATE, IMAGINE, RUN)
 
 
 def by_name(kinds: Iterable[AnyKind] = KINDS) -> Mapping[str, AnyKind]:

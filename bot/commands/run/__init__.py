@@ -1,0 +1,175 @@
+"""/run: the Hub's inference widget in chat, for text tasks.
+
+`/run model:<id> <input>` finds the model's task (its `pipeline_tag` on the Hub, or a local
+folder's config), vets the model for that task (bot/inference/tasks/vetting.py), checks the
+input (bot/commands/run/inputs.py), and queues one "run" job (bot/jobs/kinds/run.py);
+`/run task:<task> <input>` uses the class's default model for the task. A text-generation
+or text-to-image model is handed over to /generate or /imagine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from bot.commands import generate, imagine
+from bot.commands.run.inputs import MAX_INPUT_CHARS, MAX_MODELS, build_input, split_list
+from bot.declare import MAX_NAME, MAX_REPO_ID
+from bot.identity import Role
+from bot.inference.tasks import HANDED_OVER, TEXT_TASKS
+from bot.inference.tasks.vetting import HandOver, check_task
+from bot.jobs.commands import queued_reply, submit_job
+from bot.jobs.kinds.run import RUN, RunParams
+from bot.replies import Error, Reply
+from bot.router import Command, Context, Option
+
+
+async def run(
+    ctx: Context,
+    input: str,
+    model: str | None,
+    task: str | None,
+    compare: str | None,
+    context: str | None,
+    labels: str | None,
+    sentences: str | None,
+    source: str | None,
+    target: str | None,
+    max_new_tokens: int,
+) -> AsyncIterator[Reply]:
+    """Run a Hub model on your text, like the inference widget on its page.
+
+    The task comes from the model: text-classification (sentiment), token-classification
+    (named entities), fill-mask (put the model's mask token, e.g. [MASK] or <mask>, in the
+    text), question-answering (your question, and context: the text holding the answer),
+    summarization, translation (source: and target: for a model with several languages),
+    text2text-generation, zero-shot-classification (labels:a,b,c) and sentence-similarity
+    (sentences:"one|two|three" compared with yours). task:<task> without model: uses the
+    class's model for that task. compare:<id>,<id> runs the same input on up to 3 models side
+    by side, with their size, license and time.
+    """
+    guard = ctx.services.guard
+    main = await check_task(guard, model, task)
+    if isinstance(main, HandOver):
+        async for reply in _hand_over(ctx, main, input, max_new_tokens, compare):
+            yield reply
+        return
+    chosen = [main]
+    for other in split_list(compare or ""):
+        found = await check_task(guard, other, main.task)
+        if isinstance(found, HandOver) or found.task != main.task:
+            yield Error(
+                what=f"{other} does another task than {main.model.short_name} ({main.task}).",
+                todo=f"compare: takes models that do {main.task} too.",
+            )
+            return
+        if any(found.model.id == m.model.id for m in chosen):
+            yield Error(
+                what=f"compare: names {found.model.short_name} twice.",
+                todo="Give each model once.",
+            )
+            return
+        chosen.append(found)
+    if len(chosen) > MAX_MODELS:
+        yield Error(
+            what=f"compare: runs at most {MAX_MODELS} models side by side.",
+            todo=f"Give at most {MAX_MODELS - 1} ids after compare:, separated by commas.",
+        )
+        return
+    data = build_input(
+        main,
+        chosen,
+        text=input,
+        context=context,
+        labels=labels,
+        sentences=sentences,
+        source=source,
+        target=target,
+        max_new_tokens=max_new_tokens,
+    )
+    params = RunParams(task=main.task, input=data, models=tuple(chosen))
+    request = RUN.request(
+        params,
+        guild_pk=ctx.guild_pk,
+        user_pk=ctx.user_pk,
+        destination=ctx.destination,
+        priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
+    )
+    ticket = await submit_job(ctx.services.jobs, request)
+    try:
+        yield queued_reply(ticket, total=len(chosen))
+    finally:
+        ctx.services.jobs.release(ticket.job_id)
+
+
+async def _hand_over(
+    ctx: Context, to: HandOver, text: str, max_new_tokens: int, compare: str | None
+) -> AsyncIterator[Reply]:
+    """The other command's own answer, with the options both commands share."""
+    name = to.model_id or None
+    if to.command == "/generate":
+        replies = generate.run(
+            ctx, text, name, max_new_tokens, None, None, None, 1.0, None, compare
+        )
+    else:
+        replies = imagine.run(ctx, text, None, name, None, None, None, None, None, None, None)
+    async for reply in replies:
+        yield reply
+
+
+COMMAND = Command(
+    name="run",
+    exploration=True,
+    handler=run,
+    options=(
+        Option(
+            "input",
+            str,
+            "Your text (for question-answering: the question)",
+            required=True,
+            rest=True,
+            max_length=MAX_INPUT_CHARS,
+        ),
+        Option("model", str, "A Hub model id; its task decides what runs", max_length=MAX_REPO_ID),
+        Option(
+            "task",
+            str,
+            "Use the class's model for this task",
+            choices=(*TEXT_TASKS, *HANDED_OVER),
+            max_length=MAX_NAME,
+        ),
+        Option(
+            "compare",
+            str,
+            "Up to 2 more model ids (comma-separated) to run side by side",
+            max_length=3 * MAX_REPO_ID,
+        ),
+        Option(
+            "context",
+            str,
+            "question-answering: the text that holds the answer",
+            max_length=MAX_INPUT_CHARS,
+        ),
+        Option("labels", str, "zero-shot-classification: labels, comma-separated", max_length=500),
+        Option(
+            "sentences",
+            str,
+            "sentence-similarity: sentences to compare with yours, separated by |",
+            max_length=MAX_INPUT_CHARS,
+        ),
+        Option("source", str, "translation: the source language (en, fr, de…)", max_length=10),
+        Option("target", str, "translation: the target language", max_length=10),
+        Option(
+            "max_new_tokens",
+            int,
+            "summarization, translation, text2text: how many tokens to write",
+            default=60,
+            min_value=1,
+            max_value=256,
+        ),
+    ),
+    examples=(
+        *tuple(t.example for t in TEXT_TASKS.values())[:4],
+        '/run model:distilbert/distilbert-base-uncased-finetuned-sst-2-english "Great!" '
+        "compare:cardiffnlp/twitter-roberta-base-sentiment-latest",
+    ),
+)

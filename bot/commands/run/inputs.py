@@ -1,0 +1,85 @@
+"""What /run checks in a student's input before anything is queued: each task's own inputs
+(QA's context, zero-shot's labels, the fill-mask token), with a reply that says what to type."""
+
+from __future__ import annotations
+
+from bot.errors import UsageError
+from bot.inference.tasks.vetting import TaskModel
+from bot.jobs.kinds.run import TaskInput
+from bot.replies import Error
+
+MAX_INPUT_CHARS = 2000
+MAX_MODELS = 3
+MAX_LABELS = 10
+MAX_SENTENCES = 10
+
+
+def split_list(text: str, sep: str = ",") -> list[str]:
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+def _bad(what: str, todo: str) -> UsageError:
+    return UsageError(Error(what=what, todo=todo))
+
+
+def build_input(
+    main: TaskModel,
+    models: list[TaskModel],
+    *,
+    text: str,
+    context: str | None,
+    labels: str | None,
+    sentences: str | None,
+    source: str | None,
+    target: str | None,
+    max_new_tokens: int,
+) -> TaskInput:
+    """The job's input, or a UsageError saying what is missing."""
+    task = main.task
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()  # the free text typed in quotes, like the options
+    if not text:
+        raise _bad("/run needs some text to run the model on.", "Type it after the options.")
+    if task == "fill-mask":
+        for found in models:
+            mask = found.mask_token
+            if mask and text.count(mask) != 1:
+                raise _bad(
+                    f"{found.model.short_name} fills the mask token {mask}, and your text "
+                    f"has it {text.count(mask)} times.",
+                    f"Put {mask} once where the missing word goes, e.g. "
+                    f'"Paris is the {mask} of France."',
+                )
+    if task == "question-answering" and not (context or "").strip():
+        raise _bad(
+            "question-answering needs a context: the text the answer is found in.",
+            'Add context:"…" with that text; your input is the question.',
+        )
+    found_labels = tuple(split_list(labels or ""))
+    if task == "zero-shot-classification" and len(found_labels) < 2:
+        raise _bad(
+            "zero-shot-classification needs at least two labels to choose from.",
+            "Add labels:sport,politics,cooking (comma-separated).",
+        )
+    if len(found_labels) > MAX_LABELS:
+        raise _bad(f"{len(found_labels)} labels is too many.", f"Give at most {MAX_LABELS}.")
+    found_sentences = tuple(split_list(sentences or "", "|"))
+    if task == "sentence-similarity" and not found_sentences:
+        raise _bad(
+            "sentence-similarity compares your sentence with others, and none were given.",
+            'Add sentences:"A cat sits.|Dogs bark." (separated by |).',
+        )
+    if len(found_sentences) > MAX_SENTENCES:
+        raise _bad(
+            f"{len(found_sentences)} sentences is too many.", f"Give at most {MAX_SENTENCES}."
+        )
+    return TaskInput(
+        text=text,
+        context=(context or "").strip(),
+        labels=found_labels,
+        sentences=found_sentences,
+        source=(source or "").strip().lower(),
+        target=(target or "").strip().lower(),
+        max_new_tokens=max_new_tokens,
+    )

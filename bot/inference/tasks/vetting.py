@@ -1,0 +1,165 @@
+"""The model guard for /run: which task a model does, and whether the bot may run it.
+
+The task comes from the model's `pipeline_tag` on the Hub, or from a local folder's
+config.json (its architecture); then the guard's usual checks apply with that task as the
+requirement (transformers library, safetensors only, size cap, never remote code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.errors import UsageError
+from bot.hub.records import model_summary
+from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
+from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, setting_name, supported_list
+from bot.inference.tasks import task_from_config as config_task
+from bot.replies import Error
+
+COMMAND = "/run"
+
+
+@dataclass(frozen=True)
+class TaskModel:
+    """A model the guard approved for a text task, with what the command and reply need."""
+
+    model: ApprovedModel
+    task: str
+    mask_token: str | None = None  # fill-mask: the token students must type
+    license: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_json(),
+            "task": self.task,
+            "mask_token": self.mask_token,
+            "license": self.license,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskModel:
+        mask, license_id = data.get("mask_token"), data.get("license")
+        return cls(
+            model=ApprovedModel.from_json(dict(data["model"])),
+            task=str(data["task"]),
+            mask_token=str(mask) if mask else None,
+            license=str(license_id) if license_id else None,
+        )
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The model does a task another command runs (/generate, /imagine)."""
+
+    command: Literal["/generate", "/imagine"]
+    model_id: str
+
+
+def requirement(task: str) -> Requirement:
+    spec = TEXT_TASKS[task]
+    return Requirement(
+        task=task,
+        library="transformers",
+        command=COMMAND,
+        also_libraries=tuple(lib for lib in spec.libraries if lib != "transformers"),
+    )
+
+
+def unsupported(name: str, task: str | None) -> ModelRefused:
+    what = (
+        f"{name} does {task}, which /run can't do yet."
+        if task
+        else f"{name} names no task (its card has no pipeline_tag), so /run can't tell what "
+        "to do with it."
+    )
+    return ModelRefused(Error(what=what, todo=f"/run does these tasks: {supported_list()}."))
+
+
+def _unknown_task(task: str) -> UsageError:
+    return UsageError(
+        Error(what=f"{task} is not a task /run knows.", todo=f"Use one of: {supported_list()}.")
+    )
+
+
+async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> TaskModel | HandOver:
+    """The approved model and its task, a hand-over to another command, or ModelRefused."""
+    if task is not None and task not in TEXT_TASKS and task not in HANDED_OVER:
+        raise _unknown_task(task)
+    if name is None:
+        if task is None:
+            raise UsageError(
+                Error(
+                    what="/run needs a model or a task.",
+                    todo="Add model:<Hub id>, or task:<task> for the class's model, e.g. "
+                    '/run task:text-classification "I loved it".',
+                )
+            )
+        if task in HANDED_OVER:
+            return HandOver(HANDED_OVER[task], "")
+        name = str(getattr(guard.settings, setting_name(task)))
+    name = name.strip()
+    if looks_local(name):
+        return await _check_local(guard, name, task)
+    return await _check_hub(guard, name, task)
+
+
+def _asked(task: str | None) -> Requirement:
+    """The requirement before the model's own task is known: the one asked for, if any."""
+    if task in TEXT_TASKS:
+        return requirement(task)
+    return Requirement(task=task or "", library="transformers", command=COMMAND)
+
+
+async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
+    placeholder = _asked(task)
+    folder = guard.local_folder(name, placeholder)
+    config = await asyncio.to_thread(_read_json, folder / "config.json")
+    if config is None:
+        # No folder, no config.json, or a damaged one: the guard's own words for each.
+        await guard.check(name, placeholder)
+        raise unsupported(name, None)
+    found = task or config_task(config)
+    if found in HANDED_OVER:
+        return HandOver(HANDED_OVER[found], name)
+    if found not in TEXT_TASKS:
+        raise unsupported(name, found)
+    approved = await guard.check(name, requirement(found))
+    tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json")
+    mask = (tokenizer or {}).get("mask_token")
+    if isinstance(mask, dict):
+        mask = mask.get("content")
+    return TaskModel(approved, found, str(mask) if mask else None, None)
+
+
+async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
+    placeholder = _asked(task)
+    info = await guard.lookup(name, placeholder)
+    found = info.pipeline_tag
+    if found in HANDED_OVER and task in (None, found):
+        return HandOver(HANDED_OVER[found], info.id)
+    if task in HANDED_OVER:
+        raise ModelRefused(
+            Error(
+                what=f"{info.id} does {found or 'an unlisted task'}, not {task}.",
+                todo="Leave task: out and /run finds the task from the model.",
+            )
+        )
+    if task is None and found not in TEXT_TASKS:
+        raise unsupported(info.id, found)
+    need = requirement(task or str(found))
+    approved = guard.check_record(name, info, need)
+    mask = getattr(info, "mask_token", None)
+    return TaskModel(approved, need.task, str(mask) if mask else None, model_summary(info).license)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """The file's JSON object; None when it is missing or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

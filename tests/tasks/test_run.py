@@ -1,0 +1,193 @@
+"""/run through the router, the guard, the job engine and the real worker, on tiny models
+built in fixtures (tests/support/tiny_task_models.py) and loaded by the production code."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from bot.jobs.kinds.run import RUN, TaskOutput
+from bot.jobs.records import view
+from bot.jobs.worker import WorkerProcess
+from bot.replies import Card, Error, File, as_plain_text
+from tests.tasks.conftest import task_bot
+
+# One line per task, and what its reply must show.
+LINES = {
+    "text-classification": "/run task:text-classification I loved this film",
+    "token-classification": "/run task:token-classification Ada lives in Paris with her cat",
+    "fill-mask": "/run task:fill-mask Paris is the [MASK] of France",
+    "question-answering": '/run task:question-answering Where does Ada live? context:"Ada lives '
+    'in Paris with her cat."',
+    "summarization": "/run task:summarization The students loved the class. max_new_tokens:8",
+    "translation": "/run task:translation Good morning source:en target:de max_new_tokens:8",
+    "text2text-generation": "/run task:text2text-generation What is the capital of France? "
+    "max_new_tokens:8",
+    "zero-shot-classification": "/run task:zero-shot-classification I need a new phone "
+    "labels:shopping,sport,cooking",
+    "sentence-similarity": '/run task:sentence-similarity A cat sits on the mat sentences:"A cat '
+    'is sitting|Dogs bark|The weather is sunny"',
+}
+
+
+async def test_every_task_returns_a_well_formed_result(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        jobs = {task: await bot.generate(line) for task, line in LINES.items()}
+        await bot.idle()
+        stored = await bot.jobs()
+        for task, job_id in jobs.items():
+            card = bot.outbox.final(job_id)
+            assert isinstance(card, Card), (task, as_plain_text(card))
+            assert card.title.endswith(task_models[task].name), card.title
+            assert "parameters · license not stated" in (card.footer or "")
+            result = RUN.result_of(view(stored[job_id]))
+            (out,) = result.outputs
+            assert out.model.id == str(task_models[task]) and out.model_params > 20_000
+            _check_shape(task, out, card)
+
+
+def _check_shape(task: str, out: TaskOutput, card: Card) -> None:
+    if task == "text-classification":
+        assert {s.label for s in out.scores} == {"NEGATIVE", "POSITIVE"}
+        assert abs(sum(s.score for s in out.scores) - 1) < 1e-3
+        assert "▓" in card.description or "░" in card.description
+    elif task == "zero-shot-classification":
+        assert sorted(s.label for s in out.scores) == ["cooking", "shopping", "sport"]
+        assert abs(sum(s.score for s in out.scores) - 1) < 1e-3
+        assert [s.score for s in out.scores] == sorted((s.score for s in out.scores), reverse=True)
+    elif task == "fill-mask":
+        assert len(out.scores) == 5 and all(s.label for s in out.scores)
+        first, second = card.description.split("\n")[:2]
+        assert first == f"Paris is the **{out.scores[0].label}** of France"
+        assert second == "fills for [MASK]:"
+    elif task == "sentence-similarity":
+        assert sorted(s.label for s in out.scores) == sorted(
+            ["A cat is sitting", "Dogs bark", "The weather is sunny"]
+        )
+        assert all(-1.0 <= s.score <= 1.0 for s in out.scores)
+        assert card.description.startswith("cosine similarity")
+    elif task == "token-classification":
+        text = "Ada lives in Paris with her cat"
+        assert out.spans  # the tiny model's fixed weights do mark some words
+        for span in out.spans:
+            assert 0 <= span.start < span.end <= len(text)
+            assert span.label in {"PER", "LOC"}
+            assert f"[{text[span.start : span.end]}]({span.label}" in card.description
+    elif task == "question-answering":
+        context = "Ada lives in Paris with her cat."
+        (span,) = out.spans
+        assert 0 <= span.start < span.end <= len(context) and 0 < span.score <= 1
+        answer = context[span.start : span.end]
+        assert card.description.startswith(f"Answer: {answer} (score")
+        assert f"**{answer}**" in card.description
+    else:  # seq2seq: text, at most the tokens asked for
+        assert isinstance(out.text, str) and len(out.text.split()) <= 8
+    assert not out.truncated
+
+
+async def test_compare_gives_one_column_per_model_with_size_license_and_time(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    other = task_models["text-classification-2"]
+    async with task_bot(
+        tmp_path, model_worker, tiny_model_dir, task_models, model_allowlist=str(other)
+    ) as bot:
+        main = task_models["text-classification"]
+        job = await bot.generate(f"/run model:{main} compare:{other} What a great film")
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card)
+        assert card.title == "text classification: tiny-sentiment vs tiny-sentiment-2"
+        assert [f.name for f in card.fields] == ["tiny-sentiment", "tiny-sentiment-2"]
+        for field in card.fields:
+            assert field.inline
+            assert "27K parameters · license not stated · " in field.value
+            assert field.value.splitlines()[-1].endswith((" ms", " s"))
+            assert "NEGATIVE" in field.value and "POSITIVE" in field.value
+        # Different weights, different answers.
+        (stored,) = (await bot.jobs()).values()
+        first, second = RUN.result_of(view(stored)).outputs
+        assert [m.model.id for m in (first, second)] == [str(main), str(other)]
+        assert first.scores != second.scores
+        twice = await bot.run(f"/run model:{main} compare:{other},{other} Hi")
+        assert isinstance(twice, Error) and "twice" in twice.what
+        wrong = await bot.run(f"/run model:{main} compare:{task_models['fill-mask']} Hi")
+        assert isinstance(wrong, Error)
+
+
+async def test_bad_input_gets_a_reply_and_nothing_runs(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        cases = {
+            '/run task:text-classification ""': "needs some text",
+            "/run task:fill-mask Paris is the capital of France": "mask token [MASK]",
+            "/run task:fill-mask [MASK] is the [MASK] of France": "2 times",
+            "/run task:question-answering Where does Ada live?": "needs a context",
+            "/run task:zero-shot-classification I need a phone labels:shopping": "two labels",
+            "/run task:sentence-similarity A cat sits": "none were given",
+            "/run I loved it": "needs a model or a task",
+            "/run task:image-classification a cat": "choose one of",
+        }
+        for line, words in cases.items():
+            reply = await bot.run(line)
+            assert isinstance(reply, Error), (line, as_plain_text(reply))
+            assert words in as_plain_text(reply), (line, as_plain_text(reply))
+        assert await bot.jobs() == {}
+
+
+async def test_input_over_the_model_length_is_cut_with_a_note(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    long_text = " ".join(["the cat sat on the mat"] * 20)  # 120 words, the model takes 48
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        job = await bot.generate(f"/run task:text-classification {long_text}")
+        short = await bot.generate("/run task:text-classification the cat sat")
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card)
+        assert "(the input was cut to the model's length)" in card.description
+        plain = bot.outbox.final(short)
+        assert isinstance(plain, Card) and "cut" not in plain.description
+        # Pairs too: a question or a text longer than the model takes is cut, never an error.
+        long_qa = await bot.generate(
+            f'/run task:question-answering {long_text}? context:"Ada lives in Paris."'
+        )
+        long_nli = await bot.generate(
+            f"/run task:zero-shot-classification {long_text} labels:cats,dogs"
+        )
+        await bot.idle()
+        for job in (long_qa, long_nli):
+            reply = bot.outbox.final(job)
+            assert isinstance(reply, Card), as_plain_text(reply)
+            assert "(the input was cut to the model's length)" in reply.description
+
+
+async def test_each_model_run_is_usage_in_the_activity_csv(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    other = task_models["text-classification-2"]
+    async with task_bot(
+        tmp_path, model_worker, tiny_model_dir, task_models, model_allowlist=str(other)
+    ) as bot:
+        posted = await bot.text(
+            '/activity post title:"Tasks" minutes:10 Try a task.', user="teacher", role="instructor"
+        )
+        assert posted.startswith("== Activity #"), posted
+        await bot.generate(
+            f"/run model:{task_models['text-classification']} compare:{other} Great", user="ana"
+        )
+        await bot.generate("/run task:fill-mask The [MASK] sat", user="ana")
+        await bot.idle()
+        await bot.run("/activity submit done", user="ana")
+        replies = await bot.driver.run_all("/activity results", user="teacher", role="instructor")
+        attachment = replies[-1]
+        assert isinstance(attachment, File)
+        rows = list(csv.DictReader(io.StringIO(attachment.data.decode("utf-8-sig"))))
+        (ana,) = [r for r in rows if r["user id"] == "ana"]
+        ran = ana["models run"]
+        for task in ("text-classification", "text-classification-2", "fill-mask"):
+            assert str(task_models[task]) in ran, ran

@@ -1,0 +1,120 @@
+"""/run jobs in the engine like /generate's: batched per model, handed over, cancelled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.jobs.kinds.run import RUN
+from bot.jobs.records import view
+from bot.jobs.worker import WorkerProcess
+from bot.replies import Card, Progress, as_plain_text
+from tests.tasks.conftest import task_bot
+
+
+async def test_concurrent_requests_for_one_model_run_as_one_batch(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    texts = ["I loved it", "I hated it", "the cat sat on the mat", "what a great class"]
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        ids = [
+            await bot.generate(f"/run task:text-classification {text}", user=f"s{i}")
+            for i, text in enumerate(texts)
+        ]
+        alone = await bot.generate("/run task:fill-mask the [MASK] sat", user="s9")
+        await bot.start()
+        await bot.idle()
+        stored = await bot.jobs()
+        outputs = [RUN.result_of(view(stored[i])).outputs[0] for i in ids]
+        assert [o.batch_rows for o in outputs] == [len(texts)] * len(texts)
+        assert len({tuple(o.scores) for o in outputs}) > 1  # each its own answer
+        # Another task (and model) is never in that batch.
+        assert RUN.result_of(view(stored[alone])).outputs[0].batch_rows == 1
+
+
+async def test_a_batched_answer_is_the_answer_alone(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    line = '/run task:question-answering Who lives in Paris? context:"Ada lives in Paris."'
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        batched = await bot.generate(line)
+        await bot.generate(
+            '/run task:question-answering Where is the cat? context:"The cat sat on the '
+            'mat in London with the dog."',
+            user="other",
+        )
+        await bot.start()
+        await bot.idle()
+        single = await bot.generate(line)
+        await bot.idle()
+        stored = await bot.jobs()
+        together = RUN.result_of(view(stored[batched])).outputs[0]
+        apart = RUN.result_of(view(stored[single])).outputs[0]
+        assert together.batch_rows == 2 and apart.batch_rows == 1
+        assert together.spans[0].start == apart.spans[0].start
+        assert together.spans[0].end == apart.spans[0].end
+        assert abs(together.spans[0].score - apart.spans[0].score) < 1e-3
+
+
+async def test_a_text_generation_model_is_handed_to_generate(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        first = await bot.run(f"/run model:{tiny_model_dir} Once upon a time")
+        assert isinstance(first, Progress), as_plain_text(first)
+        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        await bot.idle()
+        assert (await bot.jobs())[job].kind == "generate"
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card) and "parameters" in card.title
+        via_task = await bot.run("/run task:text-generation Hello")
+        assert isinstance(via_task, Progress)
+
+
+async def test_run_jobs_are_listed_and_cancelled_like_others(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        first = await bot.run("/run task:text-classification I loved it")
+        assert isinstance(first, Progress) and first.total == 1
+        assert [b.label for b in first.buttons] == ["Cancel"]
+        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        listed = await bot.text("/jobs")
+        assert "text-classification: I loved it" in listed
+        cancelled = await bot.text(f"/jobs cancel id:{job}")
+        assert "ancel" in cancelled
+        await bot.start()
+        await bot.idle()
+        assert (await bot.jobs())[job].state == "cancelled"
+
+
+async def test_a_language_pair_the_model_lacks_is_named_with_the_ones_it_has(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        wrong = await bot.generate("/run task:translation Good morning source:en target:ro")
+        right = await bot.generate("/run task:translation Good morning target:fr max_new_tokens:4")
+        await bot.idle()
+        reply = bot.outbox.final(wrong)
+        text = as_plain_text(reply)
+        assert "tiny-t5 translates only: source:en target:de, source:en target:fr." in text
+        assert str(task_models["translation"]) not in text  # no server folders
+        assert (await bot.jobs())[wrong].state == "failed"
+        card = bot.outbox.final(right)
+        assert isinstance(card, Card) and card.title == "translation · tiny-t5"
+
+
+async def test_run_jobs_queued_when_the_bot_stops_run_after_a_restart(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as first:
+        ids = [
+            await first.generate("/run task:text-classification I loved it", user="ana"),
+            await first.generate("/run task:fill-mask the [MASK] sat", user="ben"),
+        ]
+    assert first.outbox.sent == []
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as second:
+        await second.idle()
+        for job in ids:
+            assert isinstance(second.outbox.final(job), Card)
+        stored = await second.jobs()
+        assert all(stored[j].state == "succeeded" and stored[j].delivered_at for j in ids)

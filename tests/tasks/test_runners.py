@@ -1,0 +1,44 @@
+"""The worker-side runners on the tiny models, in this process (no bot, no job engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bot.inference.tasks.runners import Row, TaskRunner
+
+
+def test_a_multi_label_model_scores_each_label_on_its_own(task_models: dict[str, Path]) -> None:
+    runner = TaskRunner.load(task_models["text-classification"], "text-classification")
+    (single,) = runner.run([Row(text="I loved it")])
+    assert abs(sum(score for _, score in single.scores) - 1) < 1e-4
+    runner.model.config.problem_type = "multi_label_classification"
+    (multi,) = runner.run([Row(text="I loved it")])
+    encoded = runner.tokenizer(["I loved it"], return_tensors="pt")
+    with torch.inference_mode():
+        logits = runner.model(**encoded).logits[0]
+    labels = runner.model.config.id2label
+    expected = {labels[i]: float(torch.sigmoid(v)) for i, v in enumerate(logits)}
+    assert {label: round(score, 4) for label, score in multi.scores} == {
+        label: round(score, 4) for label, score in expected.items()
+    }
+
+
+def test_a_batch_gives_each_row_its_answer_alone(task_models: dict[str, Path]) -> None:
+    runner = TaskRunner.load(task_models["token-classification"], "token-classification")
+    texts = ["Ada lives in Paris", "the cat sat on the mat with alan in london today"]
+    together = runner.run([Row(text=t) for t in texts])
+    for text, batched in zip(texts, together, strict=True):
+        (alone,) = runner.run([Row(text=text)])
+        assert [(s[0], s[1], s[2]) for s in batched.spans] == [
+            (s[0], s[1], s[2]) for s in alone.spans
+        ]
+
+
+def test_a_mask_cut_off_by_the_length_is_named(task_models: dict[str, Path]) -> None:
+    runner = TaskRunner.load(task_models["fill-mask"], "fill-mask")
+    late = " ".join(["the cat sat"] * 30) + " [MASK]"
+    early, cut = runner.run([Row(text="the [MASK] sat"), Row(text=late)])
+    assert early.error is None and len(early.scores) == 5
+    assert cut.error == "The mask is past the model's length: put it earlier."
