@@ -7,6 +7,7 @@ adapters escape mentions and markup, so a handler may safely echo what a student
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -266,3 +267,26 @@ def rewrite_text(reply: Reply, change: Callable[[str], str]) -> Reply:
         case Modal():
             return replace(reply, buttons=buttons, fallback=change(reply.fallback))
     return replace(reply, buttons=buttons)
+
+
+# -- text for chat -----------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Text as chat text: no control characters, no runs of blank lines."""
+    text = _CONTROL.sub("", text.replace("\t", " "))
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut at a word boundary when one is near, and say that it was cut."""
+    text = clean(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -1,16 +1,12 @@
-"""What the commands that queue jobs (/generate, /imagine) share: submitting a job, the first
-reply with its place in the queue, and user or model text clipped for chat."""
+"""What the commands that queue jobs (/generate, /imagine, /run) share: submitting a job and
+the first reply with its place in the queue."""
 
 from __future__ import annotations
-
-import re
 
 from bot.errors import UsageError
 from bot.jobs.protocol import JobQueue, JobRequest, QueueFull, Ticket
 from bot.jobs.relay import cancel_button
 from bot.replies import Error, Progress
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 async def submit_job(jobs: JobQueue, request: JobRequest) -> Ticket:
@@ -46,21 +42,3 @@ def queued_reply(ticket: Ticket, total: int) -> Progress:
         label=f"{label} (job {ticket.job_id})",
         buttons=(cancel_button(ticket.job_id),),
     )
-
-
-def clean(text: str) -> str:
-    """Text as chat text: no control characters, no runs of blank lines."""
-    text = _CONTROL.sub("", text.replace("\t", " "))
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut at a word boundary when one is near, and say that it was cut."""
-    text = clean(text)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + "…"

@@ -61,9 +61,21 @@ def graph() -> dict[str, dict[str, int]]:
     for name, path in MODULES.items():
         targets = edges.setdefault(name, {})
         for target, line in imports_of(name, path):
-            if target != name:
-                targets.setdefault(target, line)
+            for module in (*_packages_run_first(name, target), target):
+                if module != name:
+                    targets.setdefault(module, line)
     return edges
+
+
+def _packages_run_first(importer: str, target: str) -> list[str]:
+    """Importing `a.b.c` runs `a/b/__init__.py` first, unless the importer lives in `a.b`
+    already (then that package is being initialised, not started): a cycle through a
+    package's `__init__` is as real as one through the module itself."""
+    parts = target.split(".")
+    packages = [".".join(parts[:i]) for i in range(1, len(parts))]
+    return [
+        package for package in packages if package in MODULES and not _within(importer, (package,))
+    ]
 
 
 def _within(module: str, prefixes: tuple[str, ...]) -> bool:

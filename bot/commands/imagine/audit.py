@@ -8,9 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.commands.imagine.words import FILTER_KIND
-from bot.jobs.commands import clip
 from bot.jobs.kinds.imagine import KIND
-from bot.replies import Reply, Table, Text
+from bot.replies import Reply, Table, Text, clip
 from bot.router import Context
 from bot.store.audit import AuditTrail, recent_audit
 

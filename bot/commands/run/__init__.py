@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from bot.commands import generate, imagine
+from bot.commands import generate
+from bot.commands.imagine.draw import draw
 from bot.commands.run.inputs import MAX_INPUT_CHARS, MAX_MODELS, build_input, split_list
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.identity import Role
@@ -111,7 +112,7 @@ async def _hand_over(
             ctx, text, name, max_new_tokens, None, None, None, 1.0, None, compare
         )
     else:
-        replies = imagine.run(ctx, text, None, name, None, None, None, None, None, None, None)
+        replies = draw(ctx, text, "", name, None, None, None, None)
     async for reply in replies:
         yield reply
 

@@ -14,10 +14,9 @@ from typing import Any, Self
 
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.repetition import repetition_report
-from bot.jobs.commands import clip
 from bot.jobs.kinds.base import JobKind, UsageRun
 from bot.jobs.protocol import JobView
-from bot.replies import Card, Field, Reply
+from bot.replies import Card, Field, Reply, clip
 
 # Chat limits: a part of a reply stays under 1,800 characters (Discord messages hold 2,000),
 # and a side-by-side column under 1,024 (a Discord embed field).

@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commandline import quote
 from bot.inference.guard import ApprovedModel, format_params
-from bot.jobs.commands import clip
 from bot.jobs.kinds.base import JobKind, UsageRun
 from bot.jobs.protocol import JobView
-from bot.replies import Button, Image, Reply, Text
+from bot.replies import Button, Image, Reply, Text, clip
 from bot.store.audit import AuditTrail
 from bot.store.models import Job
 

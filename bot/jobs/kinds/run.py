@@ -17,10 +17,9 @@ from typing import Any, Self
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.tasks import SEQ2SEQ_TASKS, TEXT_TASKS
 from bot.inference.tasks.vetting import TaskModel
-from bot.jobs.commands import clip
 from bot.jobs.kinds.base import JobKind, UsageRun
 from bot.jobs.protocol import JobView
-from bot.replies import Card, Field, Reply, meter
+from bot.replies import Card, Field, Reply, clip, meter
 
 TEXT_PART = 1500
 COLUMN_PART = 700
