@@ -255,6 +255,7 @@ async def _audit_table(ctx: Context, limit: int) -> Reply:
 COMMAND = Command(
     name="imagine",
     exploration=True,
+    durable=True,
     handler=run,
     options=(
         Option(
