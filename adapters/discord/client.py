@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 FIRST_REPLY_BUDGET = 1.0
+# How long a stop waits for the interactions being answered (the rest replay after a restart).
+STOP_GRACE = 10.0
 
 
 class ClassbotClient(discord.Client):
@@ -81,6 +83,7 @@ class ClassbotClient(discord.Client):
         app.services.rosters[PLATFORM] = self.roster
         self.inbox = inbox_of(app.services.store, app.services.clock)
         self._replaying: asyncio.Task[int] | None = None
+        self._answering: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
         """After login (REST works, so replies can be delivered): sync, then start the app."""
@@ -144,12 +147,24 @@ class ClassbotClient(discord.Client):
             if receipt is None:
                 log.info("interaction %s came again; it is already saved", interaction.id)
                 return
-        await self.answer(interaction, self.app.router.dispatch(invocation))
+        task = asyncio.current_task()
+        if task is not None:
+            self._answering.add(task)
+        try:
+            await self.answer(interaction, self.app.router.dispatch(invocation))
+        finally:
+            self._answering.discard(task)
         if receipt is not None:
             self.inbox.finish(receipt)
 
     async def close(self) -> None:
-        # A replay cut short stays in the inbox: the next start runs what is left.
+        """Stop: let the interactions being answered finish (up to STOP_GRACE seconds); a
+        replay or an answer cut short stays in the inbox, and the next start runs it."""
+        running = {t for t in self._answering if t is not asyncio.current_task()}
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            if late:
+                log.warning("%d Discord interactions still running at shutdown", len(late))
         if self._replaying is not None and not self._replaying.done():
             self._replaying.cancel()
             await asyncio.gather(self._replaying, return_exceptions=True)
