@@ -14,7 +14,8 @@ simply asks again, and saving them would only slow every acknowledgement.
 A replayed command runs as it would have: the same options, the same actor, its replies to
 the stored destination through the platform's outbox (a dead response_url falls back to the
 Web API there). A command whose effect was committed just before a crash, but whose done
-mark was not, runs again: /activity submit saves the same answer ("unchanged").
+mark was not (its replies were still being sent), runs again: /activity submit saves the
+same answer ("unchanged"); /activity post would post a second activity.
 """
 
 from __future__ import annotations
