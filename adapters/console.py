@@ -92,8 +92,14 @@ class ConsoleAdapter:
         return replies
 
     async def replay_saved(self) -> int:
-        """Run the lines saved by an earlier run that never finished (a crash)."""
-        return await self.inbox.replay(PLATFORM, self._replay)
+        """Run this user's lines saved by an earlier run that never finished (a crash).
+
+        Only this user's: several consoles (one per person) may share one database, and
+        another person's line may be running in their console right now."""
+        user = self.actor().user_id
+        return await self.inbox.replay(
+            PLATFORM, self._replay, only=lambda entry: entry.invocation.actor.user_id == user
+        )
 
     async def _replay(self, entry: Entry) -> None:
         async for reply in self.app.router.dispatch(entry.invocation):

@@ -154,11 +154,18 @@ class Inbox:
             entries.append(Entry(row.id, row.request_id, invocation, destination))
         return entries
 
-    async def replay(self, platform: str, run: Callable[[Entry], Awaitable[None]]) -> int:
-        """Run every unfinished command of a platform once, each marked done when `run`
-        returns; returns how many ran. One person's commands run in the order they came
-        (a later answer stays the latest), different people's side by side."""
-        entries = await self.pending(platform)
+    async def replay(
+        self,
+        platform: str,
+        run: Callable[[Entry], Awaitable[None]],
+        *,
+        only: Callable[[Entry], bool] | None = None,
+    ) -> int:
+        """Run every unfinished command of a platform (those `only` keeps) once, each
+        marked done when `run` returns; returns how many ran. One person's commands run in
+        the order they came (a later answer stays the latest), different people's side by
+        side."""
+        entries = [e for e in await self.pending(platform) if only is None or only(e)]
         if entries:
             log.info("replaying %d %s commands saved before a restart", len(entries), platform)
         by_actor: dict[tuple[str, str], list[Entry]] = {}

@@ -45,6 +45,9 @@ async def test_a_line_saved_before_a_crash_runs_on_the_next_start(tmp_path: Path
         assert entry.command == "activity submit" and entry.request_id.endswith(":2")
 
     async with running_bot(settings) as bot:
+        bot.adapter.user = "ben"  # another person's console on the same database
+        assert await bot.adapter.replay_saved() == 0
+        bot.adapter.user = "student"
         await bot.adapter.run(io.StringIO(""))
         assert "Saved your answer to #1 Cards" in bot.stream.getvalue()
         async with bot.app.services.store.session() as session:
