@@ -2,7 +2,8 @@
 
 Every listener acks at once and leaves the work to a task that this adapter keeps (so a
 shutdown or a test can wait for it). Slack then has its 200 within milliseconds whatever the
-command does. The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
+command does. A durable command is first saved in the inbox (bot/inbox.py, one group
+commit for a burst), so a crash after the ack cannot lose it: it runs after the restart. The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class SlackAdapter:
         self.bolt.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_action)
         self.bolt.view_submission(render.MODAL_CALLBACK)(self._on_view_submission)
 
-    # -- listeners (ack first, work after) -----------------------------------------------------
+    # -- listeners (save, ack, then work) -----------------------------------------------------
 
     async def _on_command(self, ack: AsyncAck, body: Payload) -> None:
         now = str(self.clock())
