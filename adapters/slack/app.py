@@ -3,8 +3,8 @@
 Every listener acks at once and leaves the work to a task that this adapter keeps (so a
 shutdown or a test can wait for it). Slack then has its 200 within milliseconds whatever the
 command does. A durable command is first saved in the inbox (bot/inbox.py, one group
-commit for a burst), so a crash after the ack cannot lose it: it runs after the restart. The core's replies go
-out through the Slack outbox (adapters/slack/outbox.py).
+commit for a burst), so a crash after the ack cannot lose it: it runs after the restart.
+The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
 """
 
 from __future__ import annotations
