@@ -110,6 +110,7 @@ class Inbox:
             entry_id = await asyncio.wait_for(asyncio.shield(saving), patience)
         except TimeoutError:
             log.warning("%s %s: acknowledged before it was saved", platform, request_id)
+            saving.add_done_callback(_logged("save a command acknowledged before it was saved"))
             return Receipt(saving)
         except Exception:
             # Not saved: it still runs now, it just would not survive a crash.
@@ -134,7 +135,7 @@ class Inbox:
 
     def _mark(self, entry_id: int) -> None:
         marked = rows.finishes(self.store).enqueue(rows.Done(entry_id, self.clock()))
-        marked.add_done_callback(_log_failure)
+        marked.add_done_callback(_logged("mark a command done"))
 
     async def pending(self, platform: str) -> list[Entry]:
         """What a platform's adapter must replay on start (and forget old finished ones)."""
@@ -241,6 +242,11 @@ def _plain(value: object) -> object:
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("could not mark a command done", exc_info=future.exception())
+def _logged(what: str) -> Callable[[asyncio.Future[Any]], None]:
+    """A done callback that logs a background write's failure (and so retrieves it)."""
+
+    def log_failure(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("could not %s", what, exc_info=future.exception())
+
+    return log_failure

@@ -4,19 +4,23 @@ a request id is saved once, done marks are grouped, and what is left is what rep
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.delivery import Destination
 from bot.identity import Actor, Role
 from bot.inbox import KEEP_DONE, Inbox, invocation_from_json, invocation_to_json
 from bot.router import Invocation
 from bot.store import Store
-from bot.store.inbox import finishes
+from bot.store.inbox import accepts, finishes
+from bot.store.models import InboxEntry
 from tests.support.botdriver import FakeClock
 
 
@@ -119,3 +123,28 @@ def test_an_invocation_round_trips_through_json() -> None:
     invocation = _invocation(3)
     assert invocation_from_json(invocation_to_json(invocation)) == invocation
     assert timedelta(days=1) == KEEP_DONE
+
+
+async def test_a_locked_database_delays_the_ack_by_the_patience_only(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}")
+    await store.upgrade()
+    inbox = Inbox(store, FakeClock())
+    other = sqlite3.connect(path, isolation_level=None)  # another process's long write
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        receipt = await inbox.accept("slack", "t1", _invocation(1), _destination(1), patience=0.3)
+        assert receipt is not None  # acknowledged, to be saved once the lock is free
+        assert time.monotonic() - started < 1.5
+        inbox.finish(receipt)
+    finally:
+        await asyncio.sleep(0.5)
+        other.execute("COMMIT")
+        other.close()
+    await accepts(store).idle()
+    await finishes(store).idle()
+    async with store.session() as session:
+        (entry,) = await session.scalars(select(InboxEntry))
+    assert entry.request_id == "t1" and entry.done_at is not None
+    await store.close()
