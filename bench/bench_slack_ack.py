@@ -8,7 +8,8 @@ connection, and times each to its HTTP status line. Per round, three bursts:
 
 - `bare_aiohttp`: the same burst to a handler that only answers 200 in the same server: the
   floor of the transport on this machine;
-- `idle`: 200 `/help` from 200 different students at once;
+- `idle`: 200 `/help` from 200 different students at once (`--burst note`: 200 `/note`, a
+  durable command, so each is saved in the inbox before its ack);
 - `busy`: the same while `--crunch` slow commands run (real CPU work: PBKDF2 in worker
   threads, with progress edits).
 
@@ -17,6 +18,7 @@ bot process while the other acks are pending; `all_answered_s` is when the last 
 replies reached its response_url. Slack wants the ack within 3 s; the goal is p99 ≤ 100 ms.
 
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--crunch 2] [--rounds 3]
+        [--burst help|note]
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ CRUNCH = Command(
 )
 
 
+async def note(ctx: Context, text: str) -> Reply:
+    """Keep a note (a durable command that does next to nothing: the inbox's own cost)."""
+    return Text(text=f"noted: {text}", private=True)
+
+
+NOTE = Command(
+    name="note",
+    handler=note,
+    options=(Option("text", str, "The note", required=True, rest=True, max_length=200),),
+    rate_limited=False,
+    durable=True,
+)
+
+
 # -- the bot process ---------------------------------------------------------------------------
 
 
@@ -80,7 +96,7 @@ async def _bot(conn: Connection, api_url: str, workdir: Path) -> None:
 
     settings = settings_for_tests(workdir, slack_api_url=api_url, log_level="WARNING")
     app = await create_app(settings)
-    app.router = Router([*all_commands(), CRUNCH], app.services)
+    app.router = Router([*all_commands(), CRUNCH, NOTE], app.services)
     adapter = SlackAdapter(app, bot_token="xoxb-bench", signing_secret=SECRET)
 
     async def bare(request: web.Request) -> web.Response:
@@ -123,8 +139,10 @@ def _body(stub_base: str, command: str, text: str, user: int, url_id: str) -> st
             "channel_id": "C0BENCH",
             "user_id": f"U{user:04d}",
             "user_name": f"student{user}",
-            "command": command,
-            "text": text,
+            # One slash command, the classbot command as its first word (the default Slack
+            # namespace, adapters/slack/namespace.py).
+            "command": "/classbot",
+            "text": f"{command.removeprefix('/')} {text}".strip(),
             "response_url": f"{stub_base}/respond/{url_id}",
             "trigger_id": f"trigger-{url_id}",
         }
@@ -210,7 +228,8 @@ async def drive(
             prefix = f"{scenario}{r}x"
             requests = []
             for _ in range(args.requests):
-                requests.append(request("/help", "", user % 900, f"{prefix}{user}"))
+                text = f"from student {user}" if args.burst == "note" else ""
+                requests.append(request(f"/{args.burst}", text, user % 900, f"{prefix}{user}"))
                 user += 1
             fired = time.perf_counter()
             seconds, statuses = await burst(bot_url, requests)
@@ -231,6 +250,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--crunch", type=int, default=2, help="slow commands while busy")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--burst", choices=("help", "note"), default="help", help="the command of each burst"
+    )
     args = parser.parse_args()
     spawn = multiprocessing.get_context("spawn")
     stub_conn, stub_child = spawn.Pipe()
@@ -256,6 +278,7 @@ def main() -> None:
             {
                 "bench": "slack_ack",
                 "requests_per_burst": args.requests,
+                "burst_command": args.burst,
                 "slow_commands_while_busy": args.crunch,
                 "transport": "HTTP/1.1 on loopback, one connection per request, signed",
                 "goal_p99_ms": 100,

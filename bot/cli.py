@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.app import App, create_app
 from bot.config import ConfigError, Settings, load_settings
@@ -68,9 +70,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         return _worker(settings, args.queue)
     try:
-        return asyncio.run(_main(args, settings))
+        return asyncio.run(_until_signalled(_main(args, settings)))
     except KeyboardInterrupt:
         return 130
+
+
+# What `systemctl stop`, `docker stop` and Ctrl-C send: each one stops the bot the same way.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def _until_signalled(work: Coroutine[Any, Any, int]) -> int:
+    """Run `work` until it ends or a stop signal comes; then stop it gracefully.
+
+    The signal cancels `work` once: the adapter stops accepting commands and lets the
+    running ones finish (bounded), the job engine hands its running jobs back to the queue,
+    and the store writes what its group writers hold before closing (the `finally` blocks
+    of `_main` and of each adapter's `serve`). Commands that could not finish stay in the
+    inbox and run after the restart. A second signal during that stop is ignored: the stop
+    is bounded already.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    stopping: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not stopping:
+            stopping.append(signum)
+            log.info("%s: stopping gracefully", signal.Signals(signum).name)
+            task.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+        return 0
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:

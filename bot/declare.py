@@ -96,6 +96,10 @@ class Command:
     # Exploring the Hub or a model (/search, /generate, ...): the answer is for the student
     # alone, with a Share button, unless the class chose public replies (bot/share.py).
     exploration: bool = False
+    # Its effect must survive a crash (an answer, a posted activity, a queued job): the
+    # adapters save it in the inbox before acknowledging it and replay it after a restart
+    # (bot/inbox.py). Reads are not durable: after a restart one simply asks again.
+    durable: bool = False
 
     @property
     def help(self) -> str:

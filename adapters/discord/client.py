@@ -40,9 +40,10 @@ from adapters.discord.render import NO_MENTIONS
 from adapters.discord.tree import install
 from bot.app import App
 from bot.config import Settings
-from bot.delivery import Member
+from bot.delivery import Destination, Member
 from bot.errors import UsageError
 from bot.identity import Actor, Role
+from bot.inbox import Entry, Receipt, durable, inbox_of
 from bot.replies import Modal, Reply, Text, in_messages
 from bot.router import Invocation
 
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 FIRST_REPLY_BUDGET = 1.0
+# How long a stop waits for the interactions being answered (the rest replay after a restart).
+STOP_GRACE = 10.0
 
 
 class ClassbotClient(discord.Client):
@@ -78,11 +81,17 @@ class ClassbotClient(discord.Client):
         self.roster = DiscordRoster(self, settings)
         app.services.outboxes[PLATFORM] = self.outbox
         app.services.rosters[PLATFORM] = self.roster
+        self.inbox = inbox_of(app.services.store, app.services.clock)
+        self._replaying: asyncio.Task[int] | None = None
+        self._answering: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
         """After login (REST works, so replies can be delivered): sync, then start the app."""
         await sync_commands(self.tree, self.sync_target)
         await self.app.start()
+        # What was acknowledged before a restart but never finished runs now, beside the
+        # new interactions.
+        self._replaying = asyncio.create_task(self.replay_saved())
 
     # -- interactions ---------------------------------------------------------------------
 
@@ -92,7 +101,7 @@ class ClassbotClient(discord.Client):
         invocation = Invocation(
             path=path, options=options, actor=self.actor(interaction), handle=_handle(interaction)
         )
-        await self.answer(interaction, self.app.router.dispatch(invocation))
+        await self._answer_saved(interaction, invocation)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Slash commands and autocomplete go through the tree; buttons and forms are ours
@@ -105,23 +114,76 @@ class ClassbotClient(discord.Client):
             interaction.type is discord.InteractionType.component
             and data.get("component_type") == discord.ComponentType.button.value
         ):
-            await self.answer(interaction, self._run_line(interaction, custom_id, {}))
+            await self._run_line(interaction, custom_id, {})
         elif interaction.type is discord.InteractionType.modal_submit:
             fields = dict(_form_values(data.get("components", [])))
-            await self.answer(interaction, self._run_line(interaction, custom_id, fields))
+            await self._run_line(interaction, custom_id, fields)
 
-    def _run_line(
+    async def _run_line(
         self, interaction: discord.Interaction, line: str, fields: dict[str, str]
-    ) -> AsyncIterator[Reply]:
+    ) -> None:
         """A button's or form's command line, run as the user who clicked (form fields are
         options; blank ones are left out so declared defaults apply)."""
         try:
             invocation = self.app.router.parse(line, self.actor(interaction))
         except UsageError as error:
-            return _just(error.error)
+            await self.answer(interaction, _just(error.error))
+            return
         options = {**invocation.options, **{k: v for k, v in fields.items() if v.strip()}}
         invocation = replace(invocation, options=options, handle=_handle(interaction))
-        return self.app.router.dispatch(invocation)
+        await self._answer_saved(interaction, invocation)
+
+    async def _answer_saved(self, interaction: discord.Interaction, invocation: Invocation) -> None:
+        """Answer an invocation; a durable one is saved in the inbox before the first
+        response and marked done once answered (bot/inbox.py)."""
+        receipt: Receipt | None = None
+        if durable(self.app.router, invocation):
+            actor = invocation.actor
+            destination = Destination(
+                PLATFORM, actor.guild_id, actor.channel_id, actor.user_id, dict(invocation.handle)
+            )
+            request_id = f"interaction:{interaction.id}"
+            receipt = await self.inbox.accept(PLATFORM, request_id, invocation, destination)
+            if receipt is None:
+                log.info("interaction %s came again; it is already saved", interaction.id)
+                return
+        task = asyncio.current_task()
+        if task is not None:
+            self._answering.add(task)
+        try:
+            await self.answer(interaction, self.app.router.dispatch(invocation))
+        finally:
+            self._answering.discard(task)
+        if receipt is not None:
+            self.inbox.finish(receipt)
+
+    async def close(self) -> None:
+        """Stop: let the interactions being answered finish (up to STOP_GRACE seconds); a
+        replay or an answer cut short stays in the inbox, and the next start runs it."""
+        running = {t for t in self._answering if t is not asyncio.current_task()}
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            if late:
+                log.warning("%d Discord interactions still running at shutdown", len(late))
+        if self._replaying is not None and not self._replaying.done():
+            self._replaying.cancel()
+            await asyncio.gather(self._replaying, return_exceptions=True)
+        await super().close()
+
+    async def replay_saved(self) -> int:
+        """Run the interactions saved before a restart that never finished: their replies
+        go through the outbox (the interaction token while it lives, then the channel)."""
+        try:
+            return await self.inbox.replay(PLATFORM, self._replay)
+        except Exception:
+            log.exception("could not replay the saved Discord interactions")
+            return 0
+
+    async def _replay(self, entry: Entry) -> None:
+        replies = self.app.router.dispatch(entry.invocation)
+        async for placed in in_messages(replies, prefix=f"inbox:{entry.id}"):
+            key = None if placed.alone else placed.key
+            await self.outbox.send(entry.destination, placed.reply, key=key)
 
     async def answer(self, interaction: discord.Interaction, replies: AsyncIterator[Reply]) -> None:
         """Acknowledge within the deadline, then deliver every reply (module docstring)."""

@@ -65,6 +65,9 @@ async def serve(app: App, args: argparse.Namespace) -> int:
                 adapter.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN"
             )
         await app.start()
+        # What was acknowledged before a restart but never finished runs now, beside the
+        # new commands.
+        adapter.spawn(_replay(adapter))
         if http:
             await _serve_http(adapter, int(getattr(args, "port", 3000)))
         else:
@@ -75,6 +78,13 @@ async def serve(app: App, args: argparse.Namespace) -> int:
     finally:
         await adapter.close()
     return 0
+
+
+async def _replay(adapter: SlackAdapter) -> None:
+    try:
+        await adapter.replay_saved()
+    except Exception:
+        log.exception("could not replay the saved Slack commands")
 
 
 class _Refused(Exception):

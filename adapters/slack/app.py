@@ -2,7 +2,9 @@
 
 Every listener acks at once and leaves the work to a task that this adapter keeps (so a
 shutdown or a test can wait for it). Slack then has its 200 within milliseconds whatever the
-command does. The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
+command does. A durable command is first saved in the inbox (bot/inbox.py, one group
+commit for a burst), so a crash after the ack cannot lose it: it runs after the restart.
+The core's replies go out through the Slack outbox (adapters/slack/outbox.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bot.app import App
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor, Role
+from bot.inbox import Entry, Receipt, durable, inbox_of, request_hash
 from bot.replies import Reply, in_messages
 from bot.router import Invocation
 
@@ -88,6 +91,7 @@ class SlackAdapter:
         )
         app.services.outboxes[PLATFORM] = self.outbox
         app.services.rosters[PLATFORM] = SlackRoster(self.client, self.people)
+        self.inbox = inbox_of(app.services.store, app.services.clock)
         self._tasks: set[asyncio.Task[None]] = set()
         self._acking = 0
         self._quiet = asyncio.Event()
@@ -111,10 +115,9 @@ class SlackAdapter:
         self.bolt.action(re.compile("^" + re.escape(render.ACTION_PREFIX)))(self._on_action)
         self.bolt.view_submission(render.MODAL_CALLBACK)(self._on_view_submission)
 
-    # -- listeners (ack first, work after) -----------------------------------------------------
+    # -- listeners (save, ack, then work) -----------------------------------------------------
 
     async def _on_command(self, ack: AsyncAck, body: Payload) -> None:
-        await ack()
         now = str(self.clock())
         who = _Who(
             team=str(body.get("team_id", "")),
@@ -132,12 +135,15 @@ class SlackAdapter:
         # Parsed by the router exactly like a typed console line.
         text = render.unescape(str(body.get("text") or ""))
         line = self.namespace.to_line(str(body.get("command", "")), text)
-        self.spawn(self._run_line(line, who, handle))
+        fresh, receipt = await self._save_line(line, who, handle, _request_id(body))
+        await ack()
+        if fresh:
+            self.spawn(self._run_line(line, who, handle, receipt))
 
     async def _on_action(self, ack: AsyncAck, body: Payload) -> None:
-        await ack()
         now = str(self.clock())
-        for action in body.get("actions") or []:
+        runs = []
+        for index, action in enumerate(body.get("actions") or []):
             handle = {out.TRIGGER_ID: str(body.get("trigger_id", "")), out.TRIGGER_AT: now}
             if body.get("response_url"):
                 handle |= {
@@ -146,7 +152,14 @@ class SlackAdapter:
                     out.RESPONSE_URL_KIND: "action",
                 }
             # A button's value is its command line, run as the person who clicked.
-            self.spawn(self._run_line(str(action.get("value", "")), _who(body), handle))
+            line, who = str(action.get("value", "")), _who(body)
+            request_id = f"{_request_id(body)}:{index}"
+            fresh, receipt = await self._save_line(line, who, handle, request_id)
+            if fresh:
+                runs.append(self._run_line(line, who, handle, receipt))
+        await ack()
+        for run in runs:
+            self.spawn(run)
 
     async def _on_view_submission(self, ack: AsyncAck, body: Payload) -> None:
         view = body.get("view") or {}
@@ -171,11 +184,56 @@ class SlackAdapter:
             await ack()
             self.spawn(self._deliver_error(error, who))
             return
-        await ack()
         handle = {k: str(meta[k]) for k in (out.RESPONSE_URL, out.RESPONSE_URL_AT) if k in meta}
         if handle:
             handle[out.RESPONSE_URL_KIND] = str(meta.get(out.RESPONSE_URL_KIND, "action"))
-        self.spawn(self._run(replace(invocation, options=options, handle=handle), who))
+        invocation = replace(invocation, options=options, handle=handle)
+        fresh, receipt = await self._save(invocation, who, handle, _request_id(body))
+        await ack()
+        if fresh:
+            self.spawn(self._run(invocation, who, receipt))
+
+    # -- the inbox (saved before the ack, replayed after a restart) -----------------------------
+
+    async def _save_line(
+        self, line: str, who: _Who, handle: dict[str, str], request_id: str
+    ) -> tuple[bool, Receipt | None]:
+        try:
+            invocation = self.app.router.parse(line, _actor(who, Role.STUDENT))
+        except UsageError:
+            return True, None  # a mistake: its answer is an error, nothing to keep
+        return await self._save(replace(invocation, handle=handle), who, handle, request_id)
+
+    async def _save(
+        self, invocation: Invocation, who: _Who, handle: dict[str, str], request_id: str
+    ) -> tuple[bool, Receipt | None]:
+        """Save a durable command before its ack: (whether to run it now, its receipt).
+
+        The role is settled when the command runs (a users.info call must not delay the
+        ack), so the saved actor's role is provisional and looked up again on replay."""
+        if not durable(self.app.router, invocation):
+            return True, None
+        destination = _destination(_actor(who, Role.STUDENT), handle)
+        receipt = await self.inbox.accept(PLATFORM, request_id, invocation, destination)
+        if receipt is None:
+            log.info("Slack sent request %s again; it is already saved", request_id)
+            return False, None
+        return True, receipt
+
+    async def replay_saved(self) -> int:
+        """Run the commands saved before a restart that never finished."""
+        return await self.inbox.replay(PLATFORM, self._replay)
+
+    async def _replay(self, entry: Entry) -> None:
+        actor = entry.invocation.actor
+        who = _Who(
+            team=actor.guild_id,
+            channel=actor.channel_id,
+            user=actor.user_id,
+            name=actor.display_name,
+        )
+        invocation = replace(entry.invocation, handle=entry.destination.handle)
+        await self._run(invocation, who, None)
 
     # -- the work ------------------------------------------------------------------------------
 
@@ -199,21 +257,28 @@ class SlackAdapter:
         instructor = await self.people.is_instructor(who.user)
         return _actor(who, Role.INSTRUCTOR if instructor else Role.STUDENT)
 
-    async def _run_line(self, line: str, who: _Who, handle: dict[str, str]) -> None:
+    async def _run_line(
+        self, line: str, who: _Who, handle: dict[str, str], receipt: Receipt | None = None
+    ) -> None:
         actor = await self._actor_for(who)
         destination = _destination(actor, handle)
         try:
             invocation = replace(self.app.router.parse(line, actor), handle=handle)
         except UsageError as error:
-            await self._deliver(destination, _once(error.error))
-            return
-        await self._deliver(destination, self.app.router.dispatch(invocation))
+            replies = _once(error.error)
+        else:
+            replies = self.app.router.dispatch(invocation)
+        await self._deliver(destination, replies)
+        if receipt is not None:
+            self.inbox.finish(receipt)
 
-    async def _run(self, invocation: Invocation, who: _Who) -> None:
+    async def _run(self, invocation: Invocation, who: _Who, receipt: Receipt | None = None) -> None:
         actor = await self._actor_for(who)
         destination = _destination(actor, dict(invocation.handle))
         invocation = replace(invocation, actor=actor, handle=destination.handle)
         await self._deliver(destination, self.app.router.dispatch(invocation))
+        if receipt is not None:
+            self.inbox.finish(receipt)
 
     async def _deliver_error(self, error: UsageError, who: _Who) -> None:
         await self._deliver(_destination(_actor(who, Role.STUDENT), {}), _once(error.error))
@@ -267,6 +332,15 @@ class SlackAdapter:
             log.warning("%d Slack commands still running at shutdown", len(self._tasks))
         if self._own_session:
             await self.session.close()
+
+
+def _request_id(body: Payload) -> str:
+    """Slack's id of a request: its trigger_id (a retry sends the same body), else the
+    body's hash."""
+    trigger = body.get("trigger_id")
+    if trigger:
+        return f"trigger:{trigger}"
+    return request_hash(json.dumps(body, sort_keys=True, default=str))
 
 
 def _is_timestamp(value: str | None) -> bool:

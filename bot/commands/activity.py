@@ -317,6 +317,7 @@ COMMAND = Command(
         Command(
             name="post",
             handler=post,
+            durable=True,
             role=Role.INSTRUCTOR,
             options=(
                 Option("title", str, "A short title", required=True, max_length=100),
@@ -339,6 +340,7 @@ COMMAND = Command(
         Command(
             name="submit",
             handler=submit,
+            durable=True,
             options=(
                 Option(
                     "answer", str, "Your answer", required=True, rest=True, max_length=ANSWER_MAX
@@ -351,6 +353,7 @@ COMMAND = Command(
         Command(
             name="close",
             handler=close,
+            durable=True,
             role=Role.INSTRUCTOR,
             options=(ID,),
             rate_limited=False,
@@ -358,6 +361,7 @@ COMMAND = Command(
         Command(
             name="extend",
             handler=extend,
+            durable=True,
             role=Role.INSTRUCTOR,
             options=(
                 Option("id", int, "The activity number", required=True, min_value=1),

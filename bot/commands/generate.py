@@ -104,6 +104,7 @@ def _run(label: str, model: ApprovedModel, settings: Decoding) -> ModelRun:
 COMMAND = Command(
     name="generate",
     exploration=True,
+    durable=True,
     handler=run,
     options=(
         Option(

@@ -212,3 +212,24 @@ class GuessAnswer(Base):
     answer: Mapped[str] = mapped_column(String(64))
     correct: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
+
+
+class InboxEntry(Base):
+    """A command saved before its platform was told it arrived (bot/inbox.py): replayed
+    after a restart until `done_at` is set. The platform's request id makes it idempotent."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "request_id"),
+        Index("ix_inbox_pending", "platform", "done_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(128))
+    # The command path as typed ("activity submit"), for people reading the table.
+    command: Mapped[str] = mapped_column(String(200))
+    invocation: Mapped[dict[str, Any]] = mapped_column()
+    destination: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]

@@ -21,6 +21,7 @@ from bot.router import Command, Option
 COMMAND = Command(
     name="imagine",
     exploration=True,
+    durable=True,
     handler=run,
     options=(
         Option(
@@ -62,11 +63,14 @@ COMMAND = Command(
     verbs=(
         Command(
             name="reroll",
+            durable=True,
             handler=reroll,
             options=(Option("job", int, "reroll: the image's job number", min_value=1),),
         ),
-        Command(name="block", handler=block, options=(WORD,), role=Role.INSTRUCTOR),
-        Command(name="unblock", handler=unblock, options=(WORD,), role=Role.INSTRUCTOR),
+        Command(name="block", handler=block, options=(WORD,), role=Role.INSTRUCTOR, durable=True),
+        Command(
+            name="unblock", handler=unblock, options=(WORD,), role=Role.INSTRUCTOR, durable=True
+        ),
         Command(
             name="audit",
             handler=audit,

@@ -120,6 +120,7 @@ async def _hand_over(
 COMMAND = Command(
     name="run",
     exploration=True,
+    durable=True,
     handler=run,
     options=(
         Option(

@@ -1,0 +1,79 @@
+"""The Discord inbox: durable interactions are saved before the first response, marked done
+once answered, and replayed after a restart (login) through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.store.models import InboxEntry, Submission
+from tests.discord.conftest import INSTRUCTOR_ID, DiscordBot, discord_bot_for, user
+from tests.discord.rest_stub import DiscordRestStub
+from tests.support.botdriver import FakeClock
+
+MANAGE_GUILD = 1 << 5
+
+
+async def _post(bot: DiscordBot) -> None:
+    await bot.interact(
+        bot.slash(
+            "activity",
+            "post",
+            title="Cards",
+            minutes=30,
+            prompt="What is in a model card?",
+            who=user(INSTRUCTOR_ID, "bea"),
+            permissions=MANAGE_GUILD,
+        )
+    )
+
+
+async def _rows(bot: DiscordBot, model: Any) -> list[Any]:
+    async with bot.app.services.store.session() as session:
+        return list(await session.scalars(select(model).order_by(model.id)))
+
+
+async def test_a_durable_slash_command_is_saved_and_marked_done(discord_bot: DiscordBot) -> None:
+    await _post(discord_bot)
+    await discord_bot.interact(discord_bot.slash("activity", "submit", answer="the license", id=1))
+    await discord_bot.interact(discord_bot.slash("help"))
+    await discord_bot.app.services.store.close()  # writes the grouped done marks
+    entries = await _rows(discord_bot, InboxEntry)
+    assert [e.command for e in entries] == ["activity post", "activity submit"]
+    assert all(e.request_id.startswith("interaction:") for e in entries)
+    assert all(e.done_at is not None for e in entries)
+    assert entries[0].invocation["actor"]["role"] == "instructor"
+
+
+async def test_an_interaction_saved_before_a_crash_is_answered_after_the_restart(
+    tmp_path: Path, clock: FakeClock, stub: DiscordRestStub
+) -> None:
+    async with discord_bot_for(tmp_path, clock, stub) as bot:
+        await _post(bot)
+
+        async def crash(interaction: Any, replies: Any) -> None:
+            # Saved, then the process died before answering: nothing after this runs.
+            await replies.aclose()
+            bot.client.answered += 1
+            raise asyncio.CancelledError
+
+        bot.client.answer = crash  # type: ignore[method-assign]
+        await bot.interact(bot.slash("activity", "submit", answer="before the crash", id=1))
+        assert await _rows(bot, Submission) == []
+    stub.clear()
+
+    async with discord_bot_for(tmp_path, clock, stub) as bot:
+        replaying = bot.client._replaying
+        assert replaying is not None
+        assert await replaying == 1
+        (saved,) = await _rows(bot, Submission)
+        assert saved.answer == "before the crash"
+        # The answer goes to the interaction saved with the command (its token lives 15 min).
+        sent = json.dumps(stub.bodies())
+        assert "Saved your answer to #1" in sent
+        await bot.app.services.store.close()
+        assert await bot.client.inbox.pending("discord") == []
