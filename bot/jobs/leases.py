@@ -34,12 +34,14 @@ class Leases:
         self.owner = owner
         self.lease = lease
 
-    async def sweep(self, running: Iterable[int]) -> Swept:
+    async def sweep(self, running: Iterable[int], elsewhere: Iterable[int] = ()) -> Swept:
+        """`elsewhere`: jobs alive on RQ workers or in their queue, whoever claimed them."""
         now = self.clock()
         async with self.writes.session() as session:
             to_cancel = await records.renew(
                 session, running, owner=self.owner, until=now + self.lease
             )
+            await records.keep_alive(session, elsewhere, until=now + self.lease)
             # Jobs that used up their attempts are failed there and delivered below.
             requeued, _ = await records.requeue_expired(session, now=now)
             undelivered = await records.take_for_delivery(
@@ -47,6 +49,11 @@ class Leases:
             )
             queue = await records.queue_snapshot(session)
         return Swept(to_cancel, requeued, undelivered, queue)
+
+    async def requeue(self, ids: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Our jobs whose worker died go back to the queue (or fail, out of attempts)."""
+        async with self.writes.session() as session:
+            return await records.requeue_stopped(session, ids, owner=self.owner, now=self.clock())
 
     async def release(self, held: Iterable[int]) -> list[int]:
         async with self.writes.session() as session:

@@ -223,7 +223,7 @@ async def finish(
     session: AsyncSession,
     job_id: int,
     *,
-    owner: str,
+    owner: str | None,
     state: str,
     now: datetime,
     lease: timedelta,
@@ -235,16 +235,21 @@ async def finish(
 
     `delivered`: its reply already went out, so it is marked delivered in the same
     statement. Otherwise the lease now covers delivery: only we deliver it until the lease
-    runs out."""
+    runs out. With `owner` None it is a result found in the stream of a bot that stopped
+    (bot/jobs/rq.py): recorded whoever's lease the job carries, and left for any bot that
+    serves its platform to deliver."""
     assert state in FINISHED_STATES
     after: dict[str, Any] = (
         {"delivered_at": now, "lease_owner": None, "lease_expires_at": None}
         if delivered
         else {"lease_expires_at": now + lease}
+        if owner is not None
+        else {"lease_owner": None, "lease_expires_at": None}
     )
+    mine = Job.lease_owner == owner if owner is not None else literal(True)
     done = await session.scalars(
         update(Job)
-        .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
+        .where(Job.id == job_id, Job.state == "running", mine)
         .values(state=state, result=result, error=error, finished_at=now, **after)
         .returning(Job)
     )
@@ -282,12 +287,42 @@ async def release(session: AsyncSession, ids: Iterable[int], *, owner: str) -> l
     return requeued
 
 
+async def keep_alive(session: AsyncSession, ids: Iterable[int], *, until: datetime) -> None:
+    """Extend the leases of running jobs that are alive elsewhere (a live RQ worker runs
+    them, or they wait in its queue), whichever bot claimed them."""
+    ids = list(ids)
+    if ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.state == "running", Job.lease_expires_at < until)
+            .values(lease_expires_at=until)
+        )
+
+
+async def requeue_stopped(
+    session: AsyncSession, ids: Iterable[int], *, owner: str, now: datetime
+) -> tuple[list[int], list[int]]:
+    """Our running jobs whose worker died: back to the queue (the attempt counts), or failed
+    once they used up max_attempts. Returns (requeued, failed) ids."""
+    ids = list(ids)
+    if not ids:
+        return [], []
+    jobs = await session.scalars(
+        select(Job).where(Job.id.in_(ids), Job.state == "running", Job.lease_owner == owner)
+    )
+    return _requeue_or_fail(list(jobs), now)
+
+
 async def requeue_expired(session: AsyncSession, *, now: datetime) -> tuple[list[int], list[int]]:
     """Running jobs whose bot stopped renewing their lease (it died): back to the queue, or
     failed once they used up max_attempts. Returns (requeued, failed) ids."""
     expired = list(
         await session.scalars(select(Job).where(Job.state == "running", Job.lease_expires_at < now))
     )
+    return _requeue_or_fail(expired, now)
+
+
+def _requeue_or_fail(expired: list[Job], now: datetime) -> tuple[list[int], list[int]]:
     requeued, failed = [], []
     for job in expired:
         if job.attempt < job.max_attempts:
