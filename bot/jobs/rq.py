@@ -376,7 +376,12 @@ class Heart:
         self.redis = redis
         self.keys = keys
         self.key = keys.worker(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
-        self.state: dict[str, Any] = {"host": socket.gethostname(), "batch": None, "jobs": []}
+        self.state: dict[str, Any] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "batch": None,
+            "jobs": [],
+        }
         self._lock = threading.Lock()
         self.beat()
         threading.Thread(target=self._run, name="heartbeat", daemon=True).start()
