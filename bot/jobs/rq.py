@@ -66,6 +66,8 @@ class Keys:
         self.queue = queue
         self.streams = f"{queue}:streams"  # hash: stream -> the bot that reads it
         self.waiting = f"{queue}:waiting"  # hash: job id -> batch, while in the RQ queue
+        # hash: job id -> stream, from its result's XADD until a bot recorded it
+        self.unrecorded = f"{queue}:unrecorded"
 
     def stream(self, link: str) -> str:
         return f"{self.queue}:events:{link}"
@@ -223,6 +225,8 @@ class RqLink(LinkBase):
         beats = self.keys.workers(redis)
         live = {int(j) for b in beats for j in b.get("jobs") or ()}
         live.update(int(j) for j in redis.hkeys(self.keys.waiting))
+        # A result not yet recorded (its bot may have died) must not be run again.
+        live.update(int(j) for j in redis.hkeys(self.keys.unrecorded))
         self.seen.workers = len(beats)
         self.seen.tags = {str(b["batch"]) for b in beats if b.get("batch")}
         self.seen.jobs = frozenset(live)
@@ -294,15 +298,18 @@ class RqLink(LinkBase):
         """The engine recorded these results: they leave their streams."""
         redis = self._redis
         with self._lock:
-            entries = [self._unacked.pop(j) for j in job_ids if j in self._unacked]
-        if redis is None:
+            entries = [(j, *self._unacked.pop(j)) for j in job_ids if j in self._unacked]
+        if redis is None or not entries:
             return
-        for stream, entry in entries:
-            try:
-                redis.xack(stream, GROUP, entry)
-                redis.xdel(stream, entry)
-            except Exception:
-                log.warning("could not acknowledge %s", entry, exc_info=True)
+        pipe = redis.pipeline(transaction=False)
+        for job_id, stream, entry in entries:
+            pipe.xack(stream, GROUP, entry)
+            pipe.xdel(stream, entry)
+            pipe.hdel(self.keys.unrecorded, str(job_id))
+        try:
+            pipe.execute()
+        except Exception:
+            log.warning("could not acknowledge %s", entries, exc_info=True)
 
     def send(self, message: ToWorker) -> bool:
         from rq import Queue
@@ -415,7 +422,15 @@ def run_batch(message: wire.Run, stream: str, tag: str) -> None:
     )
 
     def publish(reply: FromWorker) -> None:
-        connection.xadd(stream, {"m": json.dumps(reply)})
+        if reply["op"] != "result":
+            connection.xadd(stream, {"m": json.dumps(reply)})
+            return
+        # Marked unrecorded before it is on the stream: never a moment when a finished
+        # job looks lost (and would be requeued).
+        pipe = connection.pipeline(transaction=True)
+        pipe.hset(heart.keys.unrecorded, str(reply["id"]), stream)
+        pipe.xadd(stream, {"m": json.dumps(reply)})
+        pipe.execute()
 
     ids = [int(j["id"]) for j in message["jobs"]]
     # Heartbeat first, then out of the waiting list: the jobs are never unaccounted for.
