@@ -446,7 +446,8 @@ class EmbeddedQueue:
         self._last_sweep = time.monotonic()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
         elsewhere = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else ()
-        swept = await self.leases.sweep(running, elsewhere)
+        # Only jobs for platforms this process has an adapter for (replicas may differ).
+        swept = await self.leases.sweep(running, elsewhere, platforms=set(self.env.outboxes))
         self.order.load(swept.queue)
         for job_id in swept.to_cancel:
             self._forward_cancel(job_id)
@@ -534,8 +535,10 @@ class EmbeddedQueue:
         the outcomes, the usage each job's kind reports, and which replies went out.
 
         Sending before recording keeps the database off the path between the model and
-        the student. A crash between the two leaves the jobs running under a lease that
-        runs out: they run again and their replies are sent again under the same key (as
+        the student. A crash between the two: with embedded workers (which die with the
+        bot) the jobs' leases run out and they run again; on RQ workers the results are
+        still on their Redis stream, unacknowledged, and the next bot records them without
+        running anything again. Either way the reply is sent again under the same key (as
         with any crash between a send and its mark, see bot/jobs/relay.py)."""
         shown = [
             replace(job, state=state, result=result, error=error)
@@ -571,6 +574,8 @@ class EmbeddedQueue:
                     result=job.result,
                     error=job.error,
                     delivered=job.id in delivered,
+                    # A replica without this platform's adapter hands delivery over.
+                    keep=job.destination.platform in self.env.outboxes,
                 )
                 if row is None:
                     log.warning("job %s finished after its lease was lost; dropped", job.id)

@@ -8,7 +8,7 @@ clean stop, `release` hands back what we hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,8 +34,14 @@ class Leases:
         self.owner = owner
         self.lease = lease
 
-    async def sweep(self, running: Iterable[int], elsewhere: Iterable[int] = ()) -> Swept:
-        """`elsewhere`: jobs alive on RQ workers or in their queue, whoever claimed them."""
+    async def sweep(
+        self,
+        running: Iterable[int],
+        elsewhere: Iterable[int] = (),
+        platforms: Collection[str] | None = None,
+    ) -> Swept:
+        """`elsewhere`: jobs alive on RQ workers or in their queue, whoever claimed them;
+        `platforms`: those this process delivers to (None: any)."""
         now = self.clock()
         async with self.writes.session() as session:
             to_cancel = await records.renew(
@@ -45,7 +51,7 @@ class Leases:
             # Jobs that used up their attempts are failed there and delivered below.
             requeued, _ = await records.requeue_expired(session, now=now)
             undelivered = await records.take_for_delivery(
-                session, owner=self.owner, now=now, lease=self.lease
+                session, owner=self.owner, now=now, lease=self.lease, platforms=platforms
             )
             queue = await records.queue_snapshot(session)
         return Swept(to_cancel, requeued, undelivered, queue)
