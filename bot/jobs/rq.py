@@ -352,10 +352,12 @@ class RqLink(LinkBase):
 
 
 def rq_links(
-    redis_url: str, *, lease_seconds: float, queue: str = QUEUE, most: int = 8
+    redis_url: str, *, lease_seconds: float, queue: str | None = None, most: int = 8
 ) -> LinkFactory:
     """The RQ backend: up to `most` links (one batch in flight each); as many take batches
-    as there are live workers (RqLink.has_room)."""
+    as there are live workers (RqLink.has_room). The queue: `queue`, else
+    $CLASSBOT_RQ_QUEUE (for `classbot worker --queue`), else "classbot-inference"."""
+    queue = queue or os.environ.get("CLASSBOT_RQ_QUEUE") or QUEUE
 
     async def make(owner: str) -> list[WorkerLink]:
         seen = Seen()
