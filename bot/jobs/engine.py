@@ -304,7 +304,9 @@ class EmbeddedQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_batches.wait(), self.stop_grace)
         await self.relay.drain(within=max(1.0, deadline - time.monotonic()))
-        held = [job_id for batch in self._busy.values() for job_id in batch.jobs]
+        # Jobs still alive on RQ workers stay running: the next bot adopts their results.
+        alive = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else set()
+        held = [job_id for b in self._busy.values() for job_id in b.jobs if job_id not in alive]
         requeued = await self.leases.release(held)
         if requeued:
             log.info("stopping: jobs %s go back to the queue", requeued)

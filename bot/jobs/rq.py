@@ -26,6 +26,7 @@ The worker side needs Redis and the models, nothing else: no database, no chat a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -129,6 +130,7 @@ class RqLink(LinkBase):
         self._batch: Any = None  # the RQ job running our batch
         self._batch_id: str | None = None
         self._tag: str | None = None
+        self._ids: list[int] = []  # the jobs of that batch
         self._started = False  # a worker's heartbeat named our batch
         self._no_worker_since: float | None = None
         self._unacked: dict[int, tuple[str, str]] = {}  # job id -> (stream, entry)
@@ -265,6 +267,10 @@ class RqLink(LinkBase):
             self._batch.cancel()
         except Exception:
             log.debug("cancelling the RQ job failed", exc_info=True)
+        if not retry and self._ids:  # never taken: out of the waiting list too
+            with contextlib.suppress(Exception):
+                assert self._redis is not None
+                self._redis.hdel(self.keys.waiting, *self._ids)
         self._batch, self._batch_id, self._tag = None, None, None
         self._emit(generation, {"op": "exit", "code": None})
         return True
@@ -324,6 +330,7 @@ class RqLink(LinkBase):
                 # The batch's tag names our stream: a stream is deleted only when no batch
                 # of it waits or runs.
                 tag = self._tag = f"{self.stream}|{message['batch']}"
+                self._ids = [j["id"] for j in message["jobs"]]
                 self._redis.hset(self.keys.waiting, mapping={j["id"]: tag for j in message["jobs"]})
                 self._batch = queue.enqueue_call(
                     "bot.jobs.rq.run_batch",
