@@ -131,6 +131,7 @@ class RqLink(LinkBase):
         self._batch_id: str | None = None
         self._tag: str | None = None
         self._ids: list[int] = []  # the jobs of that batch
+        self.sent = 0  # batches sent through this link
         self._started = False  # a worker's heartbeat named our batch
         self._no_worker_since: float | None = None
         self._unacked: dict[int, tuple[str, str]] = {}  # job id -> (stream, entry)
@@ -331,6 +332,7 @@ class RqLink(LinkBase):
                 # of it waits or runs.
                 tag = self._tag = f"{self.stream}|{message['batch']}"
                 self._ids = [j["id"] for j in message["jobs"]]
+                self.sent += 1
                 self._redis.hset(self.keys.waiting, mapping={j["id"]: tag for j in message["jobs"]})
                 self._batch = queue.enqueue_call(
                     "bot.jobs.rq.run_batch",

@@ -28,6 +28,7 @@ async def test_twenty_jobs_from_seven_users_on_two_workers_are_delivered_once(
         tiny_model_dir,
         links=cluster.links(),
         max_queued_jobs_per_user=10,
+        max_batch_size=4,  # several batches, so both workers get some
     ) as bot:
         await until(lambda: bot.engine.pool.links[0].has_room(), what="capacity")  # type: ignore[union-attr]
         ids = [
@@ -42,8 +43,9 @@ async def test_twenty_jobs_from_seven_users_on_two_workers_are_delivered_once(
         jobs = await bot.jobs()
         assert all(jobs[i].state == "succeeded" and jobs[i].delivered_at for i in ids)
         assert {jobs[i].attempt for i in ids} == {1}  # nothing ran twice
-        # Both workers took part: capacity followed the two live workers.
-        assert sum(link.generation > 0 for link in bot.engine.pool.links) >= 2  # type: ignore[union-attr]
+        # Two live workers, two batches at a time: the second link was used, no third.
+        sent = [link.sent for link in bot.engine.pool.links]  # type: ignore[union-attr, attr-defined]
+        assert sent[0] and sent[1] and not any(sent[2:]), sent
 
 
 async def test_a_worker_killed_mid_batch_hands_its_jobs_to_the_other(
@@ -96,3 +98,38 @@ def _final(bot: object, job_id: int) -> bool:
         not isinstance(r, Progress)
         for r in bot.outbox.for_job(job_id)  # type: ignore[attr-defined]
     )
+
+
+async def test_capacity_follows_workers_as_they_join(
+    cluster: Cluster, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    cluster.start_worker()
+    cluster.wait_workers(1)
+    async with job_bot(
+        tmp_path / "bot",
+        UNUSED,
+        tiny_model_dir,
+        links=cluster.links(),
+        max_queued_jobs_per_user=10,
+        max_batch_size=2,  # several batches per burst
+    ) as bot:
+        links = bot.engine.pool.links  # type: ignore[union-attr]
+
+        async def burst(tag: str) -> None:
+            ids = [
+                await bot.generate(
+                    f'/generate prompt:"{tag}{i}" seed:{i} max_new_tokens:64', user=USERS[i % 7]
+                )
+                for i in range(7)
+            ]
+            await bot.idle(timeout=240)
+            for job_id in ids:
+                assert isinstance(bot.outbox.final(job_id), Card)
+
+        await burst("a")
+        assert [link.sent for link in links][1:] == [0] * (len(links) - 1)  # type: ignore[attr-defined]
+        cluster.start_worker()
+        cluster.wait_workers(2)
+        await until(lambda: links[1].has_room(), what="the bot to see the new worker")
+        await burst("b")
+        assert links[1].sent > 0  # type: ignore[attr-defined]
