@@ -203,7 +203,10 @@ class EmbeddedQueue:
     def _free_worker(self) -> WorkerLink | None:
         if self.pool is None:
             return None
-        return next((w for w in self.pool.links if w.alive and w not in self._busy), None)
+        return next(
+            (w for w in self.pool.links if w.alive and w.has_room() and w not in self._busy),
+            None,
+        )
 
     async def _launch_direct(self, job_id: int) -> None:
         """Send a job inserted running on a free worker. A lone job goes at once; the first
@@ -279,6 +282,9 @@ class EmbeddedQueue:
         if self.pool is None:
             self.pool = WorkerPool(await self._link_factory(self.owner), owned=True)
         self.pool.attach(self._post)
+        for link in self.pool.links:
+            if link.eager:
+                self.pool.usable(link, wanted=True)
         await self._sweep()
         # After a restart: jobs still queued are ours to finish (console waits for them).
         for waiting in self.order.order():
@@ -298,7 +304,9 @@ class EmbeddedQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_batches.wait(), self.stop_grace)
         await self.relay.drain(within=max(1.0, deadline - time.monotonic()))
-        held = [job_id for batch in self._busy.values() for job_id in batch.jobs]
+        # Jobs still alive on RQ workers stay running: the next bot adopts their results.
+        alive = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else set()
+        held = [job_id for b in self._busy.values() for job_id in b.jobs if job_id not in alive]
         requeued = await self.leases.release(held)
         if requeued:
             log.info("stopping: jobs %s go back to the queue", requeued)
@@ -351,7 +359,7 @@ class EmbeddedQueue:
             self._held.pop(job_id, None)
             self.relay.spawn(self._launch_direct(job_id))  # never released: go anyway
         for worker in self.pool.links:
-            if self._stopping or worker in self._busy:
+            if self._stopping or worker in self._busy or not worker.has_room():
                 continue
             # Started on first use: a bot whose students never run a model never pays for
             # importing torch (seconds, and memory).
@@ -439,7 +447,9 @@ class EmbeddedQueue:
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
-        swept = await self.leases.sweep(running)
+        elsewhere = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else ()
+        # Only jobs for platforms this process has an adapter for (replicas may differ).
+        swept = await self.leases.sweep(running, elsewhere, platforms=set(self.env.outboxes))
         self.order.load(swept.queue)
         for job_id in swept.to_cancel:
             self._forward_cancel(job_id)
@@ -508,6 +518,10 @@ class EmbeddedQueue:
             self._wake.set()
         elif message["op"] == "exit":
             await self._worker_exited(worker, message["code"])
+        elif message["op"] == "result" and not any(
+            message["id"] in b.jobs for b in self._busy.values()
+        ):
+            await self._adopt(worker, message)
         elif batch is None:
             return  # a batch of a bot that stopped before it ended (tests share workers)
         elif message["op"] == "progress" and message["id"] in batch.jobs:
@@ -523,8 +537,10 @@ class EmbeddedQueue:
         the outcomes, the usage each job's kind reports, and which replies went out.
 
         Sending before recording keeps the database off the path between the model and
-        the student. A crash between the two leaves the jobs running under a lease that
-        runs out: they run again and their replies are sent again under the same key (as
+        the student. A crash between the two: with embedded workers (which die with the
+        bot) the jobs' leases run out and they run again; on RQ workers the results are
+        still on their Redis stream, unacknowledged, and the next bot records them without
+        running anything again. Either way the reply is sent again under the same key (as
         with any crash between a send and its mark, see bot/jobs/relay.py)."""
         shown = [
             replace(job, state=state, result=result, error=error)
@@ -560,27 +576,64 @@ class EmbeddedQueue:
                     result=job.result,
                     error=job.error,
                     delivered=job.id in delivered,
+                    # A replica without this platform's adapter hands delivery over.
+                    keep=job.destination.platform in self.env.outboxes,
                 )
                 if row is None:
                     log.warning("job %s finished after its lease was lost; dropped", job.id)
                     continue
                 self.order.ended(row.user_id)
-                kind = self.kinds.get(job.kind)
-                if job.state == "succeeded" and kind is not None and job.result is not None:
-                    for run in kind.usage_of(job.result):
-                        await record_usage(
-                            session,
-                            guild_id=row.guild_id,
-                            user_id=row.user_id,
-                            command=row.kind,
-                            now=now,
-                            model_id=run.model_id,
-                            model_params=run.model_params,
-                            detail={"job": job.id, "run": run.label},
-                        )
+                await self._usage(session, row, job.result, now)
                 if hooks and job.id in delivered:
                     await self.relay.after_delivery(session, job, now)
         # Jobs whose reply did not go out keep our lease: the next sweep tries again.
+        self._ack([job.id for job in shown])
+
+    def _ack(self, job_ids: list[int]) -> None:
+        """Recorded: a durable channel may drop these results now."""
+        if self.pool is not None:
+            for link in self.pool.links:
+                link.ack(job_ids)
+
+    async def _usage(self, session: Any, row: Job, result: dict[str, Any] | None, now: Any) -> None:
+        """The usage events of a succeeded job, as its kind reports them."""
+        kind = self.kinds.get(row.kind)
+        if row.state == "succeeded" and kind is not None and result is not None:
+            for run in kind.usage_of(result):
+                await record_usage(
+                    session,
+                    guild_id=row.guild_id,
+                    user_id=row.user_id,
+                    command=row.kind,
+                    now=now,
+                    model_id=run.model_id,
+                    model_params=run.model_params,
+                    detail={"job": row.id, "run": run.label},
+                )
+
+    async def _adopt(self, worker: WorkerLink, message: wire.Result) -> None:
+        """A result for a job we do not run: from the stream of a bot that stopped (or a
+        batch we gave up on). Recorded, whoever's lease it carries, and left for delivery
+        by a bot that serves its platform: the job is not run again."""
+        now = self.env.clock()
+        async with self.writes.session() as session:
+            row = await records.finish(
+                session,
+                message["id"],
+                owner=None,
+                state=message["state"],
+                now=now,
+                lease=self.lease,
+                result=message["result"],
+                error=message["error"],
+            )
+            if row is not None:
+                await self._usage(session, row, message["result"], now)
+        worker.ack([message["id"]])
+        if row is not None:
+            log.info("job %s: recorded a result left by a stopped bot", row.id)
+            self._last_sweep = 0.0  # deliver it at the next pass
+            self._wake.set()
 
     async def _deliver(self, job: Job) -> None:
         try:
@@ -599,7 +652,20 @@ class EmbeddedQueue:
 
     async def _worker_exited(self, worker: WorkerLink, code: int | None) -> None:
         batch = self._batch_over(worker)
-        if batch is not None:
+        if batch is not None and worker.retries:
+            left = [job_id for job_id in batch.jobs if job_id not in batch.done]
+            requeued, failed = await self.leases.requeue(left)
+            log.error("the worker running jobs %s died; requeued %s", left, requeued)
+            for job_id in left:
+                self.relay.forget(job_id)
+                if job_id in requeued:
+                    self.order.remove(job_id)  # read again from the table at the next claim
+                else:
+                    self._untrack(job_id)
+            if failed:
+                self._last_sweep = 0.0  # deliver the failures at the next pass
+            self._wake.set()
+        elif batch is not None:
             log.error(
                 "worker %s died (exit %s) running jobs %s", worker.pid, code, list(batch.jobs)
             )

@@ -8,7 +8,7 @@ clean stop, `release` hands back what we hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,19 +34,32 @@ class Leases:
         self.owner = owner
         self.lease = lease
 
-    async def sweep(self, running: Iterable[int]) -> Swept:
+    async def sweep(
+        self,
+        running: Iterable[int],
+        elsewhere: Iterable[int] = (),
+        platforms: Collection[str] | None = None,
+    ) -> Swept:
+        """`elsewhere`: jobs alive on RQ workers or in their queue, whoever claimed them;
+        `platforms`: those this process delivers to (None: any)."""
         now = self.clock()
         async with self.writes.session() as session:
             to_cancel = await records.renew(
                 session, running, owner=self.owner, until=now + self.lease
             )
+            await records.keep_alive(session, elsewhere, until=now + self.lease)
             # Jobs that used up their attempts are failed there and delivered below.
             requeued, _ = await records.requeue_expired(session, now=now)
             undelivered = await records.take_for_delivery(
-                session, owner=self.owner, now=now, lease=self.lease
+                session, owner=self.owner, now=now, lease=self.lease, platforms=platforms
             )
             queue = await records.queue_snapshot(session)
         return Swept(to_cancel, requeued, undelivered, queue)
+
+    async def requeue(self, ids: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Our jobs whose worker died go back to the queue (or fail, out of attempts)."""
+        async with self.writes.session() as session:
+            return await records.requeue_stopped(session, ids, owner=self.owner, now=self.clock())
 
     async def release(self, held: Iterable[int]) -> list[int]:
         async with self.writes.session() as session:

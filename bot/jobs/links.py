@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from bot.jobs.wire import FromWorker, ToWorker
@@ -39,6 +39,19 @@ class WorkerLink(Protocol):
 
     def stop(self, timeout: float = 5.0) -> None: ...
 
+    # Started with the engine rather than on first use (links whose results may wait).
+    eager: bool
+    # When its worker dies, the batch's jobs go back to the queue (another worker may run
+    # them) instead of failing.
+    retries: bool
+
+    @property
+    def live_jobs(self) -> frozenset[int]: ...
+
+    def has_room(self) -> bool: ...
+
+    def ack(self, job_ids: Iterable[int]) -> None: ...
+
 
 class LinkBase:
     """The sink, generation and emit plumbing every link shares."""
@@ -47,6 +60,22 @@ class LinkBase:
         self.generation = 0
         self._sink: Sink | None = None
         self._lock = threading.Lock()
+
+    eager = False
+    retries = False
+
+    @property
+    def live_jobs(self) -> frozenset[int]:
+        """Running jobs this link knows to be alive wherever they run (a heartbeat), whoever
+        claimed them; their leases are kept."""
+        return frozenset()
+
+    def has_room(self) -> bool:
+        """Whether a batch may go to this link now (capacity that comes and goes)."""
+        return True
+
+    def ack(self, job_ids: Iterable[int]) -> None:
+        """The engine recorded the results of these jobs (a durable channel drops them)."""
 
     def attach(self, sink: Sink | None) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -176,9 +176,17 @@ async def claim(
     """Move queued jobs to running under our lease; returns those we actually got."""
     if not ids:
         return []
+    # SKIP LOCKED (PostgreSQL): a job another bot is claiming now is passed over, not
+    # waited for; the state check in the UPDATE itself keeps the claim exclusive.
+    free = (
+        select(Job.id)
+        .where(Job.id.in_(ids), Job.state == "queued")
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     got = await session.scalars(
         update(Job)
-        .where(Job.id.in_(ids), Job.state == "queued")
+        .where(Job.id.in_(free), Job.state == "queued")
         .values(
             state="running",
             lease_owner=owner,
@@ -223,28 +231,35 @@ async def finish(
     session: AsyncSession,
     job_id: int,
     *,
-    owner: str,
+    owner: str | None,
     state: str,
     now: datetime,
     lease: timedelta,
     result: dict[str, Any] | None = None,
     error: str | None = None,
     delivered: bool = False,
+    keep: bool = True,
 ) -> Job | None:
     """Record the outcome of a job we run; None if our lease was lost (someone else has it).
 
     `delivered`: its reply already went out, so it is marked delivered in the same
     statement. Otherwise the lease now covers delivery: only we deliver it until the lease
-    runs out."""
+    runs out; with `keep` False (no adapter for its platform here) it is left for any
+    bot that serves its platform. With `owner` None it is a result found in the stream of
+    a bot that stopped (bot/jobs/rq.py): recorded whoever's lease the job carries, and
+    left for any bot that serves its platform to deliver."""
     assert state in FINISHED_STATES
     after: dict[str, Any] = (
         {"delivered_at": now, "lease_owner": None, "lease_expires_at": None}
         if delivered
         else {"lease_expires_at": now + lease}
+        if owner is not None and keep
+        else {"lease_owner": None, "lease_expires_at": None}
     )
+    mine = Job.lease_owner == owner if owner is not None else literal(True)
     done = await session.scalars(
         update(Job)
-        .where(Job.id == job_id, Job.state == "running", Job.lease_owner == owner)
+        .where(Job.id == job_id, Job.state == "running", mine)
         .values(state=state, result=result, error=error, finished_at=now, **after)
         .returning(Job)
     )
@@ -282,12 +297,50 @@ async def release(session: AsyncSession, ids: Iterable[int], *, owner: str) -> l
     return requeued
 
 
+async def keep_alive(session: AsyncSession, ids: Iterable[int], *, until: datetime) -> None:
+    """Extend the leases of running jobs that are alive elsewhere (a live RQ worker runs
+    them, or they wait in its queue), whichever bot claimed them."""
+    ids = list(ids)
+    if ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.state == "running", Job.lease_expires_at < until)
+            .values(lease_expires_at=until)
+        )
+
+
+async def requeue_stopped(
+    session: AsyncSession, ids: Iterable[int], *, owner: str, now: datetime
+) -> tuple[list[int], list[int]]:
+    """Our running jobs whose worker died: back to the queue (the attempt counts), or failed
+    once they used up max_attempts. Returns (requeued, failed) ids."""
+    ids = list(ids)
+    if not ids:
+        return [], []
+    jobs = await session.scalars(
+        select(Job)
+        .where(Job.id.in_(ids), Job.state == "running", Job.lease_owner == owner)
+        .with_for_update(skip_locked=True)
+    )
+    return _requeue_or_fail(list(jobs), now)
+
+
 async def requeue_expired(session: AsyncSession, *, now: datetime) -> tuple[list[int], list[int]]:
     """Running jobs whose bot stopped renewing their lease (it died): back to the queue, or
     failed once they used up max_attempts. Returns (requeued, failed) ids."""
+    # Rows locked here stay locked until commit: two bots never requeue (and count) the
+    # same job, and a job being claimed or finished meanwhile is left to that bot.
     expired = list(
-        await session.scalars(select(Job).where(Job.state == "running", Job.lease_expires_at < now))
+        await session.scalars(
+            select(Job)
+            .where(Job.state == "running", Job.lease_expires_at < now)
+            .with_for_update(skip_locked=True)
+        )
     )
+    return _requeue_or_fail(expired, now)
+
+
+def _requeue_or_fail(expired: list[Job], now: datetime) -> tuple[list[int], list[int]]:
     requeued, failed = [], []
     for job in expired:
         if job.attempt < job.max_attempts:
@@ -306,39 +359,43 @@ async def requeue_expired(session: AsyncSession, *, now: datetime) -> tuple[list
 
 
 async def take_for_delivery(
-    session: AsyncSession, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+    session: AsyncSession,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    platforms: Collection[str] | None = None,
+    limit: int = 50,
 ) -> list[Job]:
     """Finished, undelivered jobs that are ours to deliver: ours already, or left by a bot
-    that stopped (lease released or expired). Takes the lease so no one else sends them."""
-    candidates = list(
-        await session.scalars(
-            select(Job.id)
-            .where(
-                Job.state.in_(FINISHED_STATES),
-                Job.delivered_at.is_(None),
-                or_(
-                    Job.lease_owner == owner,
-                    Job.lease_owner.is_(None),
-                    Job.lease_expires_at.is_(None),
-                    Job.lease_expires_at < now,
-                ),
-            )
-            .order_by(Job.id)
-            .limit(limit)
-        )
+    that stopped (lease released or expired), for one of `platforms` (those this process
+    has an adapter for; None: any). Takes the lease so no one else sends them.
+
+    One statement: the candidates are locked with SKIP LOCKED (PostgreSQL) and the UPDATE
+    checks again that they are still free, so two bots never take the same job."""
+    free = and_(
+        Job.state.in_(FINISHED_STATES),
+        Job.delivered_at.is_(None),
+        or_(
+            Job.lease_owner == owner,
+            Job.lease_owner.is_(None),
+            Job.lease_expires_at.is_(None),
+            Job.lease_expires_at < now,
+        ),
     )
-    if not candidates:
-        return []
-    await session.execute(
+    candidates = select(Job.id).where(free)
+    if platforms is not None:
+        if not platforms:
+            return []
+        candidates = candidates.where(Job.destination["platform"].as_string().in_(platforms))
+    candidates = candidates.order_by(Job.id).limit(limit).with_for_update(skip_locked=True)
+    taken = await session.scalars(
         update(Job)
-        .where(Job.id.in_(candidates), Job.delivered_at.is_(None))
+        .where(Job.id.in_(candidates.scalar_subquery()), free)
         .values(lease_owner=owner, lease_expires_at=now + lease)
+        .returning(Job)
     )
-    return list(
-        await session.scalars(
-            select(Job).where(Job.id.in_(candidates), Job.lease_owner == owner).order_by(Job.id)
-        )
-    )
+    return sorted(taken, key=lambda job: job.id)
 
 
 async def mark_delivered(session: AsyncSession, job_id: int, *, now: datetime) -> bool:

@@ -30,6 +30,8 @@ from bot.errors import UsageError
 from bot.replies import Error
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+# The PostgreSQL advisory lock that migrations run under (any fixed 64-bit number).
+MIGRATION_LOCK = 0x636C617373626F74  # "classbot"
 # How long one attempt waits for SQLite's write lock (another process may hold it). Under the
 # 3 s in which a platform wants its first answer; a write that still has no lock then tries
 # again with back-off until WRITE_DEADLINE_S.
@@ -240,19 +242,30 @@ class Store:
         return ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
 
     async def upgrade(self) -> bool:
-        """Bring the schema to the newest migration; returns whether anything ran."""
-        if await self.revision() == self.head():
+        """Bring the schema to the newest migration; returns whether anything ran.
+
+        On PostgreSQL the migration runs under a transaction-scoped advisory lock, and the
+        revision is read again once it is held: bot replicas that start together on a
+        fresh database take turns, the first migrates, the others find it done."""
+        head = self.head()
+        if await self.revision() == head:
             return False
         async with self.engine.begin() as conn:
-            await conn.run_sync(self._upgrade_sync)
-        return True
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            return await conn.run_sync(self._upgrade_sync, head)
 
-    def _upgrade_sync(self, connection: Connection) -> None:
+    def _upgrade_sync(self, connection: Connection, head: str | None) -> bool:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return False  # another process migrated while we waited for the lock
         config = alembic_config(self.url)
         # env.py uses this connection instead of opening its own (Alembic's cookbook
         # recipe for running migrations from async code).
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        return True
 
     async def close(self) -> None:
         # What the group writers were given (a usage event, a renamed student) is written

@@ -1,0 +1,3 @@
+"""Scale-out tests share the cluster fixture."""
+
+from tests.scale.support import cluster  # noqa: F401
