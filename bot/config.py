@@ -73,6 +73,22 @@ class Settings(BaseSettings):
     # A running job's lease; a job whose bot died is retried after it expires.
     job_lease_seconds: float = Field(default=60.0, ge=5)
 
+    # Where models run (bot/inference/hosted/backend.py): local worker processes, Hugging
+    # Face Inference Providers (hf), or an OpenAI-compatible server (openai); auto picks.
+    backend: Literal["auto", "local", "hf", "openai"] = "auto"
+    hf_provider: str = Field(default="auto", pattern=r"^[a-z0-9-]+$")
+    hf_bill_to: str = ""
+    openai_base_url: str = ""
+    openai_api_key: SecretStr | None = None
+    # The Inference Providers' router ({provider} is appended as a path segment).
+    inference_url: str = "https://router.huggingface.co"
+    # Hosted calls in flight at once, and how long one may take.
+    hosted_concurrency: int = Field(default=32, ge=1, le=512)
+    hosted_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    # The class budget of hosted jobs per day (0 = no limit): per student, and for the class.
+    hosted_daily_jobs_per_student: int = Field(default=50, ge=0)
+    hosted_daily_jobs_per_class: int = Field(default=1000, ge=0)
+
     discord_api_url: str = "https://discord.com/api/v10"
     # The privileged Server Members intent (enable it in the Developer Portal first): lets
     # rosters list a server's students.

@@ -235,6 +235,7 @@ GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
     params_type=GenerateParams,
     result_type=GenerateResult,
     runner="bot.jobs.tasks:run_generate",
+    hosted="bot.jobs.hosted.runners:generate",
     render=render,
     usage=usage,
     batch_key=lambda p: "generate:" + "|".join(p.models),

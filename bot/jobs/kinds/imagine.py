@@ -203,6 +203,7 @@ IMAGINE: JobKind[ImagineParams, ImagineResult] = JobKind(
     params_type=ImagineParams,
     result_type=ImagineResult,
     runner="bot.jobs.imagine_task:run_imagine",
+    hosted="bot.jobs.hosted.runners:imagine",
     render=render,
     usage=usage,
     batch_key=batch_key,
