@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import Card, as_plain_text
+from bot.replies import Card, Image, as_plain_text
 from tests.jobs.support import JobBot
 from tests.support.providers_stub import ProvidersStub
 
@@ -22,3 +22,72 @@ async def test_generate_streams_a_chat_completion_from_the_mapped_provider(
     assert seen.body["model"] == "tiny-chat"  # the provider's id from the Hub's mapping
     assert seen.body["max_tokens"] == 8
     assert seen.headers["Authorization"].startswith("Bearer hf_")
+
+
+async def test_a_seed_is_passed_and_gives_the_same_text_again(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    line = '/generate prompt:"Hello" seed:7 temperature:0.8 max_new_tokens:6'
+    first = await hosted_bot.generate(line)
+    second = await hosted_bot.generate(line)
+    await hosted_bot.idle(10)
+    a, b = hosted_bot.outbox.final(first), hosted_bot.outbox.final(second)
+    assert isinstance(a, Card) and isinstance(b, Card)
+    assert a.description == b.description
+    assert a.description != "the cat the cat the"
+    assert [s.body["seed"] for s in providers.requests("/chat/completions")] == [7, 7]
+    assert "seed 7" in as_plain_text(a)
+
+
+async def test_text_generation_on_hf_inference_uses_its_task_payload(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    job = await hosted_bot.generate(
+        '/generate prompt:"Hi" model:classbot-test/complete-tiny max_new_tokens:4'
+    )
+    await hosted_bot.idle(10)
+    reply = hosted_bot.outbox.final(job)
+    assert isinstance(reply, Card), as_plain_text(reply)
+    assert reply.description == "the cat the cat"
+    [seen] = providers.requests("/hf-inference/models/classbot-test/complete-tiny")
+    assert seen.body["inputs"] == "Hi"
+    assert seen.body["parameters"]["max_new_tokens"] == 4
+
+
+async def test_imagine_returns_the_providers_image_through_the_same_path(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    job = await hosted_bot.generate('/imagine prompt:"a red fox" seed:3 size:256')
+    await hosted_bot.idle(10)
+    reply = hosted_bot.outbox.final(job)
+    assert isinstance(reply, Image), as_plain_text(reply)
+    assert reply.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "seed 3" in reply.caption and "256×256" in reply.caption
+    [seen] = providers.requests("/hf-inference/models/classbot-test/draw-tiny")
+    assert seen.body["parameters"]["seed"] == 3
+    assert seen.body["parameters"]["height"] == 256
+
+
+async def test_compare_runs_both_models_at_once(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    providers.latency = 0.3
+    job = await hosted_bot.generate(
+        '/generate prompt:"Hi" compare:classbot-test/complete-tiny max_new_tokens:4'
+    )
+    await hosted_bot.idle(10)
+    reply = hosted_bot.outbox.final(job)
+    assert isinstance(reply, Card), as_plain_text(reply)
+    assert len(reply.fields) == 2
+    assert providers.most_in_flight == 2
+
+
+async def test_a_model_no_provider_serves_is_refused_before_queueing(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    reply = await hosted_bot.run('/generate prompt:"Hi" model:classbot-test/unserved')
+    text = as_plain_text(reply)
+    assert "not served by any Inference Provider" in text
+    reply = await hosted_bot.run('/generate prompt:"Hi" model:classbot-test/sentiment')
+    assert "served as: hf-inference (text-classification)" in as_plain_text(reply)
+    assert providers.requests() == []

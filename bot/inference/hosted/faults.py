@@ -109,9 +109,9 @@ def as_fault(error: BaseException, where: str, model: str, timeout: float) -> Ho
     if isinstance(error, HfHubHTTPError) and getattr(error, "response", None) is not None:
         return http_fault(error, where, model)
     if isinstance(error, InferenceTimeoutError | TimeoutError | asyncio.TimeoutError):
-        return HostedFault(f"{where} did not answer within {timeout:.0f} s. Try again.")
+        return HostedFault(f"{where} did not answer within {timeout:g} s. Try again.")
     if isinstance(error, httpx2.TimeoutException):
-        return HostedFault(f"{where} did not answer within {timeout:.0f} s. Try again.")
+        return HostedFault(f"{where} did not answer within {timeout:g} s. Try again.")
     if isinstance(error, httpx2.HTTPError):
         return HostedFault(f"I could not reach {where}. Try again in a minute.")
     if isinstance(error, ValueError) and "not supported" in str(error):
