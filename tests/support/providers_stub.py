@@ -152,18 +152,28 @@ class ProvidersStub:
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             fault = self._take_fault(path)
-            if self.latency or (fault and fault.delay):
-                await asyncio.sleep((fault.delay if fault else 0.0) or self.latency)
+            delay = (fault.delay if fault else 0.0) or self.latency
+            if delay and not await self._wait(request, delay):
+                with self._lock:
+                    self.abandoned += 1
+                return web.Response(status=499)
             if fault is not None:
                 return web.Response(status=fault.status, body=fault.body, headers=fault.headers)
             return await self._answer(request, path, body)
-        except (asyncio.CancelledError, ConnectionResetError):
-            with self._lock:
-                self.abandoned += 1
-            raise
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    @staticmethod
+    async def _wait(request: web.Request, seconds: float) -> bool:
+        """Sleep like a slow provider; False as soon as the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return False
+            await asyncio.sleep(min(0.02, left))
+        return True
 
     async def _answer(self, request: web.Request, path: str, body: Any) -> web.StreamResponse:
         if path == "/v1/models" and request.method == "GET":
