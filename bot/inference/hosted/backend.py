@@ -4,7 +4,8 @@
 Providers when HF_TOKEN is set, else the OpenAI-compatible server when its URL is set, else
 local workers on the CPU (with one warning). Clients are made per call: a streamed answer
 stays attached to its client until the client closes, so a long-lived client would keep
-every stream it ever read.
+every stream it ever read. They share one connection pool (`http`): a pool per call would
+pay for a new TLS context and connection on every job.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx2
 from huggingface_hub import AsyncInferenceClient, constants
+from huggingface_hub.utils import get_async_session
 from huggingface_hub.inference._providers import PROVIDERS
 
 from bot.config import Settings
@@ -72,6 +75,7 @@ class HostedBackend:
     name: HostedName
     settings: Settings
     _slots: asyncio.Semaphore | None = field(default=None, init=False)
+    _http: httpx2.AsyncClient | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.name == "hf":
@@ -83,6 +87,18 @@ class HostedBackend:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.hosted_concurrency)
         return self._slots
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The connection pool every call of this backend shares."""
+        if self._http is None:
+            self._http = get_async_session()
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     @property
     def secrets(self) -> list[str]:
@@ -100,6 +116,13 @@ class HostedBackend:
         return f"Inference Providers ({provider})"
 
     def client(self, route: Route) -> AsyncInferenceClient:
+        client = self._client(route)
+        # Closing the call's client then closes its streams, not the shared pool (the client
+        # only closes a pool it made itself).
+        client._async_client = self.http
+        return client
+
+    def _client(self, route: Route) -> AsyncInferenceClient:
         s = self.settings
         timeout = s.hosted_timeout_seconds
         if self.name == "openai":
