@@ -12,8 +12,8 @@ import pytest
 
 from tests.jobs.support import JobBot
 from tests.support.botdriver import FakeClock, running_bot, settings_for_tests
-from tests.support.outbox import RecordingOutbox
 from tests.support.hub_stub import HubStub
+from tests.support.outbox import RecordingOutbox
 from tests.support.providers_stub import ProvidersStub, hub_records
 
 TOKEN = "hf_classbot_secret_token_123456"
@@ -26,7 +26,10 @@ def providers_session(hub_stub: HubStub) -> Iterator[ProvidersStub]:
     records.update(added)
     stub = ProvidersStub().start()
     stub.tasks.update(
-        {"classbot-test/draw-tiny": "text-to-image", "classbot-test/sentiment": "text-classification"}
+        {
+            "classbot-test/draw-tiny": "text-to-image",
+            "classbot-test/sentiment": "text-classification",
+        }
     )
     try:
         yield stub

@@ -239,13 +239,14 @@ class ProvidersStub:
             size = int(params.get("height") or 64)
             return web.Response(body=png(size, params.get("seed")), content_type="image/png")
         if task == "text-classification":
-            return web.json_response([[{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]])
+            return web.json_response(
+                [[{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]]
+            )
         n = int(params.get("max_new_tokens") or 20)
         greedy = not params.get("do_sample")
         words = words_for(str(inputs), model, params.get("seed"), greedy, n)
         details = {"finish_reason": "length", "generated_tokens": n, "seed": params.get("seed")}
         return web.json_response([{"generated_text": " ".join(words), "details": details}])
-
 
 
 # The Hub's records for the models the hosted tests use (served by the Hub stand-in).

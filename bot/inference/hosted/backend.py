@@ -17,8 +17,8 @@ from typing import Literal
 
 import httpx2
 from huggingface_hub import AsyncInferenceClient, constants
-from huggingface_hub.utils import get_async_session
 from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.utils._http import get_async_session
 
 from bot.config import Settings
 from bot.inference.devices import accelerator
@@ -61,7 +61,7 @@ def point_router(base: str) -> None:
     huggingface_hub reads `INFERENCE_PROXY_TEMPLATE` at each call, except hf-inference's
     helpers, which keep the URL they were built with."""
     template = base.rstrip("/") + "/{provider}"
-    if constants.INFERENCE_PROXY_TEMPLATE == template:
+    if template == constants.INFERENCE_PROXY_TEMPLATE:
         return
     constants.INFERENCE_PROXY_TEMPLATE = template
     for helper in PROVIDERS["hf-inference"].values():

@@ -43,7 +43,7 @@ def pick_route(
         for entry in entries:
             if provider not in ("auto", entry.provider) or entry.task != wanted:
                 continue
-            if wanted in PROVIDERS.get(entry.provider, {}):  # type: ignore[call-overload]
+            if wanted in PROVIDERS.get(entry.provider, {}):
                 return Route(entry.provider, wanted)
     return None
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from bot.inference.hosted.backend import HostedBackend
 from bot.inference.hosted.faults import HostedFault, scrub
-from bot.jobs.hosted.runners import HostedCall, HostedRunner
 from bot.jobs import wire
+from bot.jobs.hosted.runners import HostedCall, HostedRunner
 from bot.jobs.kinds.base import AnyKind
 from bot.jobs.links import LinkBase, LinkFactory, WorkerLink
 

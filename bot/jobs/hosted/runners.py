@@ -52,7 +52,9 @@ class HostedCall:
             return OPENAI_ROUTE
         return await route_for(model, task, self.backend.settings.hf_provider)
 
-    async def call(self, route: Route, model: str, work: Callable[[AsyncInferenceClient], Awaitable[Any]]) -> Any:
+    async def call(
+        self, route: Route, model: str, work: Callable[[AsyncInferenceClient], Awaitable[Any]]
+    ) -> Any:
         """Run `work` with a client for `route` inside one of the backend's slots; faults
         become HostedFault. A rate limit with a short Retry-After is waited out once, with
         the wait shown."""
@@ -96,8 +98,11 @@ async def generate(call: HostedCall) -> GenerateResult:
         tail = text[-LIVE_CHARS:]
         call.progress(done, total, f"generating: {done}/{total} tokens\n…{tail}")
 
+    def live_for(index: int) -> Callable[[str, int], None]:
+        return lambda text, tokens: live(index, text, tokens)
+
     outputs = await asyncio.gather(
-        *(_one_run(call, params.prompt, run, lambda t, n, i=i: live(i, t, n)) for i, run in enumerate(params.runs))
+        *(_one_run(call, params.prompt, run, live_for(i)) for i, run in enumerate(params.runs))
     )
     return GenerateResult(tuple(outputs))
 
@@ -153,8 +158,9 @@ async def _chat(
     parts: list[str] = []
     tokens, finish, used = 0, None, None
     async for chunk in stream:
-        if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens:
-            used = int(chunk.usage.completion_tokens)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None and usage.completion_tokens:
+            used = int(usage.completion_tokens)
         for choice in chunk.choices or []:
             piece = choice.delta.content if choice.delta is not None else None
             if piece:
