@@ -79,7 +79,10 @@ def build_services(
     outboxes: dict[str, Outbox] = {}
     # Decided once (a warning at most once): everything below reads the chosen backend.
     backend = choose_backend(settings)
-    settings = settings.model_copy(update={"backend": backend})
+    # Hosted jobs are one HTTP call each: batching them buys nothing, and waiting for a
+    # burst to batch (the engine's linger) would only delay them.
+    hosted = {} if backend == "local" else {"max_batch_size": 1}
+    settings = settings.model_copy(update={"backend": backend, **hosted})
     # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
     hub = HubClient(settings, clock=clock)
     guard = ModelGuard(settings, hub) if backend == "local" else HostedGuard(settings, hub, backend)

@@ -87,3 +87,25 @@ async def test_openai_backend_serves_generate_by_the_servers_model_names(
         assert "does not serve gpt-9" in refused and "tiny-chat" in refused
         refused = as_plain_text(await bot.run('/imagine prompt:"a fox"'))
         assert "serves text models only" in refused
+
+
+async def test_a_request_in_flight_at_a_restart_is_reissued_and_delivered_once(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    providers.latency = 3.0
+    async with hosted_job_bot(tmp_path, providers) as bot:
+        bot.engine.stop_grace = 0.2
+        job = await bot.generate('/generate prompt:"Hi" max_new_tokens:3')
+        await until(lambda: providers.in_flight == 1, 5, "the request to start")
+        first_outbox = bot.outbox
+    # The bot stopped with the request in flight: it was abandoned, the job went back.
+    assert first_outbox.finals() == []
+    await until(lambda: providers.abandoned == 1, 5, "the stand-in to see the request dropped")
+    providers.latency = 0.0
+    async with hosted_job_bot(tmp_path, providers) as bot:
+        await bot.idle(10)
+        reply = bot.outbox.final(job)  # exactly one result
+        assert isinstance(reply, Card), as_plain_text(reply)
+        jobs = await bot.jobs()
+        assert jobs[job].state == "succeeded"
+    assert len(providers.requests("/chat/completions")) == 2
