@@ -187,6 +187,10 @@ class ModelGuard:
             self._hub = HubClient(self.settings)
         return self._hub
 
+    def runs_on(self, model_id: str) -> str:
+        """Where an approved model runs, as /help and the model pages say it."""
+        return "this class's own machine (the bot's model workers)"
+
     # -- the check ---------------------------------------------------------------------------
 
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:

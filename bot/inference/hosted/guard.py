@@ -36,6 +36,14 @@ class HostedGuard(ModelGuard):
         super().__init__(settings, hub)
         self.backend = backend
         self._served: tuple[float, list[str]] | None = None
+        # The provider each approved model was found on (what the model page names).
+        self._providers: dict[str, str] = {}
+
+    def runs_on(self, model_id: str) -> str:
+        if self.backend == "openai":
+            return "the class's model server (OpenAI-compatible)"
+        provider = self._providers.get(model_id, self.settings.hf_provider)
+        return f"Hugging Face Inference Providers ({provider})"
 
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:
         name = name.strip()
@@ -56,7 +64,8 @@ class HostedGuard(ModelGuard):
             raise self._hub_refusal(name, error, need) from None
         mapping = info.inference_provider_mapping or []
         provider = self.settings.hf_provider
-        if pick_route(mapping, need.task, provider) is None:
+        route = pick_route(mapping, need.task, provider)
+        if route is None:
             where = "any Inference Provider" if provider == "auto" else f"the provider {provider}"
             served = served_tasks(mapping)
             what = f"{info.id} is not served by {where} for {need.task}"
@@ -68,6 +77,7 @@ class HostedGuard(ModelGuard):
             )
         if info.id != name:  # renamed: the lists apply to the new name too
             self._check_lists(info.id, need)
+        self._providers[info.id] = route.provider
         params = param_count(info.safetensors.total) if info.safetensors is not None else None
         return ApprovedModel(id=info.id, source="hub", params=params or 0)
 
