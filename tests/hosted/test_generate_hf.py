@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import Card, Image, as_plain_text
+from bot.replies import Card, Image, Progress, as_plain_text
 from tests.jobs.support import JobBot
 from tests.support.providers_stub import ProvidersStub
 
@@ -91,3 +91,18 @@ async def test_a_model_no_provider_serves_is_refused_before_queueing(
     reply = await hosted_bot.run('/generate prompt:"Hi" model:classbot-test/sentiment')
     assert "served as: hf-inference (text-classification)" in as_plain_text(reply)
     assert providers.requests() == []
+
+
+async def test_streamed_text_shows_live_while_it_arrives(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    providers.chunk_delay = 0.05
+    job = await hosted_bot.generate('/generate prompt:"Hi" max_new_tokens:10')
+    await hosted_bot.idle(10)
+    live = [
+        r.label
+        for r in hosted_bot.outbox.for_job(job)
+        if isinstance(r, Progress) and r.label.startswith("generating:")
+    ]
+    assert any("…the cat" in label and "/10 tokens" in label for label in live), live
+    assert isinstance(hosted_bot.outbox.final(job), Card)

@@ -68,6 +68,7 @@ def png(size: int, seed: int | None) -> bytes:
 class ProvidersStub:
     def __init__(self, *, served: list[str] | None = None) -> None:
         self.latency = 0.0
+        self.chunk_delay = 0.0  # between streamed chunks
         self.served = served or ["tiny-chat"]  # what the OpenAI-compatible server lists
         self.tasks: dict[str, str] = {}  # hf-inference model id → task
         self.seen: list[Seen] = []
@@ -118,6 +119,7 @@ class ProvidersStub:
             self.seen.clear()
             self.faults.clear()
             self.latency = 0.0
+            self.chunk_delay = 0.0
             self.most_in_flight = 0
             self.abandoned = 0
 
@@ -227,6 +229,8 @@ class ProvidersStub:
                 ],
             }
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
