@@ -3,6 +3,10 @@
 A hosted runner gets one job (`HostedCall`) and returns the kind's result, or raises
 (HostedFault and friends, which the link turns into the job's failure). It runs in the bot's
 event loop: cancelling its task abandons the HTTP request.
+
+A new job kind runs hosted by naming its runner next to its local one
+(`JobKind(..., runner="bot.jobs.tasks:run_x", hosted="module:function")`); a task runner is
+usually one line around `HostedCall.run_task` and the client's method for that task.
 """
 
 from __future__ import annotations
@@ -76,6 +80,14 @@ class HostedCall:
                 self.progress(0, 0, f"{where} asks us to wait {wait:.0f} s (rate limit); retrying")
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+    async def run_task(
+        self, model: str, task: str, work: Callable[[AsyncInferenceClient], Awaitable[Any]]
+    ) -> Any:
+        """The seam for a task kind (/run): find where `model` runs `task`, then `work(client)`
+        calls the client's method for that task (`client.text_classification(text,
+        model=model)`, ...) under the backend's bound, faults made plain."""
+        return await self.call(await self.route(model, task), model, work)
 
 
 HostedRunner = Callable[[HostedCall], Awaitable[JsonData]]
