@@ -82,7 +82,7 @@ async def test_openai_backend_serves_generate_by_the_servers_model_names(
         assert reply.description == "the cat the cat"
         [seen] = providers.requests("/v1/chat/completions")
         assert seen.path == "/v1/chat/completions"
-        assert seen.headers["Authorization"] == "Bearer sk-local-secret"
+        assert seen.headers["authorization"] == "Bearer sk-local-secret"
         refused = as_plain_text(await bot.run('/generate prompt:"Hi" model:gpt-9'))
         assert "does not serve gpt-9" in refused and "tiny-chat" in refused
         refused = as_plain_text(await bot.run('/imagine prompt:"a fox"'))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.replies import Card, Image, Progress, as_plain_text
+from tests.hosted.conftest import hosted_job_bot
 from tests.jobs.support import JobBot
 from tests.support.providers_stub import ProvidersStub
 
@@ -21,7 +24,7 @@ async def test_generate_streams_a_chat_completion_from_the_mapped_provider(
     assert seen.body["stream"] is True
     assert seen.body["model"] == "tiny-chat"  # the provider's id from the Hub's mapping
     assert seen.body["max_tokens"] == 8
-    assert seen.headers["Authorization"].startswith("Bearer hf_")
+    assert seen.headers["authorization"].startswith("Bearer hf_")
 
 
 async def test_a_seed_is_passed_and_gives_the_same_text_again(
@@ -106,3 +109,19 @@ async def test_streamed_text_shows_live_while_it_arrives(
     ]
     assert any("…the cat" in label and "/10 tokens" in label for label in live), live
     assert isinstance(hosted_bot.outbox.final(job), Card)
+
+
+async def test_a_named_provider_and_billing_organisation(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    async with hosted_job_bot(
+        tmp_path, providers, hf_provider="hf-inference", hf_bill_to="my-school"
+    ) as bot:
+        refused = as_plain_text(await bot.run('/generate prompt:"Hi"'))
+        assert "not served by the provider hf-inference" in refused
+        assert "together (conversational)" in refused
+        job = await bot.generate('/generate prompt:"Hi" model:classbot-test/complete-tiny')
+        await bot.idle(10)
+        assert isinstance(bot.outbox.final(job), Card)
+        [seen] = providers.requests("/hf-inference/")
+        assert seen.headers["x-hf-bill-to"] == "my-school"

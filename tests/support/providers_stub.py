@@ -35,7 +35,7 @@ WORDS = ("the", "cat", "sat", "on", "a", "warm", "mat", "and", "dreamed", "of", 
 class Seen:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: Any
     at: float = field(default_factory=time.monotonic)  # when it arrived
 
@@ -150,7 +150,8 @@ class ProvidersStub:
             body = raw
         path = request.path
         with self._lock:
-            self.seen.append(Seen(request.method, path, dict(request.headers), body))
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            self.seen.append(Seen(request.method, path, headers, body))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

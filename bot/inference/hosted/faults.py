@@ -114,7 +114,11 @@ def as_fault(error: BaseException, where: str, model: str, timeout: float) -> Ho
         return HostedFault(f"{where} did not answer within {timeout:g} s. Try again.")
     if isinstance(error, httpx2.HTTPError):
         return HostedFault(f"I could not reach {where}. Try again in a minute.")
-    if isinstance(error, ValueError) and "not supported" in str(error):
+    if isinstance(error, ValueError) and "api_key" in str(error):
+        return HostedFault(
+            f"{where}: the bot has no token to call it with. Ask your instructor to set HF_TOKEN."
+        )
+    if isinstance(error, ValueError) and "support" in str(error):
         return HostedFault(
             f"{where} does not serve {model} for this task. Pick another model, or leave "
             "model: out."

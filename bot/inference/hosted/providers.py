@@ -21,6 +21,11 @@ PROVIDER_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Routes found so far, by (model, command task, provider setting): huggingface_hub keeps the
+# mapping it fetched for the life of the process, so a route found once stays right as long.
+_ROUTES: dict[tuple[str, str, str], Route] = {}
+
+
 @dataclass(frozen=True)
 class Route:
     """Where one model runs for one task: the provider and the provider's task."""
@@ -64,6 +69,9 @@ async def route_for(model: str, task: str, provider: str) -> Route:
 
     from bot.inference.hosted.faults import HostedFault
 
+    known = _ROUTES.get((model, task, provider))
+    if known is not None:
+        return known  # both lookups below are cached for good by huggingface_hub
     try:
         mapping = await asyncio.to_thread(_fetch_inference_provider_mapping, model)
     except ValueError:  # the Hub knows the model but no provider serves it
@@ -74,4 +82,5 @@ async def route_for(model: str, task: str, provider: str) -> Route:
         raise HostedFault(f"{model} is not served by {where} for {task}. Pick another model.")
     if route.provider == "hf-inference":
         await asyncio.to_thread(_check_supported_task, model, route.task)
+    _ROUTES[(model, task, provider)] = route
     return route
