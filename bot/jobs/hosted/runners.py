@@ -36,6 +36,7 @@ from bot.jobs.kinds.imagine import ImagineParams, ImagineResult
 
 # Live text shows this much of the end of what has arrived so far.
 LIVE_CHARS = 300
+LIVE_INTERVAL = 0.25
 MAX_SEED = 2**31 - 1
 _FINISH = {"stop": "eos", "eos_token": "eos", "stop_sequence": "eos", "length": "length"}
 
@@ -104,8 +105,15 @@ async def generate(call: HostedCall) -> GenerateResult:
     counts = [0] * len(params.runs)
     texts = [""] * len(params.runs)
 
+    shown = [0.0]
+
     def live(index: int, text: str, tokens: int) -> None:
         counts[index], texts[index] = tokens, text
+        now = time.monotonic()
+        # Chat edits are throttled further by the relay; this spares it a message per token.
+        if now - shown[0] < LIVE_INTERVAL:
+            return
+        shown[0] = now
         done = sum(counts)
         tail = text[-LIVE_CHARS:]
         call.progress(done, total, f"generating: {done}/{total} tokens\n…{tail}")
