@@ -46,6 +46,8 @@ class HostedLink(LinkBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._jobs: dict[int, asyncio.Task[None]] = {}
+        # Cancels that came before their job's task was made (the batch had not begun yet).
+        self._cancel_early: set[int] = set()
         self._batches: set[asyncio.Task[None]] = set()
 
     @property
@@ -73,6 +75,8 @@ class HostedLink(LinkBase):
             job = self._jobs.get(int(message["id"]))
             if job is not None:
                 job.cancel()  # abandons the HTTP request under way
+            else:
+                self._cancel_early.add(int(message["id"]))
         elif message["op"] == "stop":
             self.stop()
         return True
@@ -106,6 +110,7 @@ class HostedLink(LinkBase):
         finally:
             for job_id, _ in jobs:
                 self._jobs.pop(job_id, None)
+                self._cancel_early.discard(job_id)
             if self._running:
                 self._emit(generation, {"op": "batch_done", "batch": message["batch"]})
 
@@ -118,6 +123,9 @@ class HostedLink(LinkBase):
                 {"op": "progress", "id": job_id, "step": step, "total": total, "label": label},
             )
 
+        if job_id in self._cancel_early:
+            self._result(generation, job_id, "cancelled", None, None)
+            return
         call = HostedCall(self.backend, job_id, params, progress)
         try:
             result = await runner(call)
