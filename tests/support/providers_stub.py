@@ -113,6 +113,7 @@ class ProvidersStub:
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+        self._loop.close()
 
     def reset(self) -> None:
         with self._lock:

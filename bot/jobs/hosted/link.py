@@ -90,6 +90,11 @@ class HostedLink(LinkBase):
         for task in [*self._jobs.values(), *self._batches]:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(task.cancel)
+        if self.index == 0:
+            # The links stop together (the pool stops them all): one closes the shared
+            # connection pool; a link started again later opens a new one.
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(self.backend.aclose(), loop)
 
     async def _run_batch(self, message: wire.Run, generation: int) -> None:
         kind = self.kinds.get(message["kind"])
