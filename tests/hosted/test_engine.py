@@ -109,3 +109,17 @@ async def test_a_request_in_flight_at_a_restart_is_reissued_and_delivered_once(
         jobs = await bot.jobs()
         assert jobs[job].state == "succeeded"
     assert len(providers.requests("/chat/completions")) == 2
+
+
+async def test_calls_in_flight_stay_within_the_backends_bound(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    providers.latency = 0.2
+    async with hosted_job_bot(tmp_path, providers, hosted_concurrency=3) as bot:
+        jobs = [
+            await bot.generate(f'/generate prompt:"Hi {i}" max_new_tokens:2', user=f"s{i}")
+            for i in range(8)
+        ]
+        await bot.idle(15)
+        assert all(isinstance(bot.outbox.final(j), Card) for j in jobs)
+    assert providers.most_in_flight == 3
