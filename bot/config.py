@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -145,6 +152,17 @@ class Settings(BaseSettings):
             raise ValueError("use a sqlite:/// or postgresql:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _backend_has_what_it_needs(self) -> Settings:
+        if self.backend == "hf" and self.hf_token is None:
+            raise ValueError("CLASSBOT_BACKEND=hf needs HF_TOKEN (a Hugging Face token)")
+        if self.backend == "openai" and not self.openai_base_url:
+            raise ValueError(
+                "CLASSBOT_BACKEND=openai needs CLASSBOT_OPENAI_BASE_URL "
+                "(e.g. http://gpu-box:8000/v1)"
+            )
+        return self
+
 
 def env_name(field: str) -> str:
     """The environment variable that sets a field, as a user would type it."""
@@ -162,7 +180,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            field = str(item["loc"][0]) if item["loc"] else "?"
+            if not item["loc"]:  # a rule across settings: its message names them
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(item["loc"][0])
             name = env_name(field) if field in Settings.model_fields else field
             shown = "" if "token" in field or "secret" in field else f" (got {item.get('input')!r})"
             problems.append(f"{name}: {item['msg']}{shown}")

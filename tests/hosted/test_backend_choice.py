@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.config import ConfigError, load_settings
 from bot.inference.guard import ModelGuard
 from bot.inference.hosted.backend import choose_backend
 from bot.inference.hosted.guard import HostedGuard
@@ -23,7 +24,7 @@ from tests.support.botdriver import running_bot, settings_for_tests
         ({"device": "cpu", "hf_token": "hf_x"}, "hf"),
         ({"device": "cpu", "openai_base_url": "http://gpu-box:8000/v1"}, "openai"),
         ({"device": "cpu"}, "local"),
-        ({"device": "cuda", "backend": "hf"}, "hf"),
+        ({"device": "cuda", "backend": "hf", "hf_token": "hf_x"}, "hf"),
         ({"device": "cpu", "hf_token": "hf_x", "backend": "local"}, "local"),
     ],
 )
@@ -50,3 +51,14 @@ async def test_a_cpu_bot_with_a_token_runs_hosted(tmp_path: Path) -> None:
         await bot.app.start()
         links = bot.app.queue.pool.links if bot.app.queue.pool else []
         assert links and all(isinstance(link, HostedLink) for link in links)
+
+
+def test_a_hosted_backend_without_its_credentials_stops_the_bot_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HF_TOKEN", "CLASSBOT_HF_TOKEN", "CLASSBOT_OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="CLASSBOT_BACKEND=hf needs HF_TOKEN"):
+        load_settings(_env_file=None, backend="hf")
+    with pytest.raises(ConfigError, match="needs CLASSBOT_OPENAI_BASE_URL"):
+        load_settings(_env_file=None, backend="openai")
