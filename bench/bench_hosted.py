@@ -63,7 +63,6 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             hosted_daily_jobs_per_student=0,
             hosted_daily_jobs_per_class=0,
             max_queued_jobs_per_user=100,
-            hosted_concurrency=64,
         ) as bot:
             bot.engine.relay.interval = 1.0  # as in production: progress edits are throttled
             await _wait(bot, [await _submit(bot, -1)])  # warm: mapping, first connection

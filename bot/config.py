@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # The Inference Providers' router ({provider} is appended as a path segment).
     inference_url: str = "https://router.huggingface.co"
     # Hosted calls in flight at once, and how long one may take.
-    hosted_concurrency: int = Field(default=32, ge=1, le=512)
+    hosted_concurrency: int = Field(default=64, ge=1, le=512)
     hosted_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
     # The class budget of hosted jobs per day (0 = no limit): per student, and for the class.
     hosted_daily_jobs_per_student: int = Field(default=50, ge=0)
