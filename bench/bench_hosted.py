@@ -60,8 +60,6 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         async with hosted_job_bot(
             Path(tmp),
             stub,
-            hosted_daily_jobs_per_student=0,
-            hosted_daily_jobs_per_class=0,
             max_queued_jobs_per_user=100,
         ) as bot:
             bot.engine.relay.interval = 1.0  # as in production: progress edits are throttled

@@ -123,3 +123,16 @@ async def test_calls_in_flight_stay_within_the_backends_bound(
         await bot.idle(15)
         assert all(isinstance(bot.outbox.final(j), Card) for j in jobs)
     assert providers.most_in_flight == 3
+
+
+async def test_the_budget_counts_on_postgresql(
+    tmp_path: Path, providers: ProvidersStub, postgres_url: str
+) -> None:
+    async with hosted_job_bot(
+        tmp_path, providers, database_url=postgres_url, hosted_daily_jobs_per_student=1
+    ) as bot:
+        job = await bot.generate('/generate prompt:"Hi" max_new_tokens:2')
+        await bot.idle(10)
+        assert isinstance(bot.outbox.final(job), Card)
+        refused = as_plain_text(await bot.run('/generate prompt:"Hi" max_new_tokens:2'))
+        assert "used your 1 hosted model runs for today" in refused

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, case, func, not_, select
 
 from bot.config import Settings
 from bot.errors import UsageError
@@ -41,21 +41,24 @@ class BudgetedQueue:
         start = datetime.combine(local.date(), time(), self.zone)
         return start, start + timedelta(days=1)
 
-    async def _used(self, guild_pk: int, user_pk: int | None, since: datetime) -> int:
+    async def _used(self, guild_pk: int, user_pk: int, since: datetime) -> tuple[int, int]:
+        """(the class's jobs, the student's jobs) since `since`, in one query."""
         never_ran = and_(Job.state == "cancelled", Job.started_at.is_(None))
-        query = select(func.count(Job.id)).where(
+        mine = func.coalesce(func.sum(case((Job.user_id == user_pk, 1), else_=0)), 0)
+        query = select(func.count(Job.id), mine).where(
             Job.guild_id == guild_pk, Job.created_at >= since, not_(never_ran)
         )
-        if user_pk is not None:
-            query = query.where(Job.user_id == user_pk)
         async with self.store.session() as session:
-            return int((await session.execute(query)).scalar_one())
+            row = (await session.execute(query)).one()
+        return int(row[0]), int(row[1])
 
     async def submit(self, request: JobRequest) -> Ticket:
-        if self.per_student or self.per_class:
+        student = request.priority == 0
+        if self.per_class or (student and self.per_student):
             start, tomorrow = self._day()
             reset = f"The count starts again at midnight ({tomorrow:%H:%M %Z})."
-            if self.per_class and await self._used(request.guild_pk, None, start) >= self.per_class:
+            in_class, used = await self._used(request.guild_pk, request.user_pk, start)
+            if self.per_class and in_class >= self.per_class:
                 raise UsageError(
                     Error(
                         what=f"This class has used its {self.per_class} hosted model runs "
@@ -64,17 +67,13 @@ class BudgetedQueue:
                         "CLASSBOT_HOSTED_DAILY_JOBS_PER_CLASS.",
                     )
                 )
-            student = request.priority == 0
-            if student and self.per_student:
-                used = await self._used(request.guild_pk, request.user_pk, start)
-                if used >= self.per_student:
-                    raise UsageError(
-                        Error(
-                            what=f"You have used your {self.per_student} hosted model runs "
-                            "for today.",
-                            todo=f"{reset} Until then, /search and the model pages still work.",
-                        )
+            if student and self.per_student and used >= self.per_student:
+                raise UsageError(
+                    Error(
+                        what=f"You have used your {self.per_student} hosted model runs for today.",
+                        todo=f"{reset} Until then, /search and the model pages still work.",
                     )
+                )
         return await self.queue.submit(request)
 
     def release(self, job_id: int) -> None:
