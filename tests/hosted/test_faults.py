@@ -11,6 +11,7 @@ import pytest
 from bot.replies import Card, Progress, as_plain_text
 from tests.hosted.conftest import TOKEN, hosted_job_bot
 from tests.jobs.support import JobBot
+from tests.support.hub_stub import HubStub
 from tests.support.providers_stub import ProvidersStub
 
 CHAT = "/together/v1/chat/completions"
@@ -80,3 +81,15 @@ async def test_garbage_is_a_plain_reply(hosted_bot: JobBot, providers: Providers
     providers.fail("/hf-inference/models/classbot-test/draw-tiny", 200, body=b"not an image")
     text = await _final_text(hosted_bot, '/imagine prompt:"a fox" seed:1')
     assert "sent back an answer I could not read" in text
+
+
+async def test_a_hub_fault_while_finding_the_provider_is_a_plain_reply(
+    hosted_bot: JobBot, providers: ProvidersStub, fresh_hub_stub: HubStub
+) -> None:
+    model = "classbot-test/chat-flaky"
+    await hosted_bot.driver.app.services.guard.check(model)  # the guard's answer is cached
+    fresh_hub_stub.inject(f"/api/models/{model}", status=500, times=10)
+    text = await _final_text(hosted_bot, f'/generate prompt:"Hi" model:{model}')
+    assert "answered with an error (500)" in text
+    assert "Something went wrong" not in text
+    assert providers.requests() == []

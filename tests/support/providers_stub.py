@@ -263,6 +263,12 @@ HOSTED_MODELS: dict[str, dict[str, Any]] = {
             "together": {"status": "live", "providerId": "tiny-chat", "task": "conversational"}
         },
     },
+    "classbot-test/chat-flaky": {
+        "pipeline_tag": "text-generation",
+        "inferenceProviderMapping": {
+            "together": {"status": "live", "providerId": "tiny-chat", "task": "conversational"}
+        },
+    },
     "classbot-test/complete-tiny": {
         "pipeline_tag": "text-generation",
         "inferenceProviderMapping": {

@@ -53,9 +53,16 @@ class HostedCall:
     progress: Progress
 
     async def route(self, model: str, task: str) -> Route:
-        if self.backend.name == "openai":
+        backend = self.backend
+        if backend.name == "openai":
             return OPENAI_ROUTE
-        return await route_for(model, task, self.backend.settings.hf_provider)
+        try:
+            return await route_for(model, task, backend.settings.hf_provider)
+        except HostedFault:
+            raise
+        except Exception as error:  # the Hub's lookup failed: say so as plainly as a call
+            fault = as_fault(error, backend.where(), model, backend.settings.hub_timeout_seconds)
+            raise HostedFault(scrub(fault.message, backend.secrets)) from None
 
     async def call(
         self, route: Route, model: str, work: Callable[[AsyncInferenceClient], Awaitable[Any]]
