@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.replies import Card, Image, Progress, as_plain_text
+from bot.replies import Card, Error, Image, Progress, as_plain_text
 from tests.hosted.conftest import hosted_job_bot
 from tests.jobs.support import JobBot
 from tests.support.providers_stub import ProvidersStub
@@ -125,3 +125,21 @@ async def test_a_named_provider_and_billing_organisation(
         assert isinstance(bot.outbox.final(job), Card)
         [seen] = providers.requests("/hf-inference/")
         assert seen.headers["x-hf-bill-to"] == "my-school"
+
+
+async def test_imagine_keeps_its_word_filter_audit_and_reroll(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    refused = await hosted_bot.run('/imagine prompt:"a sh1t castle" seed:1')
+    assert isinstance(refused, Error)
+    assert providers.requests() == []  # the filter runs before anything is sent
+    job = await hosted_bot.generate('/imagine prompt:"a red fox" seed:3 size:256')
+    await hosted_bot.idle(10)
+    again = await hosted_bot.generate(f"/imagine reroll job:{job}")
+    await hosted_bot.idle(10)
+    reply = hosted_bot.outbox.final(again)
+    assert isinstance(reply, Image), as_plain_text(reply)
+    seeds = [s.body["parameters"]["seed"] for s in providers.requests("/draw-tiny")]
+    assert seeds[0] == 3 and seeds[1] != 3
+    audit = as_plain_text(await hosted_bot.run("/imagine audit", user="tom", role="instructor"))
+    assert "a red fox" in audit and "succeeded" in audit
