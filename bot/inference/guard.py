@@ -189,7 +189,9 @@ class ModelGuard:
 
     def runs_on(self, model_id: str) -> str:
         """Where an approved model runs, as /help and the model pages say it."""
-        return "this class's own machine (the bot's model workers)"
+        if self.settings.queue_backend == "rq":
+            return "the class's model workers (classbot worker machines)"
+        return "this bot's own machine (its model workers)"
 
     # -- the check ---------------------------------------------------------------------------
 
