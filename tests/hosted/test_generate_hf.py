@@ -143,3 +143,16 @@ async def test_imagine_keeps_its_word_filter_audit_and_reroll(
     assert seeds[0] == 3 and seeds[1] != 3
     audit = as_plain_text(await hosted_bot.run("/imagine audit", user="tom", role="instructor"))
     assert "a red fox" in audit and "succeeded" in audit
+
+
+async def test_the_card_shows_what_a_chat_completion_applied(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    job = await hosted_bot.generate(
+        '/generate prompt:"Hi" seed:2 top_k:20 repetition_penalty:1.3 max_new_tokens:4'
+    )
+    await hosted_bot.idle(10)
+    text = as_plain_text(hosted_bot.outbox.final(job))
+    assert "no top-k" in text and "repetition penalty" not in text
+    [seen] = providers.requests("/chat/completions")
+    assert "top_k" not in seen.body and seen.body["seed"] == 2

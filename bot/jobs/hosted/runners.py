@@ -159,9 +159,14 @@ async def _one_run(
         finish=_FINISH.get(finish or "", finish or "eos"),
         seconds=round(time.monotonic() - started, 3),
         seed=seed,
-        settings=Decoding.from_json({**s.to_json(), "seed": seed}),
+        settings=Decoding.from_json({**s.to_json(), **_unsent(route), "seed": seed}),
         device=call.backend.where(route),
     )
+
+
+def _unsent(route: Route) -> dict[str, Any]:
+    """Settings a chat completion has no field for: the card shows them as not applied."""
+    return {"top_k": 0, "repetition_penalty": 1.0} if route.task == "conversational" else {}
 
 
 async def _chat(
