@@ -20,7 +20,13 @@ from bot.identity import Role
 from bot.inference.class_filter import FILTER_KIND, change_words, check_texts
 from bot.inference.devices import accelerator
 from bot.inference.guard import TEXT_TO_IMAGE, ModelRefused
-from bot.inference.image import CLASS_SIZES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from bot.inference.image_limits import (
+    CLASS_SIZES,
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_STEPS,
+)
 from bot.jobs.commands import clip, queued_reply, submit_job
 from bot.jobs.kinds.imagine import IMAGINE, KIND, ImagineParams
 from bot.replies import Error, Reply, Table, Text

@@ -4,6 +4,8 @@ transcript): /generate and /imagine answer, and the token shows nowhere, DEBUG l
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.hosted.conftest import TOKEN
@@ -17,8 +19,8 @@ LINES = [
 ]
 
 
-def run_console(tmp_path: Path, providers: ProvidersStub, log_file: Path) -> tuple[str, str]:
-    env = {
+def console_env(tmp_path: Path, providers: ProvidersStub, log_file: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(REPO),
         "CLASSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'class.db'}",
@@ -31,6 +33,10 @@ def run_console(tmp_path: Path, providers: ProvidersStub, log_file: Path) -> tup
         "CLASSBOT_TEXT_MODEL": "classbot-test/chat-tiny",
         "CLASSBOT_IMAGE_MODEL": "classbot-test/draw-tiny",
     }
+
+
+def run_console(tmp_path: Path, providers: ProvidersStub, log_file: Path) -> tuple[str, str]:
+    env = console_env(tmp_path, providers, log_file)
     done = run_classbot("console", env=env, cwd=tmp_path, input="\n".join(LINES) + "\n")
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
@@ -48,3 +54,26 @@ def test_console_generate_and_imagine_on_the_hf_backend(
     assert "DEBUG" in logged
     for text in (stdout, stderr, logged):
         assert TOKEN not in text
+
+
+def test_a_hosted_bot_never_imports_torch(tmp_path: Path, providers: ProvidersStub) -> None:
+    """The bot process runs hosted jobs without the model stack (seconds and memory saved)."""
+    code = (
+        "import sys, runpy; sys.argv = ['classbot', 'console'];\n"
+        "try:\n    runpy.run_module('bot.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    env = console_env(tmp_path, providers, tmp_path / "classbot.log")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input="\n".join(LINES) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert "seed 4" in done.stdout and "256×256" in done.stdout, done.stderr
+    assert done.stdout.rstrip().endswith("torch loaded: False")
