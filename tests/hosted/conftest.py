@@ -25,12 +25,6 @@ def providers_session(hub_stub: HubStub) -> Iterator[ProvidersStub]:
     added = hub_records()
     records.update(added)
     stub = ProvidersStub().start()
-    stub.tasks.update(
-        {
-            "classbot-test/draw-tiny": "text-to-image",
-            "classbot-test/sentiment": "text-classification",
-        }
-    )
     try:
         yield stub
     finally:

@@ -70,7 +70,10 @@ class ProvidersStub:
         self.latency = 0.0
         self.chunk_delay = 0.0  # between streamed chunks
         self.served = served or ["tiny-chat"]  # what the OpenAI-compatible server lists
-        self.tasks: dict[str, str] = {}  # hf-inference model id → task
+        # hf-inference model id → the task its payloads are answered as.
+        self.tasks: dict[str, str] = {
+            repo_id: str(fields["pipeline_tag"]) for repo_id, fields in HOSTED_MODELS.items()
+        }
         self.seen: list[Seen] = []
         self.faults: list[StubFault] = []
         self.in_flight = 0
