@@ -12,8 +12,12 @@ from bot.config import Settings
 from bot.delivery import Outbox
 from bot.hub.client import HubClient
 from bot.inference.guard import ModelGuard
+from bot.inference.hosted.backend import choose_backend
+from bot.inference.hosted.guard import HostedGuard
 from bot.jobs import build_queue
 from bot.jobs.engine import EmbeddedQueue
+from bot.jobs.hosted.budget import BudgetedQueue
+from bot.jobs.protocol import JobQueue
 from bot.jobs.service import JobService
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
@@ -73,17 +77,24 @@ def build_services(
 ) -> tuple[Services, EmbeddedQueue, ActivityScheduler]:
     """Every dependency, complete and in dependency order; nothing runs yet."""
     outboxes: dict[str, Outbox] = {}
+    # Decided once (a warning at most once): everything below reads the chosen backend.
+    backend = choose_backend(settings)
+    # Hosted jobs are one HTTP call each: batching them buys nothing, and waiting for a
+    # burst to batch (the engine's linger) would only delay them.
+    hosted = {} if backend == "local" else {"max_batch_size": 1}
+    settings = settings.model_copy(update={"backend": backend, **hosted})
     # One Hub client for commands and the guard: one cache, one breaker, one fault mapping.
     hub = HubClient(settings, clock=clock)
-    guard = ModelGuard(settings, hub)
+    guard = ModelGuard(settings, hub) if backend == "local" else HostedGuard(settings, hub, backend)
     queue = build_queue(_JobEnv(settings, store, clock, outboxes))
+    jobs: JobQueue = queue if backend == "local" else BudgetedQueue(queue, store, settings, clock)
     activities = ActivityScheduler(store=store, settings=settings, clock=clock, outboxes=outboxes)
     services = Services(
         settings=settings,
         store=store,
         hub=hub,
         guard=guard,
-        jobs=JobService(queue, store),
+        jobs=JobService(jobs, store),
         wake_activities=activities.wake,
         clock=clock,
         outboxes=outboxes,

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -83,6 +90,22 @@ class Settings(BaseSettings):
     # A running job's lease; a job whose bot died is retried after it expires.
     job_lease_seconds: float = Field(default=60.0, ge=5)
 
+    # Where models run (bot/inference/hosted/backend.py): local worker processes, Hugging
+    # Face Inference Providers (hf), or an OpenAI-compatible server (openai); auto picks.
+    backend: Literal["auto", "local", "hf", "openai"] = "auto"
+    hf_provider: str = Field(default="auto", pattern=r"^[a-z0-9-]+$")
+    hf_bill_to: str = ""
+    openai_base_url: str = ""
+    openai_api_key: SecretStr | None = None
+    # The Inference Providers' router ({provider} is appended as a path segment).
+    inference_url: str = "https://router.huggingface.co"
+    # Hosted calls in flight at once, and how long one may take.
+    hosted_concurrency: int = Field(default=64, ge=1, le=512)
+    hosted_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    # The class budget of hosted jobs per day (0 = no limit): per student, and for the class.
+    hosted_daily_jobs_per_student: int = Field(default=50, ge=0)
+    hosted_daily_jobs_per_class: int = Field(default=1000, ge=0)
+
     discord_api_url: str = "https://discord.com/api/v10"
     # The privileged Server Members intent (enable it in the Developer Portal first): lets
     # rosters list a server's students.
@@ -139,6 +162,17 @@ class Settings(BaseSettings):
             raise ValueError("use a sqlite:/// or postgresql:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _backend_has_what_it_needs(self) -> Settings:
+        if self.backend == "hf" and self.hf_token is None:
+            raise ValueError("CLASSBOT_BACKEND=hf needs HF_TOKEN (a Hugging Face token)")
+        if self.backend == "openai" and not self.openai_base_url:
+            raise ValueError(
+                "CLASSBOT_BACKEND=openai needs CLASSBOT_OPENAI_BASE_URL "
+                "(e.g. http://gpu-box:8000/v1)"
+            )
+        return self
+
 
 def env_name(field: str) -> str:
     """The environment variable that sets a field, as a user would type it."""
@@ -156,7 +190,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            field = str(item["loc"][0]) if item["loc"] else "?"
+            if not item["loc"]:  # a rule across settings: its message names them
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(item["loc"][0])
             name = env_name(field) if field in Settings.model_fields else field
             shown = "" if "token" in field or "secret" in field else f" (got {item.get('input')!r})"
             problems.append(f"{name}: {item['msg']}{shown}")

@@ -25,9 +25,11 @@ async def run(ctx: Context, command: str | None) -> Reply:
             )
             for path, declared in router.walk()
         )
+        where = ctx.services.guard.runs_on(ctx.services.settings.text_model)
         return Card(
             title="classbot commands",
-            description="Explore the Hugging Face Hub from chat. Type /help <command> for details.",
+            description="Explore the Hugging Face Hub from chat. Type /help <command> for "
+            f"details.\nModels for /generate and /imagine run on {where}.",
             fields=fields,
         )
     path = command.removeprefix("/").split()

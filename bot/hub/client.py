@@ -321,6 +321,13 @@ class HubClient:
         key = ("model_facts", repo_id, files)
         return await self._threaded(key, work, "model", repo_id, stale_wait=stale_wait)
 
+    async def provider_facts(self, repo_id: str) -> Cached[ModelInfo]:
+        """A model's Inference Providers mapping, task and size (the hosted model guard)."""
+        timeout: Any = self._request_timeout
+        expand: Any = ["inferenceProviderMapping", "pipeline_tag", "safetensors"]
+        work = lambda: self.api.model_info(repo_id, timeout=timeout, expand=expand)  # noqa: E731
+        return await self._threaded(("provider_facts", repo_id), work, "model", repo_id)
+
     async def model_card(self, repo_id: str) -> Cached[str | None]:
         """README.md of a model, None when it has no card."""
         work = lambda: self._file(repo_id, "README.md", "model")  # noqa: E731

@@ -192,6 +192,12 @@ class ModelGuard:
             self._hub = HubClient(self.settings)
         return self._hub
 
+    def runs_on(self, model_id: str) -> str:
+        """Where an approved model runs, as /help and the model pages say it."""
+        if self.settings.queue_backend == "rq":
+            return "the class's model workers (classbot worker machines)"
+        return "this bot's own machine (its model workers)"
+
     # -- the check ---------------------------------------------------------------------------
 
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:

@@ -28,17 +28,20 @@ import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-logger = logging.getLogger(__name__)
+# The limits live torch-free so that /imagine (in the bot process) reads them without torch.
+from bot.inference.image_limits import (
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_SIZE,
+    MAX_STEPS,
+    MIN_GUIDANCE,
+    MIN_SIZE,
+    MIN_STEPS,
+    SIZE_STEP,
+)
 
-MIN_STEPS, MAX_STEPS = 1, 50
-MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
-# Sizes the class menu offers; the core also accepts other multiples of 64 (64..1024) so
-# tiny test models can run at their native 64×64.
-CLASS_SIZES: tuple[int, ...] = (256, 384, 512, 768)
-MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 1024, 64
-# Random seeds stay in 32 bits: short enough for a student to read out and type back.
-MAX_SEED = 2**32 - 1
-MAX_PROMPT_CHARS = 1000  # CLIP reads 77 tokens anyway; this bounds filter and PNG text cost
+logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]

@@ -34,9 +34,17 @@ def worker_config(env: JobEnv) -> WorkerConfig:
     )
 
 
-def link_factory(env: JobEnv) -> LinkFactory:
-    """Where the settings say batches run: local worker processes, or RQ workers."""
+def link_factory(env: JobEnv, kinds: Iterable[AnyKind] | None = None) -> LinkFactory:
+    """Where the settings say batches run: a hosted backend (CLASSBOT_BACKEND=hf|openai,
+    decided at start when it is auto), local worker processes, or RQ workers."""
     settings = env.settings
+    if settings.backend in ("hf", "openai"):
+        from bot.inference.hosted.backend import HostedBackend
+        from bot.jobs.hosted.link import hosted_links
+        from bot.jobs.kinds import KINDS, by_name
+
+        backend = HostedBackend(settings.backend, settings)
+        return hosted_links(backend, by_name(KINDS if kinds is None else kinds))
     if settings.queue_backend == "rq":
         from bot.jobs.rq import rq_links
 
@@ -52,4 +60,5 @@ def build_queue(env: JobEnv, kinds: Iterable[AnyKind] | None = None) -> Embedded
     from bot.jobs.engine import EmbeddedQueue
     from bot.jobs.kinds import KINDS, by_name
 
-    return EmbeddedQueue(env, by_name(KINDS if kinds is None else kinds), link_factory(env))
+    chosen = KINDS if kinds is None else tuple(kinds)
+    return EmbeddedQueue(env, by_name(chosen), link_factory(env, chosen))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.inference.image import MIN_SIZE, SIZE_STEP, ImageModel, ImageSettings
+from bot.inference.image import ImageModel, ImageSettings
+from bot.inference.image_limits import MIN_SIZE, SIZE_STEP
 from bot.jobs.kinds.imagine import ImagineParams, ImagineResult
 
 if TYPE_CHECKING:

@@ -15,7 +15,13 @@ from bot.commands.imagine.reroll import reroll
 from bot.commands.imagine.words import WORD, block, unblock
 from bot.declare import MAX_REPO_ID
 from bot.identity import Role
-from bot.inference.image import CLASS_SIZES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from bot.inference.image_limits import (
+    CLASS_SIZES,
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_STEPS,
+)
 from bot.router import Command, Option
 
 COMMAND = Command(

@@ -18,7 +18,7 @@ from bot.identity import Role
 from bot.inference.class_filter import check_texts
 from bot.inference.devices import accelerator
 from bot.inference.guard import TEXT_TO_IMAGE, ModelRefused
-from bot.inference.image import CLASS_SIZES, MAX_SEED
+from bot.inference.image_limits import CLASS_SIZES, MAX_SEED
 from bot.jobs.commands import queued_reply, submit_job
 from bot.jobs.kinds.imagine import IMAGINE, ImagineParams
 from bot.replies import Error, Reply

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from bot.commands.imagine.draw import draw
-from bot.inference.image import MAX_SEED
+from bot.inference.image_limits import MAX_SEED
 from bot.jobs.kinds.imagine import IMAGINE
 from bot.replies import Error, Reply
 from bot.router import Context

@@ -278,7 +278,8 @@ def _checklist(report: ModelCardReport | None, problem: str | None) -> str:
 def _next_step(model: ModelDetails, where: Where) -> str:
     """What to do with the model, never offering what the bot would refuse."""
     if where.runs_here:
-        return f"Try it: {where.command} model:{model.id}"
+        place = f" (it runs on {where.place})" if where.place else ""
+        return f"Try it: {where.command} model:{model.id}{place}"
     lines = []
     if where.command:
         lines.append(f"{where.command} can't run it here: {where.why_not}")

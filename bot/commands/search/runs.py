@@ -1,8 +1,10 @@
 """Where a model can run, as the model page tells it: here (the guard's own checks, so the
 page never offers what /generate or /imagine would refuse) and on hosted inference.
 
-Hosted inference is not built yet: `hosted` answers None ("not set up here") until a hosted
-backend exists; then it says whether that backend can serve the model, and the page says so.
+With a hosted backend (CLASSBOT_BACKEND=hf|openai) the guard itself is the hosted one, so
+"runs here" means "a provider serves it", and `place` names where. `hosted` (whether hosted
+inference could run a model the local backend refuses) still answers None: a local bot does
+not ask the providers.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Where:
     runs_here: bool
     why_not: str = ""  # the guard's refusal in its own words (what, then what to do)
     hosted: bool | None = None  # None: no hosted inference is set up here
+    place: str = ""  # where it runs, when not on this bot's own workers
 
 
 async def hosted(model_id: str, pipeline_tag: str | None) -> bool | None:
@@ -43,4 +46,7 @@ async def where_it_runs(guard: ModelGuard | None, model_id: str, tag: str | None
         return Where(
             command=need.command, runs_here=False, why_not=why, hosted=await hosted(model_id, tag)
         )
-    return Where(command=need.command, runs_here=True)
+    local = guard.settings.backend in ("auto", "local")
+    return Where(
+        command=need.command, runs_here=True, place="" if local else guard.runs_on(model_id)
+    )

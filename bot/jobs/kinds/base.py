@@ -68,6 +68,9 @@ class JobKind(Generic[P, R]):
     # image's outcome goes to the audit log). A crash between the mark and the hook skips
     # it: it is a record, not the delivery.
     after_delivery: Callable[[AsyncSession, JobView, P, datetime], Awaitable[None]] | None = None
+    # "module:function" of the runner on a hosted backend (bot/jobs/hosted/runners.py:
+    # HostedRunner); None: the kind runs only on local or RQ workers.
+    hosted: str | None = None
 
     def request(
         self,

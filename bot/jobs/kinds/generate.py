@@ -176,6 +176,9 @@ def _ending(run: RunOutput) -> str:
 
 
 def _title(run: RunOutput) -> str:
+    # Hosted models may list no size (the provider runs them; nothing is counted here).
+    if not run.model_params:
+        return run.model.short_name
     return f"{run.model.short_name} · {format_params(run.model_params)} parameters"
 
 
@@ -210,8 +213,8 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
         text = clip(run.text, COLUMN_PART) or "(no text)"
         columns.append(
             Field(
-                name=f"{run.label} · {run.model.short_name} "
-                f"({format_params(run.model_params)} parameters)",
+                name=f"{run.label} · {run.model.short_name}"
+                + (f" ({format_params(run.model_params)} parameters)" if run.model_params else ""),
                 value=f"{text}\n\nRepetition {report.meter}\n{report.explanation}\n"
                 f"{_decoding(run)}",
                 inline=True,
@@ -234,6 +237,7 @@ GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
     params_type=GenerateParams,
     result_type=GenerateResult,
     runner="bot.jobs.tasks:run_generate",
+    hosted="bot.jobs.hosted.runners:generate",
     render=render,
     usage=usage,
     batch_key=lambda p: "generate:" + "|".join(p.models),

@@ -159,9 +159,12 @@ def render(job: JobView, params: ImagineParams, result: ImagineResult) -> Reply:
     together = result.batch_jobs
     timing = f"{result.seconds:.1f} s" + (f" ({together} images together)" * (together > 1))
     size = result.size
+    # Hosted models may list no size (the provider runs them; nothing is counted here).
+    params_text = (
+        f"({format_params(result.model_params)} parameters) " if result.model_params else ""
+    )
     caption = (
-        f"“{clip(params.prompt, 300)}” · {clip(result.model_name, 60)} "
-        f"({format_params(result.model_params)} parameters) · "
+        f"“{clip(params.prompt, 300)}” · {clip(result.model_name, 60)} {params_text}· "
         f"{size}×{size} · {result.steps} steps · guidance {result.guidance:g} · "
         f"seed {result.seed} · {timing} · job {job.id}"
     )
@@ -202,6 +205,7 @@ IMAGINE: JobKind[ImagineParams, ImagineResult] = JobKind(
     params_type=ImagineParams,
     result_type=ImagineResult,
     runner="bot.jobs.imagine_task:run_imagine",
+    hosted="bot.jobs.hosted.runners:imagine",
     render=render,
     usage=usage,
     batch_key=batch_key,

@@ -1,0 +1,139 @@
+"""Which backend runs the jobs, and the client a hosted backend calls.
+
+`auto` is decided once, at start: local workers when a GPU is present, else Inference
+Providers when HF_TOKEN is set, else the OpenAI-compatible server when its URL is set, else
+local workers on the CPU (with one warning). Clients are made per call: a streamed answer
+stays attached to its client until the client closes, so a long-lived client would keep
+every stream it ever read. They share one connection pool (`http`): a pool per call would
+pay for a new TLS context and connection on every job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx2
+from huggingface_hub import AsyncInferenceClient, constants
+from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.utils._http import get_async_session
+
+from bot.config import Settings
+from bot.inference.devices import accelerator
+from bot.inference.hosted.providers import Route
+
+log = logging.getLogger(__name__)
+
+BackendName = Literal["local", "hf", "openai"]
+HostedName = Literal["hf", "openai"]
+DEFAULT_ROUTER = "https://router.huggingface.co"
+# The OpenAI-compatible route asks no provider mapping: the server serves what it lists.
+OPENAI_ROUTE = Route("openai", "conversational")
+# Without a key the client would fall back to the machine's HF token, and send it to a server
+# that is not Hugging Face's; vLLM and friends take any key when they ask for none.
+_NO_KEY = "EMPTY"
+
+
+def choose_backend(settings: Settings) -> BackendName:
+    """The backend the settings ask for, with `auto` decided (warns once when it falls back
+    to the CPU)."""
+    if settings.backend != "auto":
+        return settings.backend
+    if accelerator(settings.device) != "cpu":
+        return "local"
+    if settings.hf_token is not None:
+        return "hf"
+    if settings.openai_base_url:
+        return "openai"
+    log.warning(
+        "No GPU here, and neither HF_TOKEN nor CLASSBOT_OPENAI_BASE_URL is set: models run on "
+        "this machine's CPU (small models only, one batch at a time). Set HF_TOKEN to run "
+        "them on Hugging Face Inference Providers instead."
+    )
+    return "local"
+
+
+def point_router(base: str) -> None:
+    """Send Inference Providers calls to `base` (the official router, or a stand-in).
+
+    huggingface_hub reads `INFERENCE_PROXY_TEMPLATE` at each call, except hf-inference's
+    helpers, which keep the URL they were built with."""
+    template = base.rstrip("/") + "/{provider}"
+    if template == constants.INFERENCE_PROXY_TEMPLATE:
+        return
+    constants.INFERENCE_PROXY_TEMPLATE = template
+    for helper in PROVIDERS["hf-inference"].values():
+        helper.base_url = template.format(provider="hf-inference")
+
+
+@dataclass
+class HostedBackend:
+    """A hosted backend's settings, its secrets and its bound on calls in flight."""
+
+    name: HostedName
+    settings: Settings
+    _slots: asyncio.Semaphore | None = field(default=None, init=False)
+    _http: httpx2.AsyncClient | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.name == "hf":
+            point_router(self.settings.inference_url)
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        # Made on first use, inside the running loop.
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.settings.hosted_concurrency)
+        return self._slots
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The connection pool every call of this backend shares."""
+        if self._http is None:
+            self._http = get_async_session()
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @property
+    def secrets(self) -> list[str]:
+        s = self.settings
+        return [t.get_secret_value() for t in (s.hf_token, s.openai_api_key) if t is not None]
+
+    def where(self, route: Route | None = None) -> str:
+        """How replies name the place a model runs."""
+        if self.name == "openai":
+            return "the model server"
+        if route is None or self.settings.hf_provider != "auto":
+            provider = self.settings.hf_provider
+        else:
+            provider = route.provider
+        return f"Inference Providers ({provider})"
+
+    def client(self, route: Route) -> AsyncInferenceClient:
+        client = self._client(route)
+        # Closing the call's client then closes its streams, not the shared pool (the client
+        # only closes a pool it made itself).
+        client._async_client = self.http
+        return client
+
+    def _client(self, route: Route) -> AsyncInferenceClient:
+        s = self.settings
+        timeout = s.hosted_timeout_seconds
+        if self.name == "openai":
+            key = s.openai_api_key.get_secret_value() if s.openai_api_key else _NO_KEY
+            return AsyncInferenceClient(
+                base_url=s.openai_base_url.rstrip("/"), api_key=key, timeout=timeout
+            )
+        token = s.hf_token.get_secret_value() if s.hf_token else None
+        return AsyncInferenceClient(
+            provider=route.provider,  # type: ignore[arg-type]  # a name from the Hub's mapping
+            api_key=token,
+            bill_to=s.hf_bill_to or None,
+            timeout=timeout,
+        )

@@ -1,0 +1,328 @@
+"""A local stand-in of the Inference Providers' HTTP API (and of an OpenAI-compatible
+server), driven by the real huggingface_hub client.
+
+Served under `url` (point CLASSBOT_INFERENCE_URL at it; the client appends `/{provider}`):
+- `POST /{provider}/v1/chat/completions` — chat completion, streamed (SSE) or not, for any
+  provider but hf-inference; `POST /hf-inference/models/{model}/v1/chat/completions` too;
+- `POST /hf-inference/models/{model}` — hf-inference task payloads (`{"inputs", "parameters"}`):
+  text-generation answers `[{"generated_text", "details"}]`, text-to-image answers PNG bytes,
+  text-classification answers labels;
+- `GET /v1/models` and `POST /v1/chat/completions` — an OpenAI-compatible server (base
+  `url + "/v1"`).
+Text is made from the prompt, model and seed (same seed → same text; no seed, temperature 0
+→ the greedy, repetitive text small models make). `latency` delays every answer; `fail()`
+queues faults (status, headers, body) for the next matching requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+WORDS = ("the", "cat", "sat", "on", "a", "warm", "mat", "and", "dreamed", "of", "fish", "blue")
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: Any
+    at: float = field(default_factory=time.monotonic)  # when it arrived
+
+
+@dataclass
+class StubFault:
+    match: str  # a substring of the path
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    times: int = 1
+    delay: float = 0.0
+
+
+def words_for(prompt: str, model: str, seed: int | None, greedy: bool, n: int) -> list[str]:
+    if greedy or seed is None:
+        return [WORDS[i % 2] for i in range(n)]  # "the cat the cat…": greedy decoding repeats
+    rng = random.Random(f"{prompt}|{model}|{seed}")
+    return [rng.choice(WORDS) for _ in range(n)]
+
+
+def png(size: int, seed: int | None) -> bytes:
+    rng = random.Random(seed)
+    image = Image.new("RGB", (size, size), tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+class ProvidersStub:
+    def __init__(self, *, served: list[str] | None = None) -> None:
+        self.latency = 0.0
+        self.chunk_delay = 0.0  # between streamed chunks
+        self.served = served or ["tiny-chat"]  # what the OpenAI-compatible server lists
+        # hf-inference model id → the task its payloads are answered as.
+        self.tasks: dict[str, str] = {
+            repo_id: str(fields["pipeline_tag"]) for repo_id, fields in HOSTED_MODELS.items()
+        }
+        self.seen: list[Seen] = []
+        self.faults: list[StubFault] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.abandoned = 0  # requests whose client went away before the answer
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> ProvidersStub:
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=512)
+            self._loop.run_until_complete(site.start())
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.url = f"http://127.0.0.1:{self.port}"
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="providers-stub", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop.close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seen.clear()
+            self.faults.clear()
+            self.latency = 0.0
+            self.chunk_delay = 0.0
+            self.most_in_flight = 0
+            self.abandoned = 0
+
+    def fail(self, match: str, status: int, **kwargs: Any) -> None:
+        with self._lock:
+            self.faults.append(StubFault(match, status, **kwargs))
+
+    def requests(self, match: str = "") -> list[Seen]:
+        with self._lock:
+            return [s for s in self.seen if match in s.path]
+
+    # -- answers --------------------------------------------------------------------------
+    def _take_fault(self, path: str) -> StubFault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.match in path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        path = request.path
+        with self._lock:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            self.seen.append(Seen(request.method, path, headers, body))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            fault = self._take_fault(path)
+            delay = (fault.delay if fault else 0.0) or self.latency
+            if delay and not await self._wait(request, delay):
+                with self._lock:
+                    self.abandoned += 1
+                return web.Response(status=499)
+            if fault is not None:
+                return web.Response(status=fault.status, body=fault.body, headers=fault.headers)
+            return await self._answer(request, path, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    @staticmethod
+    async def _wait(request: web.Request, seconds: float) -> bool:
+        """Sleep like a slow provider; False as soon as the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return False
+            await asyncio.sleep(min(0.02, left))
+        return True
+
+    async def _answer(self, request: web.Request, path: str, body: Any) -> web.StreamResponse:
+        if path == "/v1/models" and request.method == "GET":
+            return web.json_response({"object": "list", "data": [{"id": m} for m in self.served]})
+        if path.endswith("/chat/completions"):
+            return await self._chat(request, body)
+        if path.startswith("/hf-inference/models/"):
+            model = path.removeprefix("/hf-inference/models/")
+            return self._task(model, body)
+        return web.json_response({"error": f"no route {path}"}, status=404)
+
+    async def _chat(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        n = int(body.get("max_tokens") or 20)
+        greedy = not body.get("temperature")
+        words = words_for(prompt, str(body.get("model")), body.get("seed"), greedy, n)
+        base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": body.get("model")}
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "system_fingerprint": "stub",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "finish_reason": "length",
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": n, "total_tokens": n + 3},
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            chunk = {
+                **base,
+                "object": "chat.completion.chunk",
+                "system_fingerprint": "stub",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": (" " if i else "") + word},
+                        "finish_reason": "length" if last else None,
+                        "logprobs": None,
+                    }
+                ],
+            }
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    def _task(self, model: str, body: dict[str, Any]) -> web.Response:
+        task = self.tasks.get(model, "text-generation")
+        params = body.get("parameters") or {}
+        inputs = body.get("inputs")
+        if task == "text-to-image":
+            size = int(params.get("height") or 64)
+            return web.Response(body=png(size, params.get("seed")), content_type="image/png")
+        if task == "text-classification":
+            return web.json_response(
+                [[{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]]
+            )
+        n = int(params.get("max_new_tokens") or 20)
+        greedy = not params.get("do_sample")
+        words = words_for(str(inputs), model, params.get("seed"), greedy, n)
+        details = {"finish_reason": "length", "generated_tokens": n, "seed": params.get("seed")}
+        return web.json_response([{"generated_text": " ".join(words), "details": details}])
+
+
+# The Hub's records for the models the hosted tests use (served by the Hub stand-in).
+HOSTED_MODELS: dict[str, dict[str, Any]] = {
+    "classbot-test/chat-tiny": {
+        "pipeline_tag": "text-generation",
+        "inferenceProviderMapping": {
+            "together": {"status": "live", "providerId": "tiny-chat", "task": "conversational"}
+        },
+    },
+    "classbot-test/chat-flaky": {
+        "pipeline_tag": "text-generation",
+        "inferenceProviderMapping": {
+            "together": {"status": "live", "providerId": "tiny-chat", "task": "conversational"}
+        },
+    },
+    "classbot-test/complete-tiny": {
+        "pipeline_tag": "text-generation",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "classbot-test/complete-tiny",
+                "task": "text-generation",
+            }
+        },
+    },
+    "classbot-test/draw-tiny": {
+        "pipeline_tag": "text-to-image",
+        "library_name": "diffusers",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "classbot-test/draw-tiny",
+                "task": "text-to-image",
+            }
+        },
+    },
+    "classbot-test/unserved": {"pipeline_tag": "text-generation", "inferenceProviderMapping": {}},
+    "classbot-test/sentiment": {
+        "pipeline_tag": "text-classification",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "classbot-test/sentiment",
+                "task": "text-classification",
+            }
+        },
+    },
+}
+
+
+def hub_records() -> dict[str, dict[str, Any]]:
+    """The Hub stand-in's records for HOSTED_MODELS (model_info, with and without expand)."""
+    records = {}
+    for i, (repo_id, fields) in enumerate(HOSTED_MODELS.items()):
+        records[repo_id] = {
+            "_id": f"hosted{i:020d}",
+            "id": repo_id,
+            "modelId": repo_id,
+            "sha": f"{i:040d}",
+            "tags": [fields["pipeline_tag"]],
+            "siblings": [],
+            "private": False,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            **fields,
+        }
+    return records
