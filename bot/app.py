@@ -16,8 +16,7 @@ from bot.inference.hosted.backend import choose_backend
 from bot.inference.hosted.guard import HostedGuard
 from bot.jobs import build_queue
 from bot.jobs.engine import EmbeddedQueue
-from bot.jobs.hosted.budget import BudgetedQueue
-from bot.jobs.protocol import JobQueue
+from bot.jobs.hosted.budget import DailyBudget
 from bot.jobs.service import JobService
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
@@ -87,14 +86,14 @@ def build_services(
     hub = HubClient(settings, clock=clock)
     guard = ModelGuard(settings, hub) if backend == "local" else HostedGuard(settings, hub, backend)
     queue = build_queue(_JobEnv(settings, store, clock, outboxes))
-    jobs: JobQueue = queue if backend == "local" else BudgetedQueue(queue, store, settings, clock)
+    budget = None if backend == "local" else DailyBudget(store, settings, clock).check
     activities = ActivityScheduler(store=store, settings=settings, clock=clock, outboxes=outboxes)
     services = Services(
         settings=settings,
         store=store,
         hub=hub,
         guard=guard,
-        jobs=JobService(jobs, store),
+        jobs=JobService(queue, store, admit=budget),
         wake_activities=activities.wake,
         clock=clock,
         outboxes=outboxes,

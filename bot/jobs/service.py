@@ -9,6 +9,7 @@ class opening /jobs together costs a few queries, not one each).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -40,14 +41,22 @@ class JobLine:
     position: int | None  # in the queue (1 = next), for a queued job
 
 
+# Runs before a job is queued and may refuse it with a UsageError (the hosted backends'
+# daily budget: bot/jobs/hosted/budget.py).
+Admission = Callable[[JobRequest], Awaitable[None]]
+
+
 class JobService:
-    def __init__(self, queue: JobQueue, store: Store) -> None:
+    def __init__(self, queue: JobQueue, store: Store, admit: Admission | None = None) -> None:
         self.queue = queue
         self.store = store
+        self.admit = admit
         self._asked: dict[_Asked, list[asyncio.Future[list[JobLine]]]] = {}
         self._reader: asyncio.Task[None] | None = None
 
     async def submit(self, request: JobRequest) -> Ticket:
+        if self.admit is not None:
+            await self.admit(request)
         return await self.queue.submit(request)
 
     def release(self, job_id: int) -> None:

@@ -16,19 +16,16 @@ from sqlalchemy import and_, case, func, not_, select
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.jobs.protocol import CancelOutcome, JobQueue, JobRequest, Ticket
+from bot.jobs.protocol import JobRequest
 from bot.replies import Error
 from bot.store import Store
 from bot.store.models import Job
 
 
-class BudgetedQueue:
-    """A JobQueue that refuses a submission over the day's budget, then defers to `queue`."""
+class DailyBudget:
+    """Refuses a submission over the day's budget (the job service calls `check` first)."""
 
-    def __init__(
-        self, queue: JobQueue, store: Store, settings: Settings, clock: Callable[[], datetime]
-    ) -> None:
-        self.queue = queue
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.per_student = settings.hosted_daily_jobs_per_student
         self.per_class = settings.hosted_daily_jobs_per_class
@@ -52,7 +49,8 @@ class BudgetedQueue:
             row = (await session.execute(query)).one()
         return int(row[0]), int(row[1])
 
-    async def submit(self, request: JobRequest) -> Ticket:
+    async def check(self, request: JobRequest) -> None:
+        """Raise UsageError, saying when the count starts again, when the day's runs are used."""
         student = request.priority == 0
         if self.per_class or (student and self.per_student):
             start, tomorrow = self._day()
@@ -74,17 +72,3 @@ class BudgetedQueue:
                         todo=f"{reset} Until then, /search and the model pages still work.",
                     )
                 )
-        return await self.queue.submit(request)
-
-    def release(self, job_id: int) -> None:
-        self.queue.release(job_id)
-
-    async def cancel(
-        self, job_id: int, *, user_pk: int, guild_pk: int, instructor: bool
-    ) -> CancelOutcome:
-        return await self.queue.cancel(
-            job_id, user_pk=user_pk, guild_pk=guild_pk, instructor=instructor
-        )
-
-    async def positions(self) -> dict[int, int]:
-        return await self.queue.positions()
