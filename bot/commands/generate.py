@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from bot.declare import MAX_REPO_ID
 from bot.identity import Role
-from bot.inference.guard import ApprovedModel
+from bot.inference.guard import ApprovedModel, ModelRefused
 from bot.jobs.commands import queued_reply, submit_job
 from bot.jobs.kinds.generate import GENERATE, Decoding, GenerateParams, ModelRun
 from bot.replies import Error, Reply
@@ -69,18 +69,25 @@ async def run(
     mine = sampled if wants_sampling and temperature != 0 else greedy
     mine_label = "sampled" if mine is sampled else "greedy"
     runs = [_run(mine_label, main, mine)]
+    not_run = ""
     if compare and compare.lower() in ("greedy", "sampled"):
         runs = [_run("greedy", main, greedy), _run("sampled", main, sampled)]
     elif compare:
-        other = await guard.check(compare)
-        if other.id == main.id:
+        other: ApprovedModel | None = None
+        try:
+            other = await guard.check(compare)
+        except ModelRefused as refused:
+            # The first model still runs; its answer says why the second did not.
+            not_run = " ".join(filter(None, (refused.error.what, refused.error.todo)))
+        if other is not None and other.id == main.id:
             yield Error(
                 what="compare: names the same model.",
                 todo="Give another model id, or compare:greedy to compare decoding.",
             )
             return
-        runs = [_run(main.short_name, main, mine), _run(other.short_name, other, mine)]
-    params = GenerateParams(prompt=prompt, runs=tuple(runs))
+        if other is not None:
+            runs = [_run(main.short_name, main, mine), _run(other.short_name, other, mine)]
+    params = GenerateParams(prompt=prompt, runs=tuple(runs), not_run=not_run)
     request = GENERATE.request(
         params,
         guild_pk=ctx.guild_pk,

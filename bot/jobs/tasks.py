@@ -185,8 +185,14 @@ def run_generate(rt: Runtime, jobs: list[WorkerJob]) -> None:
         try:
             model = rt.models.text_model(rows[0].run.model.to_json(), report)
         except ModelUnavailable as error:
-            for job_id in members:
-                failed[job_id] = str(error)
+            # A job's first model is its answer: without it the job fails. A compare model
+            # that cannot load leaves a column that says why, beside the first model's text.
+            for r in rows:
+                if r.index == 0:
+                    failed[r.job.id] = str(error)
+                else:
+                    outputs[r.job.id][r.index] = RunOutput.failed(r.run, str(error))
+                    done[r.job.id] += group_tokens[(key, r.job.id)]
             continue
         requests = [(r.params.prompt, _settings(r.run, model.context_length)) for r in rows]
 

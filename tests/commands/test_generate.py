@@ -71,9 +71,59 @@ async def test_compare_two_models(
         card = bot.outbox.final(job)
         assert isinstance(card, Card)
         assert card.title == f"{tiny_model_dir.name} vs other-model"
-        assert all("165K parameters" in f.name for f in card.fields)
+        # A label that is the model's own name is not repeated beside it.
+        names = [f.name for f in card.fields]
+        assert names == [
+            f"{tiny_model_dir.name} (165K parameters)",
+            "other-model (165K parameters)",
+        ]
         same = await bot.run(f'/generate prompt:"Hi" compare:{tiny_model_dir}')
         assert isinstance(same, Error) and "same model" in same.what
+
+
+async def test_refused_compare_model_runs_the_first_and_says_why(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        job = await bot.generate('/generate prompt:"Hi" seed:2 compare:bert-base-uncased')
+        alone = await bot.generate('/generate prompt:"Hi" seed:2')
+        await bot.idle()
+        card, plain = bot.outbox.final(job), bot.outbox.final(alone)
+        assert isinstance(card, Card) and isinstance(plain, Card)
+        assert card.title == plain.title == f"{tiny_model_dir.name} · 165K parameters"
+        assert card.description == plain.description
+        fields = {f.name: f.value for f in card.fields}
+        # The guard's own words, as /generate model:bert-base-uncased would say them.
+        refused = await bot.run('/generate prompt:"Hi" model:bert-base-uncased')
+        assert isinstance(refused, Error)
+        assert fields["Compare: not run"].startswith(refused.what)
+        assert "Compare: not run" not in {f.name for f in plain.fields}
+
+
+async def test_compare_model_that_cannot_load_keeps_the_first_column(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    async with job_bot(
+        tmp_path, model_worker, tiny_model_dir, model_allowlist=str(broken), start=False
+    ) as bot:
+        job = await bot.generate(f'/generate prompt:"Hi" seed:2 compare:{broken}')
+        alone = await bot.generate('/generate prompt:"Hi" seed:2')
+        # The guard approved the folder; its weights go missing before the worker loads it.
+        (broken / "model.safetensors").unlink()
+        await bot.start()
+        await bot.idle()
+        assert (await bot.jobs())[job].state == "succeeded"
+        card, plain = bot.outbox.final(job), bot.outbox.final(alone)
+        assert isinstance(card, Card) and isinstance(plain, Card)
+        assert card.title == f"{tiny_model_dir.name} vs broken-model"
+        first, second = card.fields
+        assert plain.description and first.value.startswith(plain.description.rstrip("…"))
+        assert second.name == "broken-model (165K parameters)"
+        assert second.value.startswith(f"Not run: {broken} could not be loaded")
+        assert "model.safetensors" in second.value
+        assert (card.footer or "").count("tokens in") == 1
 
 
 async def test_bad_requests_are_clear_errors(

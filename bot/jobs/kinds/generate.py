@@ -73,15 +73,22 @@ class ModelRun:
 class GenerateParams:
     prompt: str
     runs: tuple[ModelRun, ...]
+    # Why the compare: model was not run (the guard refused it); empty when it was asked for
+    # and approved, or not asked for.
+    not_run: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "runs": [r.to_json() for r in self.runs]}
+        data: dict[str, Any] = {"prompt": self.prompt, "runs": [r.to_json() for r in self.runs]}
+        if self.not_run:
+            data["not_run"] = self.not_run
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         return cls(
             prompt=str(data.get("prompt", "")),
             runs=tuple(ModelRun.from_json(r) for r in data.get("runs", [])),
+            not_run=str(data.get("not_run") or ""),
         )
 
     @property
@@ -95,7 +102,7 @@ class GenerateParams:
 
 @dataclass(frozen=True)
 class RunOutput:
-    """What one run produced."""
+    """What one run produced: its text, or, when its model could not be loaded, `error`."""
 
     label: str
     model: ApprovedModel
@@ -110,6 +117,23 @@ class RunOutput:
     prompt_truncated: bool = False
     batch_rows: int = 1
     device: str = ""
+    error: str = ""
+
+    @classmethod
+    def failed(cls, run: ModelRun, error: str) -> Self:
+        """A run whose model could not be loaded: no text, and why."""
+        return cls(
+            label=run.label,
+            model=run.model,
+            model_params=run.model.params,
+            text="",
+            tokens=0,
+            finish="failed",
+            seconds=0.0,
+            seed=run.settings.seed,
+            settings=run.settings,
+            error=error,
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -133,6 +157,7 @@ class RunOutput:
             prompt_truncated=bool(data.get("prompt_truncated", False)),
             batch_rows=int(data.get("batch_rows", 1)),
             device=str(data.get("device", "")),
+            error=str(data.get("error") or ""),
         )
 
 
@@ -182,6 +207,25 @@ def _title(run: RunOutput) -> str:
     return f"{run.model.short_name} · {format_params(run.model_params)} parameters"
 
 
+def _column_name(run: RunOutput) -> str:
+    """The run's label and model, naming the model once when the label is its name (and its
+    size, when it is known: hosted models may list none)."""
+    name = (
+        run.label if run.label == run.model.short_name else f"{run.label} · {run.model.short_name}"
+    )
+    return f"{name} ({format_params(run.model_params)} parameters)" if run.model_params else name
+
+
+def _column(run: RunOutput) -> Field:
+    if run.error:
+        value = clip(f"Not run: {run.error}", COLUMN_PART)
+    else:
+        report = repetition_report(run.text)
+        text = clip(run.text, COLUMN_PART) or "(no text)"
+        value = f"{text}\n\nRepetition {report.meter}\n{report.explanation}\n{_decoding(run)}"
+    return Field(name=_column_name(run), value=value, inline=True)
+
+
 def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Reply:
     """The finished job: the text, its repetition meter, and how it was decoded."""
     runs = result.runs
@@ -204,32 +248,25 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
                     inline=False,
                 ),
                 Field(name="Decoding", value=_decoding(run), inline=False),
+                *(
+                    [Field(name="Compare: not run", value=clip(params.not_run, 1000), inline=False)]
+                    if params.not_run
+                    else []
+                ),
             ),
             footer=f"{'; '.join(footer)} · job {job.id}",
         )
-    columns = []
-    for run in runs:
-        report = repetition_report(run.text)
-        text = clip(run.text, COLUMN_PART) or "(no text)"
-        columns.append(
-            Field(
-                name=f"{run.label} · {run.model.short_name}"
-                + (f" ({format_params(run.model_params)} parameters)" if run.model_params else ""),
-                value=f"{text}\n\nRepetition {report.meter}\n{report.explanation}\n"
-                f"{_decoding(run)}",
-                inline=True,
-            )
-        )
+    endings = [_ending(r) for r in runs if not r.error]
     return Card(
         title=" vs ".join(r.label for r in runs),
         description=f"Prompt: {clip(params.prompt, 300)}",
-        fields=tuple(columns),
-        footer=f"{'; '.join([*(_ending(r) for r in runs), *notes])} · job {job.id}",
+        fields=tuple(_column(r) for r in runs),
+        footer=f"{'; '.join([*endings, *notes])} · job {job.id}",
     )
 
 
 def usage(result: GenerateResult) -> list[UsageRun]:
-    return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs]
+    return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs if not r.error]
 
 
 GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
