@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 from bot.delivery import Destination
+from bot.inference.repetition import repeated_ngrams, words_of
 from bot.jobs.kinds.generate import COLUMN_PART, GENERATE, TEXT_PART
 from bot.jobs.protocol import JobView
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Error, Progress, Reply, Text, as_plain_text
+from bot.replies import Card, Error, Image, Progress, Reply, Text, as_plain_text
 from tests.jobs.support import job_bot
 
 
@@ -200,3 +201,35 @@ def test_long_output_is_cut_cleanly_to_chat_limits() -> None:
     assert pair.fields[1].value.startswith("Short one. \n\nok")
     text = as_plain_text(pair)
     assert "\x01" not in text and "\x07" not in text
+
+
+async def test_chart_draws_where_the_text_repeats_for_its_student_only(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        job = await bot.generate('/generate prompt:"Hello" max_new_tokens:30')
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card)
+        chart = next(b for b in card.buttons if b.label == "Chart")
+        assert chart.action == f"/chart job:{job}"
+
+        pictures = await bot.driver.run_all(chart.action)
+        assert len(pictures) == 1 and isinstance(pictures[0], Image)
+        picture = pictures[0]
+        assert picture.data.startswith(b"\x89PNG\r\n\x1a\n")
+        # The picture's numbers are in its text too, for screen readers; the same count the
+        # card's meter is computed from.
+        text = (await bot.jobs())[job].result["runs"][0]["text"]  # type: ignore[index]
+        repeats = repeated_ngrams(words_of(text), 3)
+        assert picture.alt.startswith(
+            f"Repeated 3-word chunks along the text: {sum(repeats)} of {len(repeats)} "
+        )
+        assert picture.private
+
+        other = await bot.run(chart.action, user="someone-else")
+        assert isinstance(other, Error) and "not yours" in other.what
+        teacher = await bot.driver.run_all(chart.action, user="teacher", role="instructor")
+        assert isinstance(teacher[0], Image)
+        missing = await bot.run(f"/chart job:{job + 100}")
+        assert isinstance(missing, Error) and "no job" in missing.what

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from bot.charts import repetition_chart
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.repetition import repetition_report
 from bot.jobs.kinds.base import JobKind, UsageRun
 from bot.jobs.protocol import JobView
-from bot.replies import Card, Field, Reply, clip
+from bot.replies import Button, Card, Field, Reply, clip
 
 # Chat limits: a part of a reply stays under 1,800 characters (Discord messages hold 2,000),
 # and a side-by-side column under 1,024 (a Discord embed field).
@@ -255,6 +256,7 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
                 ),
             ),
             footer=f"{'; '.join(footer)} · job {job.id}",
+            buttons=(chart_button(job.id),),
         )
     endings = [_ending(r) for r in runs if not r.error]
     return Card(
@@ -262,11 +264,31 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
         description=f"Prompt: {clip(params.prompt, 300)}",
         fields=tuple(_column(r) for r in runs),
         footer=f"{'; '.join([*endings, *notes])} · job {job.id}",
+        buttons=(chart_button(job.id),),
     )
 
 
 def usage(result: GenerateResult) -> list[UsageRun]:
     return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs if not r.error]
+
+
+def chart_button(job_id: int) -> Button:
+    return Button(label="Chart", action=f"/chart job:{job_id}")
+
+
+async def chart(job: JobView, params: GenerateParams, result: GenerateResult) -> list[Reply]:
+    """The repetition meter as a picture: where each run's text repeats itself."""
+    pictures: list[Reply] = []
+    for run in result.runs:
+        if run.error or not run.text.strip():
+            continue
+        picture = await repetition_chart(run.text)
+        if len(result.runs) > 1:
+            picture = dataclasses.replace(picture, caption=f"{run.label}: {picture.caption}")
+        pictures.append(
+            dataclasses.replace(picture, filename=f"repetition-{job.id}-{len(pictures) + 1}.png")
+        )
+    return pictures
 
 
 GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
@@ -281,4 +303,5 @@ GENERATE: JobKind[GenerateParams, GenerateResult] = JobKind(
     cost=lambda p: p.max_new_tokens,
     summary=lambda p: f"{clip(p.prompt, 40)} ({p.runs[0].model.short_name})",
     start_at_once=True,
+    chart=chart,
 )
