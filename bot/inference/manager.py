@@ -73,11 +73,14 @@ class ModelManager:
         key = f"text:{spec['id']}@{spec.get('rev') or ''}"
 
         def load() -> Any:
+            from safetensors import SafetensorError
+
             path = self.fetch(spec, report)
             report("loading the model", None)
             try:
                 return TextModel.load(path, device=str(self.device))
-            except OSError as error:
+            # Missing files, or weights cut short (the guard reads only the header).
+            except (OSError, ValueError, SafetensorError) as error:
                 raise ModelUnavailable(f"{spec['id']} could not be loaded: {error}") from None
 
         return self.get(key, int(spec.get("params") or 0) * self.bytes_per_param(), load)
