@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from bot.commands.queueing import queued
 from bot.declare import MAX_REPO_ID
-from bot.identity import Role
 from bot.inference.guard import ApprovedModel, ModelRefused
-from bot.jobs.commands import queued_reply, submit_job
+from bot.jobs.commands import queued_reply
 from bot.jobs.kinds.generate import GENERATE, Decoding, GenerateParams, ModelRun
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -42,7 +42,7 @@ async def run(
     sampled run side by side; compare:<model id> runs your prompt on a second model too.
     """
     services = ctx.services
-    jobs, guard = services.jobs, services.guard
+    guard = services.guard
     if top_p == 0:
         yield Error(
             what="top_p must be above 0.",
@@ -88,20 +88,9 @@ async def run(
         if other is not None:
             runs = [_run(main.short_name, main, mine), _run(other.short_name, other, mine)]
     params = GenerateParams(prompt=prompt, runs=tuple(runs), not_run=not_run)
-    request = GENERATE.request(
-        params,
-        guild_pk=ctx.guild_pk,
-        user_pk=ctx.user_pk,
-        destination=ctx.destination,
-        priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
-    )
-    ticket = await submit_job(jobs, request)
-    try:
+    async with queued(ctx, GENERATE, params) as ticket:
         # The worker counts tokens per model.
         yield queued_reply(ticket, total=max_new_tokens * len(params.models))
-    finally:
-        # Only now may the job start: its progress replaces the reply just sent.
-        jobs.release(ticket.job_id)
 
 
 def _run(label: str, model: ApprovedModel, settings: Decoding) -> ModelRun:

@@ -14,12 +14,12 @@ from typing import Any
 
 from bot.commands.imagine.audit import record
 from bot.commands.imagine.words import word_lists
-from bot.identity import Role
+from bot.commands.queueing import queued
 from bot.inference.class_filter import check_texts
 from bot.inference.devices import accelerator
 from bot.inference.guard import TEXT_TO_IMAGE, ModelRefused
 from bot.inference.image_limits import CLASS_SIZES, MAX_SEED
-from bot.jobs.commands import queued_reply, submit_job
+from bot.jobs.commands import queued_reply
 from bot.jobs.kinds.imagine import IMAGINE, ImagineParams
 from bot.replies import Error, Reply
 from bot.router import Context
@@ -74,7 +74,7 @@ async def draw(
 ) -> AsyncIterator[Reply]:
     """Check and queue one image: the queued reply, or an Error saying what to change."""
     services = ctx.services
-    jobs, guard = services.jobs, services.guard
+    guard = services.guard
     detail: dict[str, Any] = {"negative_prompt": negative_prompt} if negative_prompt else {}
     if reroll_of is not None:
         detail["reroll_of"] = reroll_of
@@ -115,18 +115,12 @@ async def draw(
         size=int(size) if size else None,
         max_size=limit,
     )
-    request = IMAGINE.request(
-        params,
-        guild_pk=ctx.guild_pk,
-        user_pk=ctx.user_pk,
-        destination=ctx.destination,
-        priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
-    )
-    ticket = await submit_job(jobs, request)
+    job_id = None
     try:
-        yield queued_reply(ticket, total=steps)
+        async with queued(ctx, IMAGINE, params) as ticket:
+            job_id = ticket.job_id
+            yield queued_reply(ticket, total=steps)
     finally:
-        # Only now may the job start: its progress replaces the reply just sent. The audit
-        # entry is written after, so the job does not wait for it.
-        jobs.release(ticket.job_id)
-        await record(ctx, prompt, "queued", {**detail, "job": ticket.job_id, "seed": seed})
+        # Written once the job may start, so the job does not wait for it.
+        if job_id is not None:
+            await record(ctx, prompt, "queued", {**detail, "job": job_id, "seed": seed})

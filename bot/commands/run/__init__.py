@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 
 from bot.commands import generate
 from bot.commands.imagine.draw import draw
+from bot.commands.queueing import queued
 from bot.commands.run.inputs import MAX_INPUT_CHARS, MAX_MODELS, build_input, split_list
 from bot.declare import MAX_NAME, MAX_REPO_ID
-from bot.identity import Role
 from bot.inference.tasks import HANDED_OVER, TEXT_TASKS
 from bot.inference.tasks.vetting import HandOver, check_task
-from bot.jobs.commands import queued_reply, submit_job
+from bot.jobs.commands import queued_reply
 from bot.jobs.kinds.run import RUN, RunParams
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -88,18 +88,8 @@ async def run(
         max_new_tokens=max_new_tokens,
     )
     params = RunParams(task=main.task, input=data, models=tuple(chosen))
-    request = RUN.request(
-        params,
-        guild_pk=ctx.guild_pk,
-        user_pk=ctx.user_pk,
-        destination=ctx.destination,
-        priority=1 if ctx.actor.role is Role.INSTRUCTOR else 0,
-    )
-    ticket = await submit_job(ctx.services.jobs, request)
-    try:
+    async with queued(ctx, RUN, params) as ticket:
         yield queued_reply(ticket, total=len(chosen))
-    finally:
-        ctx.services.jobs.release(ticket.job_id)
 
 
 async def _hand_over(
