@@ -7,7 +7,7 @@ the fetch, so that a malformed answer fails there and becomes a HubBadAnswer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from huggingface_hub.hf_api import DatasetInfo, ModelInfo
@@ -59,6 +59,9 @@ class ModelSummary:
     params: int | None  # the Hub's safetensors total; None when the repo publishes none
     license: str | None
     gated: str | None  # None, "auto" or "manual"
+    # The Hub's record as listed: the model guard reads it to mark the models the bot can
+    # run, with no request per row (keyword-only, so ModelDetails may add fields after it).
+    record: ModelInfo | None = field(default=None, kw_only=True, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def model_summary(info: ModelInfo) -> ModelSummary:
         params=param_count(info.safetensors.total) if info.safetensors else None,
         license=next(iter(_tag_values(tags, "license")), None),
         gated=_gated(info.gated),
+        record=info,
     )
 
 

@@ -239,6 +239,11 @@ class ModelGuard:
             self._check_lists(approved.id, need)
         return approved
 
+    def check_listed(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        """The checks `check` makes, on a record a Hub listing already gave (no request)."""
+        self._check_lists(info.id, need)
+        return self.check_record(info.id, info, need)
+
     def _defaults(self) -> set[str]:
         return {self.settings.text_model, self.settings.image_model, *self._task_defaults()}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.jobs.kinds.run import RUN
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Progress, as_plain_text
+from bot.replies import Card, Error, Progress, as_plain_text
 from tests.tasks.conftest import task_bot
 
 
@@ -91,7 +91,12 @@ async def test_a_language_pair_the_model_lacks_is_named_with_the_ones_it_has(
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
 ) -> None:
     async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
-        wrong = await bot.generate("/run task:translation Good morning source:en target:ro")
+        # A language the model's prompts never name: refused before anything is queued.
+        unknown = await bot.run("/run task:translation Good morning source:en target:ro")
+        assert isinstance(unknown, Error), as_plain_text(unknown)
+        assert unknown.what == "tiny-t5 does not know ro; it knows: en, de, fr."
+        # Languages it knows, in a direction it has no prompt for: the worker names the pairs.
+        wrong = await bot.generate("/run task:translation Good morning source:de target:fr")
         right = await bot.generate("/run task:translation Good morning target:fr max_new_tokens:4")
         await bot.idle()
         reply = bot.outbox.final(wrong)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from bot.commands import generate
 from bot.commands.imagine.draw import draw
 from bot.commands.queueing import queued
+from bot.commands.run.form import form_action, run_form
 from bot.commands.run.inputs import MAX_INPUT_CHARS, MAX_MODELS, build_input, split_list
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.inference.tasks import HANDED_OVER, TEXT_TASKS
@@ -26,7 +27,7 @@ from bot.router import Command, Context, Option
 
 async def run(
     ctx: Context,
-    input: str,
+    input: str | None,
     model: str | None,
     task: str | None,
     compare: str | None,
@@ -46,12 +47,13 @@ async def run(
     text2text-generation, zero-shot-classification (labels:a,b,c) and sentence-similarity
     (sentences:"one|two|three" compared with yours). task:<task> without model: uses the
     class's model for that task. compare:<id>,<id> runs the same input on up to 3 models side
-    by side, with their size, license and time.
+    by side, with their size, license and time. Without text (or with the Run button of a
+    /search model page) a form asks for it.
     """
     guard = ctx.services.guard
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
-        async for reply in _hand_over(ctx, main, input, max_new_tokens, compare):
+        async for reply in _hand_over(ctx, main, input or "", max_new_tokens, compare):
             yield reply
         return
     chosen = [main]
@@ -75,6 +77,12 @@ async def run(
             what=f"compare: runs at most {MAX_MODELS} models side by side.",
             todo=f"Give at most {MAX_MODELS - 1} ids after compare:, separated by commas.",
         )
+        return
+    if input is None:  # the Run button of a model page, or /run model:<id> alone: the form
+        given = {"context": context, "labels": labels, "sentences": sentences}
+        given |= {"source": source, "target": target}
+        filled = {k: v for k, v in given.items() if v}
+        yield run_form(main, form_action(model, task, compare), filled)
         return
     data = build_input(
         main,
@@ -116,8 +124,7 @@ COMMAND = Command(
         Option(
             "input",
             str,
-            "Your text (for question-answering: the question)",
-            required=True,
+            "Your text (for question-answering: the question); left out: a form asks for it",
             rest=True,
             max_length=MAX_INPUT_CHARS,
         ),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from bot.errors import UsageError
+from bot.inference.tasks.languages import check as check_languages
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.run import TaskInput
 from bot.replies import Error
@@ -74,12 +75,36 @@ def build_input(
         raise _bad(
             f"{len(found_sentences)} sentences is too many.", f"Give at most {MAX_SENTENCES}."
         )
+    source, target = (source or "").strip().lower(), (target or "").strip().lower()
+    if task == "translation":
+        for found in models:
+            problem = check_languages(found.languages, source, target)
+            if problem:
+                raise _bad(
+                    f"{found.model.short_name} {problem}.",
+                    _language_todo(found),
+                )
     return TaskInput(
         text=text,
         context=(context or "").strip(),
         labels=found_labels,
         sentences=found_sentences,
-        source=(source or "").strip().lower(),
-        target=(target or "").strip().lower(),
+        source=source,
+        target=target,
         max_new_tokens=max_new_tokens,
     )
+
+
+def _language_todo(found: TaskModel) -> str:
+    known = found.languages
+    if known.pair is not None:
+        return (
+            f"Leave source: and target: out, or give source:{known.pair[0]} "
+            f"target:{known.pair[1]}; /search task:translation finds models for other pairs."
+        )
+    return f"Use codes it knows, e.g. source:en target:{_example_target(found)}."
+
+
+def _example_target(found: TaskModel) -> str:
+    codes = [c for c in found.languages.known() if not c.lower().startswith("en")]
+    return codes[0] if codes else "fr"

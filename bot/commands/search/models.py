@@ -7,10 +7,17 @@ from typing import Any
 
 from bot.charts import ModelBar, models_chart
 from bot.commandline import quote
-from bot.commands.cardtext import section_buttons, section_card
+from bot.commands.cardtext import MAX_ACTION, section_buttons, section_card
 from bot.commands.listing import MAX_PAGE, for_platform
 from bot.commands.search.guess import params_text
-from bot.commands.search.runs import Where, where_it_runs
+from bot.commands.search.runs import (
+    LEGEND,
+    MARKS,
+    REQUIREMENTS,
+    Where,
+    listed_verdict,
+    where_it_runs,
+)
 from bot.hub.cache import Cached
 from bot.hub.cards import MODEL_SECTIONS, ModelCardReport, analyze_model_card
 from bot.hub.errors import HubError, stale_note
@@ -24,6 +31,7 @@ from bot.hub.tasks import (
     with_article,
 )
 from bot.inference.guard import format_params
+from bot.inference.tasks.vetting import COMMAND as RUN_COMMAND
 from bot.replies import Button, Card, Error, Field, Reply, Table
 from bot.router import Context
 from bot.services import Services
@@ -62,6 +70,8 @@ async def list_models(
     if not items:
         return _nothing_found(text, tag, library, page)
     first = (page - 1) * limit
+    # From the listing alone: one request for the page, never one per row.
+    marks = [MARKS[listed_verdict(ctx.services.guard, m)] for m in items]
     rows = tuple(
         (
             str(first + i + 1),
@@ -71,13 +81,14 @@ async def list_models(
             f"{m.likes:,}",
             format_params(m.params) if m.params else "—",
             m.license or "—",
+            marks[i],
         )
         for i, m in enumerate(items)
     )
     what = f"“{text}”" if text else "Models"
     scope = ", ".join(x for x in (tag, library) if x) or "all tasks"
     title = f"{what} ({scope}), {SORT_WORDS[sort]}"
-    footer = [f"Page {page}.", "Details: /search model:<id>"]
+    footer = [f"Page {page}.", "Details: /search model:<id>", f"{LEGEND}."]
     note = stale_note(found)
     if note:
         footer.insert(0, note)
@@ -93,11 +104,23 @@ async def list_models(
         buttons.append(Button(label="Chart", action=more_chart))
     table = Table(
         title=title,
-        columns=("#", "model", "task", "downloads (30 d)", "likes", "params", "license"),
+        columns=(
+            "#",
+            "model",
+            "task",
+            "downloads (30 d)",
+            "likes",
+            "params",
+            "license",
+            "runs here",
+        ),
         rows=rows,
         buttons=tuple(buttons),
     )
-    entries = [(f"{row[0]}. {m.id}", f"   {_facts(m)}") for row, m in zip(rows, items, strict=True)]
+    entries = [
+        (f"{row[0]}. {row[-1]} {m.id}", f"   {_facts(m)}")
+        for row, m in zip(rows, items, strict=True)
+    ]
     shown = for_platform(ctx.actor.platform, table, entries, footer=footer, filename="models.csv")
     if not chart:
         return shown
@@ -204,6 +227,9 @@ async def model_details(ctx: Context, asked: str, section: str | None = None) ->
         lead.append(f"{task} model: it {PIPELINE_TAGS[model.pipeline_tag]}.")
     where = await where_it_runs(ctx.services.guard, model.id, model.pipeline_tag)
     buttons = section_buttons(f"/search model:{model.id}", report.checklist if report else ())
+    run = _run_button(model, where)
+    if run is not None:
+        buttons = (run, *buttons)
     return Card(
         title=model.id,
         description="\n".join(lead),
@@ -275,21 +301,31 @@ def _checklist(report: ModelCardReport | None, problem: str | None) -> str:
     return checklist_text(report.checklist)
 
 
+def _run_button(model: ModelDetails, where: Where) -> Button | None:
+    """The Run button: it opens /run's form for the model's task (only where /run runs it)."""
+    action = f"{RUN_COMMAND} model:{model.id}"
+    if where.runs_here and where.command == RUN_COMMAND and len(action) <= MAX_ACTION:
+        return Button(label="Run", action=action, style="primary")
+    return None
+
+
 def _next_step(model: ModelDetails, where: Where) -> str:
     """What to do with the model, never offering what the bot would refuse."""
     if where.runs_here:
         place = f" (it runs on {where.place})" if where.place else ""
+        if where.command == RUN_COMMAND:
+            return f"Try it: Run, or {RUN_COMMAND} model:{model.id} <your text>{place}"
         return f"Try it: {where.command} model:{model.id}{place}"
     lines = []
     if where.command:
         lines.append(f"{where.command} can't run it here: {where.why_not}")
     else:
         lines.append(
-            f"This bot runs text-generation and text-to-image models; the Hub lists this one "
-            f"as {model.pipeline_tag or 'no task'}."
+            f"This bot runs {', '.join(REQUIREMENTS)} models; the Hub lists this one as "
+            f"{model.pipeline_tag or 'no task'}."
         )
     if where.hosted:
-        lines.append("Hosted inference can run it.")
+        lines.append(f"It runs on hosted inference (Inference Provider: {where.hosted}).")
     lines.append(f"Try it on https://huggingface.co/{model.id}")
     return "\n".join(lines)
 

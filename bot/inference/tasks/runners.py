@@ -25,6 +25,7 @@ from transformers import (
 )
 
 from bot.inference.tasks import SEQ2SEQ_TASKS
+from bot.inference.tasks.languages import Languages, code_of, language_tokens
 
 _AUTO: dict[str, Any] = {
     "text-classification": AutoModelForSequenceClassification,
@@ -322,22 +323,49 @@ class TaskRunner:
             return str(pairs[key].get("prefix") or "") + row.text
         return row.text
 
+    def _language_pair(self, row: Row) -> tuple[str, str] | None:
+        """A many-to-many model's (source, target) tokens for the row (e.g. NLLB's
+        eng_Latn, fra_Latn); None for a model with no language tokens."""
+        known = Languages(tokens=language_tokens(self.tokenizer.all_special_tokens))
+        if self.task != "translation" or not known.tokens:
+            return None
+        source, target = known.find(row.source or "en"), known.find(row.target)
+        if source is None or target is None:
+            missing = row.target if source is not None else (row.source or "en")
+            what = f"does not know {missing}" if missing else "needs target:"
+            raise TaskInputError(f"{self.short_name} {what}; it knows: {known.shown()}.")
+        return source, target
+
     def _seq2seq(self, rows: list[Row]) -> list[Answer]:
         answers: list[Answer] = [Answer() for _ in rows]
-        live: list[tuple[str, Row, Answer]] = []
+        # Rows with one language pair generate together: the target is one start token for
+        # the whole call, and the source is the tokenizer's setting.
+        groups: dict[tuple[str, str] | None, list[tuple[str, Row, Answer]]] = {}
         for row, answer in zip(rows, answers, strict=True):
             try:
-                live.append((self._prompt(row), row, answer))
+                pair, prompt = self._language_pair(row), self._prompt(row)
+                groups.setdefault(pair, []).append((prompt, row, answer))
             except TaskInputError as error:
                 answer.error = str(error)
-        if not live:
-            return answers
-        encoded = self._encode([p for p, _, _ in live])
+        for pair, live in groups.items():
+            self._generate(live, pair)
+        return answers
+
+    def _generate(self, live: list[tuple[str, Row, Answer]], pair: tuple[str, str] | None) -> None:
+        extra: dict[str, Any] = {}
+        prompts = [p for p, _, _ in live]
+        if pair is not None:
+            source, target = pair
+            if hasattr(self.tokenizer, "src_lang"):  # NLLB, M2M100, mBART: they place it
+                self.tokenizer.src_lang = code_of(source)
+            else:  # a plain tokenizer: the source token before the text, as those models read
+                prompts = [f"{source} {p}" for p in prompts]
+            extra["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(target)
+        encoded = self._encode(prompts)
         inputs = {k: v.to(self.device) for k, v in encoded.items()}
         steps = max(r.max_new_tokens for _, r, _ in live)
-        generated = self.model.generate(**inputs, max_new_tokens=steps, do_sample=False)
+        generated = self.model.generate(**inputs, max_new_tokens=steps, do_sample=False, **extra)
         for (prompt, row, answer), ids in zip(live, generated.cpu(), strict=True):
             ids = ids[1 : 1 + row.max_new_tokens]  # after the decoder's start token
             answer.text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
             answer.truncated = self._was_cut(prompt)
-        return answers

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from huggingface_hub import ModelInfo
 
 from bot.errors import UsageError
 from bot.hub.records import model_summary
 from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
-from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, setting_name, supported_list
+from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, languages, setting_name, supported_list
 from bot.inference.tasks import task_from_config as config_task
+from bot.inference.tasks.languages import Languages
 from bot.replies import Error
 
 COMMAND = "/run"
@@ -31,6 +34,9 @@ class TaskModel:
     task: str
     mask_token: str | None = None  # fill-mask: the token students must type
     license: str | None = None
+    languages: Languages = field(
+        default_factory=Languages
+    )  # translation: what source: and target: may be
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +44,7 @@ class TaskModel:
             "task": self.task,
             "mask_token": self.mask_token,
             "license": self.license,
+            "languages": self.languages.to_json(),
         }
 
     @classmethod
@@ -48,6 +55,7 @@ class TaskModel:
             task=str(data["task"]),
             mask_token=str(mask) if mask else None,
             license=str(license_id) if license_id else None,
+            languages=Languages.from_json(data.get("languages")),
         )
 
 
@@ -132,7 +140,8 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
     mask = (tokenizer or {}).get("mask_token")
     if isinstance(mask, dict):
         mask = mask.get("content")
-    return TaskModel(approved, found, str(mask) if mask else None, None)
+    known = _local_languages(name, config, tokenizer or {}) if found == "translation" else None
+    return TaskModel(approved, found, str(mask) if mask else None, None, known or Languages())
 
 
 async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
@@ -153,7 +162,28 @@ async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskMode
     need = requirement(task or str(found))
     approved = guard.check_record(name, info, need)
     mask = getattr(info, "mask_token", None)
-    return TaskModel(approved, need.task, str(mask) if mask else None, model_summary(info).license)
+    known = _hub_languages(info) if need.task == "translation" else Languages()
+    license_id = model_summary(info).license
+    return TaskModel(approved, need.task, str(mask) if mask else None, license_id, known)
+
+
+def _local_languages(name: str, config: dict[str, Any], tokenizer: dict[str, Any]) -> Languages:
+    """A folder's languages: its tokenizer's language tokens or pair, its config's T5
+    prompts, or the opus-mt pair in its name."""
+    tokens, pair = languages.from_tokenizer_config(tokenizer)
+    return Languages(
+        tokens=tokens,
+        pair=None if tokens else (pair or languages.from_name(name)),
+        codes=languages.from_task_params(config),
+    )
+
+
+def _hub_languages(info: ModelInfo) -> Languages:
+    """A Hub model's languages from what its record holds (no file download): the opus-mt
+    pair in its name, else the card's `language:` list."""
+    pair = languages.from_name(info.id)
+    card = info.card_data.get("language") if info.card_data is not None else None
+    return Languages(pair=pair, codes=() if pair else languages.from_card(card))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,165 @@
+"""The languages a translation model knows, and the codes students type for them (no torch).
+
+Where a model says it:
+- its language tokens (M2M100 `__fr__`, NLLB `fra_Latn`, mBART-50 `fr_XX`), listed in its
+  tokenizer's special tokens: a many-to-many model, told the target by the token that starts
+  its answer and the source by the token before the text;
+- one pair in its name (Helsinki-NLP/opus-mt-en-de) or its tokenizer (Marian `source_lang`,
+  `target_lang`): it translates that way only;
+- the card's `language:` list (the Hub answers this without a file download): the codes it
+  knows, directions unknown.
+
+Codes are compared as languages (langcodes): fr, fra and fra_Latn are one language, so a
+student may type any of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import langcodes
+
+# __fr__ (M2M100, SMaLL-100); fra_Latn (NLLB); fr_XX, zh_CN (mBART-50).
+_TOKEN = re.compile(r"^__([a-z]{2,3})__$|^([a-z]{2,3}_[A-Z][A-Za-z]{1,3})$")
+_PAIR_NAME = re.compile(r"opus-mt-([a-z]{2,3})-([a-z]{2,3})$")
+SHOWN = 12  # codes listed in a reply; the rest are counted
+
+
+def language_of(code: str) -> str | None:
+    """The language a code names ("fra_Latn" → "fr"), None when it names none."""
+    code = code.strip().strip("_").replace("_", "-")
+    if not code:
+        return None
+    try:
+        found = langcodes.Language.get(code)
+    except (ValueError, LookupError):
+        return None
+    if not langcodes.tag_is_valid(found.language or ""):
+        return None
+    return found.language
+
+
+def code_of(token: str) -> str:
+    """What a student types for a language token, and what the tokenizer's `src_lang` takes:
+    `__fr__` → `fr`; `fra_Latn` stays."""
+    match = _TOKEN.match(token)
+    return (match.group(1) or match.group(2)) if match else token
+
+
+def language_tokens(tokens: Iterable[object]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for t in tokens if isinstance(t, str) and _TOKEN.match(t)))
+
+
+@dataclass(frozen=True)
+class Languages:
+    tokens: tuple[str, ...] = ()  # the model's language tokens: many-to-many
+    pair: tuple[str, str] | None = None  # one direction only (source, target)
+    codes: tuple[str, ...] = ()  # named by the card; directions unknown
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens or self.pair or self.codes)
+
+    def known(self) -> tuple[str, ...]:
+        """The codes to show a student."""
+        if self.tokens:
+            return tuple(code_of(t) for t in self.tokens)
+        return self.pair or self.codes
+
+    def find(self, code: str) -> str | None:
+        """The model's own form of `code` (its token, or the code it knows), None when the
+        model does not know that language. The exact token wins over one of its language."""
+        own = self.tokens or self.known()
+        wanted = code.strip().lower()
+        for item in own:
+            if wanted in (item.lower(), code_of(item).lower()):
+                return item
+        language = language_of(code)
+        if language is None:
+            return None
+        return next((item for item in own if language_of(code_of(item)) == language), None)
+
+    def shown(self) -> str:
+        codes = list(dict.fromkeys(self.known()))
+        more = f" and {len(codes) - SHOWN} more" if len(codes) > SHOWN else ""
+        return ", ".join(codes[:SHOWN]) + more
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens": list(self.tokens),
+            "pair": list(self.pair or ()),
+            "codes": list(self.codes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Languages:
+        data = data or {}
+        pair = [str(x) for x in data.get("pair") or ()]
+        return cls(
+            tokens=tuple(str(t) for t in data.get("tokens") or ()),
+            pair=(pair[0], pair[1]) if len(pair) == 2 else None,
+            codes=tuple(str(c) for c in data.get("codes") or ()),
+        )
+
+
+def from_name(name: str) -> tuple[str, str] | None:
+    """The pair an opus-mt name says (Helsinki-NLP/opus-mt-en-de → en, de)."""
+    match = _PAIR_NAME.search(name.rstrip("/").lower())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def from_card(value: object) -> tuple[str, ...]:
+    """The card's `language:` entries that name a language ("multilingual" does not)."""
+    items = value if isinstance(value, list) else [value]
+    return tuple(
+        dict.fromkeys(str(v) for v in items if isinstance(v, str) and language_of(v) is not None)
+    )
+
+
+def from_tokenizer_config(
+    config: Mapping[str, Any],
+) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+    """(language tokens, Marian's pair) from a tokenizer_config.json."""
+    found: list[object] = []
+    for key in ("additional_special_tokens", "extra_special_tokens"):
+        value = config.get(key)
+        found += list(value.values()) if isinstance(value, dict) else list(value or [])
+    decoder = config.get("added_tokens_decoder")
+    if isinstance(decoder, dict):
+        found += [t.get("content") for t in decoder.values() if isinstance(t, dict)]
+    found = [t.get("content") if isinstance(t, dict) else t for t in found]
+    source, target = config.get("source_lang"), config.get("target_lang")
+    pair = (source, target) if isinstance(source, str) and isinstance(target, str) else None
+    return language_tokens(found), pair
+
+
+def from_task_params(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The languages of a T5-style config's "translation_en_to_de" prompts."""
+    params = config.get("task_specific_params")
+    codes: list[str] = []
+    for key in params if isinstance(params, dict) else ():
+        if str(key).startswith("translation_") and "_to_" in str(key):
+            codes += str(key).removeprefix("translation_").split("_to_")
+    return tuple(dict.fromkeys(codes))
+
+
+def check(languages: Languages, source: str, target: str) -> str | None:
+    """Why `source`/`target` do not fit the model, None when they do (or nothing is known)."""
+    if not languages:
+        return None
+    if languages.pair is not None:
+        want_source, want_target = languages.pair
+        for given, wanted in ((source, want_source), (target, want_target)):
+            if given and language_of(given) != language_of(wanted):
+                return f"translates only from {want_source} to {want_target}"
+        return None
+    for given in (source, target):
+        if given and languages.find(given) is None:
+            return f"does not know {given}; it knows: {languages.shown()}"
+    if languages.tokens and not source and languages.find("en") is None:
+        return f"needs the language of your text: say it with source: ({languages.shown()})"
+    if languages.tokens and not target:
+        return f"translates into many languages: say which with target: ({languages.shown()})"
+    return None
