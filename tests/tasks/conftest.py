@@ -62,3 +62,19 @@ async def task_bot(
     values = {**class_defaults(models), "max_queued_jobs_per_user": 20, **extra}
     async with job_bot(tmp_path, worker, tiny_model_dir, **values) as bot:
         yield bot
+
+
+@pytest.fixture(scope="session")
+def nllb_model(request: pytest.FixtureRequest) -> Path:
+    """The tiny NLLB-shaped translator (tests/support/tiny_translation_models.py), cached
+    like the task models."""
+    source = Path(__file__).parents[1] / "support" / "tiny_translation_models.py"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    root = Path(request.config.cache.mkdir(f"tiny-nllb-{digest}"))
+    folder = root / "tiny-nllb"
+    if not (root / "built").exists():
+        from tests.support.tiny_translation_models import build_nllb  # imports torch
+
+        build_nllb(folder)
+        (root / "built").touch()
+    return folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,3 +43,37 @@ def test_a_mask_cut_off_by_the_length_is_named(task_models: dict[str, Path]) -> 
     early, cut = runner.run([Row(text="the [MASK] sat"), Row(text=late)])
     assert early.error is None and len(early.scores) == 5
     assert cut.error == "The mask is past the model's length: put it earlier."
+
+
+def test_a_many_to_many_translator_gets_its_language_tokens(nllb_model: Path) -> None:
+    runner = TaskRunner.load(nllb_model, "translation")
+    tokens = runner.tokenizer.convert_tokens_to_ids(["eng_Latn", "fra_Latn", "deu_Latn"])
+    english, french, german = tokens
+    calls: list[tuple[torch.Tensor, int, torch.Tensor]] = []
+    generate = runner.model.generate
+
+    def watched(**kwargs: Any) -> torch.Tensor:
+        out: torch.Tensor = generate(**kwargs)
+        calls.append((kwargs["input_ids"], kwargs["forced_bos_token_id"], out))
+        return out
+
+    runner.model.generate = watched
+    rows = [
+        Row(text="good morning", target="fr", max_new_tokens=4),
+        Row(text="bonjour", source="fra_latn", target="deu", max_new_tokens=4),
+        Row(text="hello", target="fr", max_new_tokens=4),
+        Row(text="hello", target="ro", max_new_tokens=4),
+    ]
+    answers = runner.run(rows)
+    assert answers[3].error == (
+        "tiny-nllb does not know ro; it knows: eng_Latn, fra_Latn, deu_Latn."
+    )
+    assert all(a.error is None and isinstance(a.text, str) for a in answers[:3])
+    # One generate per language pair: the source token starts each input, the target token
+    # starts each answer (after the decoder's start token).
+    (into_french, into_german) = calls
+    assert into_french[1] == french and into_german[1] == german
+    assert into_french[0][:, 0].tolist() == [english, english]
+    assert into_german[0][:, 0].tolist() == [french]
+    assert into_french[2][:, 1].tolist() == [french, french]
+    assert into_german[2][:, 1].tolist() == [german]

@@ -115,6 +115,6 @@ def form_action(model: str | None, task: str | None, compare: str | None) -> str
     """The command line a form submits: what selected the model(s), the fields added."""
     parts = ["/run"]
     parts += [f"model:{quote(model)}"] if model else []
-    parts += [f"task:{task}"] if task and not model else []
+    parts += [f"task:{task}"] if task else []
     parts += [f"compare:{quote(compare)}"] if compare else []
     return " ".join(parts)

@@ -130,18 +130,21 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
         # No folder, no config.json, or a damaged one: the guard's own words for each.
         await guard.check(name, placeholder)
         raise unsupported(name, None)
+    tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json") or {}
     found = task or config_task(config)
+    known = _local_languages(name, config, tokenizer)
+    if task is None and found == "text2text-generation" and (known.tokens or known.pair):
+        found = "translation"  # a seq2seq model with languages (NLLB, M2M100, Marian)
     if found in HANDED_OVER:
         return HandOver(HANDED_OVER[found], name)
     if found not in TEXT_TASKS:
         raise unsupported(name, found)
     approved = await guard.check(name, requirement(found))
-    tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json")
-    mask = (tokenizer or {}).get("mask_token")
+    mask = tokenizer.get("mask_token")
     if isinstance(mask, dict):
         mask = mask.get("content")
-    known = _local_languages(name, config, tokenizer or {}) if found == "translation" else None
-    return TaskModel(approved, found, str(mask) if mask else None, None, known or Languages())
+    languages_known = known if found == "translation" else Languages()
+    return TaskModel(approved, found, str(mask) if mask else None, None, languages_known)
 
 
 async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
