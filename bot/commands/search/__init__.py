@@ -38,12 +38,13 @@ async def run(
     /search task:text-generation sort:downloads limit:5 — the five most downloaded of a task
     /search model:EleutherAI/gpt-neo-125M — details: size, license in plain words, papers,
     training data, which parts of the model card exist (buttons open them), and whether this
-    bot can run it
+    bot can run it (a Run button opens a form for /run models)
     /search model:EleutherAI/gpt-neo-125M section:limitations — that part of the card, in
     its own words (also: uses, training, evaluation, environmental-impact, citation, ...)
     /search task:text-generation chart:true — the list as a chart of downloads (or likes,
     with sort:likes) per model, with their sizes
-    sort: downloads (last 30 days, the default), likes, trending or recent.
+    sort: downloads (last 30 days, the default), likes, trending or recent. The last column
+    says whether the bot runs each model here (✓ yes, ✗ no, ? open the model to know).
 
     The guess game (from the lesson: look at the most downloaded models and guess what each
     does from its name alone):

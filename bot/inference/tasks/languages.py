@@ -132,6 +132,8 @@ def from_tokenizer_config(
     found = [t.get("content") if isinstance(t, dict) else t for t in found]
     source, target = config.get("source_lang"), config.get("target_lang")
     pair = (source, target) if isinstance(source, str) and isinstance(target, str) else None
+    if pair is not None and None in (language_of(pair[0]), language_of(pair[1])):
+        pair = None  # e.g. opus-mt-en-ROMANCE: a group, chosen by >>fr<< tokens in the text
     return language_tokens(found), pair
 
 

@@ -34,9 +34,8 @@ class TaskModel:
     task: str
     mask_token: str | None = None  # fill-mask: the token students must type
     license: str | None = None
-    languages: Languages = field(
-        default_factory=Languages
-    )  # translation: what source: and target: may be
+    # translation: what source: and target: may be
+    languages: Languages = field(default_factory=Languages)
 
     def to_json(self) -> dict[str, Any]:
         return {

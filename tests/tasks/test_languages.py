@@ -1,0 +1,68 @@
+"""The languages of translation models, read from what real models ship (no torch)."""
+
+from __future__ import annotations
+
+from bot.inference.tasks.languages import (
+    Languages,
+    check,
+    from_card,
+    from_name,
+    from_tokenizer_config,
+)
+
+# The shapes of real tokenizer_config.json files (trimmed lists).
+M2M100 = {
+    "tokenizer_class": "M2M100Tokenizer",
+    "language_codes": "m2m100",
+    "additional_special_tokens": ["__af__", "__de__", "__en__", "__fr__", "__zh__"],
+}
+NLLB_V4 = {
+    "tokenizer_class": "NllbTokenizer",
+    "additional_special_tokens": ["deu_Latn", "eng_Latn", "fra_Latn", "zho_Hans", "zho_Hant"],
+    "added_tokens_decoder": {"0": {"content": "<s>", "special": True}},
+}
+MARIAN = {"tokenizer_class": "MarianTokenizer", "source_lang": "en", "target_lang": "de"}
+MARIAN_GROUP = {"tokenizer_class": "MarianTokenizer", "source_lang": "en", "target_lang": "ROMANCE"}
+
+
+def test_language_tokens_and_pairs_from_tokenizer_configs() -> None:
+    m2m, none = from_tokenizer_config(M2M100)
+    assert m2m == ("__af__", "__de__", "__en__", "__fr__", "__zh__") and none is None
+    nllb, _ = from_tokenizer_config(NLLB_V4)
+    assert nllb == ("deu_Latn", "eng_Latn", "fra_Latn", "zho_Hans", "zho_Hant")
+    assert from_tokenizer_config(MARIAN) == ((), ("en", "de"))
+    assert from_tokenizer_config(MARIAN_GROUP) == ((), None)  # a group is no language
+    assert from_name("Helsinki-NLP/opus-mt-en-de") == ("en", "de")
+    assert from_name("Helsinki-NLP/opus-mt-en-ROMANCE") is None
+    assert from_card(["multilingual", "en", "fr", 3]) == ("en", "fr")
+
+
+def test_any_code_of_a_language_finds_the_models_token() -> None:
+    m2m = Languages(tokens=from_tokenizer_config(M2M100)[0])
+    assert m2m.find("fr") == m2m.find("fra") == m2m.find("__fr__") == "__fr__"
+    assert m2m.find("ro") is None and m2m.shown() == "af, de, en, fr, zh"
+    nllb = Languages(tokens=from_tokenizer_config(NLLB_V4)[0])
+    assert nllb.find("fr") == nllb.find("FRA_LATN") == "fra_Latn"
+    # The exact token wins over another script of the same language.
+    assert nllb.find("zho_Hant") == "zho_Hant" and nllb.find("zh") == "zho_Hans"
+
+
+def test_what_each_kind_of_model_accepts() -> None:
+    m2m = Languages(tokens=from_tokenizer_config(M2M100)[0])
+    assert check(m2m, "en", "fr") is None and check(m2m, "", "fr") is None
+    assert check(m2m, "en", "") == (
+        "translates into many languages: say which with target: (af, de, en, fr, zh)"
+    )
+    assert check(m2m, "en", "ro") == "does not know ro; it knows: af, de, en, fr, zh"
+    pair = Languages(pair=("en", "de"))
+    assert check(pair, "", "") is None and check(pair, "eng", "deu") is None
+    assert check(pair, "fr", "") == "translates only from en to de"
+    card = Languages(codes=("en", "fr", "ro", "de"))
+    assert check(card, "", "") is None  # directions unknown: the model's prompts decide
+    assert check(card, "en", "ja") == "does not know ja; it knows: en, fr, ro, de"
+    assert check(Languages(), "xx", "yy") is None  # nothing known: nothing to check
+    # No English to assume as the source: the student must say it.
+    no_english = Languages(tokens=("__de__", "__fr__", "__ja__"))
+    assert check(no_english, "", "ja") == (
+        "needs the language of your text: say it with source: (de, fr, ja)"
+    )
