@@ -24,7 +24,7 @@ from bot.jobs.records import view
 from bot.replies import Card, Error, File, Text, as_plain_text
 from tests.hosted.conftest import TOKEN, hosted_job_bot
 from tests.hosted.sample_task import CLASSIFY, ClassifyParams
-from tests.jobs.support import JobBot
+from tests.jobs.support import JobBot, until
 from tests.support.providers_stub import ProvidersStub
 
 
@@ -373,3 +373,16 @@ async def test_run_on_the_openai_backend_says_it_serves_text_generation_only(
         assert isinstance(refused, Error)
         assert "/run does not run on this class's model server" in refused.what
     assert providers.requests() == []
+
+
+async def test_cancel_abandons_a_runs_requests(tmp_path: Path, providers: ProvidersStub) -> None:
+    providers.latency = 5.0
+    async with task_bot(tmp_path, providers) as bot:
+        job = await bot.generate(
+            "/run model:classbot-test/sentiment compare:classbot-test/sentiment-2 Great"
+        )
+        await until(lambda: providers.in_flight == 2, 5, "both requests to start")
+        await bot.run(f"/jobs cancel id:{job}")
+        await bot.idle(3)
+        await until(lambda: providers.abandoned == 2, 3, "the stand-in to see both dropped")
+        assert (await bot.jobs())[job].state == "cancelled"

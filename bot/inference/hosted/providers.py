@@ -112,7 +112,7 @@ async def route_for(model: str, task: str, provider: str) -> Route:
         mapping = []
     route = pick_route(mapping, task, provider)
     if route is None:
-        where = "no Inference Provider" if provider == "auto" else f"the provider {provider}"
+        where = "any Inference Provider" if provider == "auto" else f"the provider {provider}"
         raise HostedFault(f"{model} is not served by {where} for {task}. Pick another model.")
     if route.provider == "hf-inference":
         await asyncio.to_thread(_check_supported_task, model, route.task)
