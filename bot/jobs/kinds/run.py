@@ -4,7 +4,7 @@ translation, text2text, zero-shot, sentence similarity) on one to three models (
 One kind for every text task: the params carry the task, and every task's result is one
 shape (scored labels, marked spans, or text), so the engine, the batching, /jobs and usage
 treat them alike, and a hosted backend can produce the same result. The worker side is
-`bot.jobs.run_task:run_text_task`.
+`bot.jobs.run_task:run_text_task`; the hosted one `bot.jobs.hosted.tasks:run_task`.
 """
 
 from __future__ import annotations
@@ -214,10 +214,9 @@ def _time(seconds: float) -> str:
 
 
 def _about(out: TaskOutput) -> str:
-    return (
-        f"{format_params(out.model_params)} parameters · license {out.license or 'not stated'} "
-        f"· {_time(out.seconds)}"
-    )
+    # A hosted model's size is what the Hub lists, and some list none.
+    size = f"{format_params(out.model_params)} parameters" if out.model_params else "size unknown"
+    return f"{size} · license {out.license or 'not stated'} · {_time(out.seconds)}"
 
 
 def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
@@ -263,6 +262,7 @@ RUN: JobKind[RunParams, RunResult] = JobKind(
     params_type=RunParams,
     result_type=RunResult,
     runner="bot.jobs.run_task:run_text_task",
+    hosted="bot.jobs.hosted.tasks:run_task",
     render=render,
     usage=usage,
     batch_key=lambda p: f"run:{p.task}:" + "|".join(sorted(m.model.id for m in p.models)),
