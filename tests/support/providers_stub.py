@@ -42,6 +42,7 @@ class Seen:
     headers: dict[str, str]  # names in lower case
     body: Any
     at: float = field(default_factory=time.monotonic)  # when it arrived
+    connection: int = 0  # which client connection it came on (1, 2, ...)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class ProvidersStub:
         self.in_flight = 0
         self.most_in_flight = 0
         self.abandoned = 0  # requests whose client went away before the answer
+        self._connections: dict[object, int] = {}  # transport → its number
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -159,7 +161,11 @@ class ProvidersStub:
         path = request.path
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
-            self.seen.append(Seen(request.method, path, headers, body))
+            # Held by the dict, a transport keeps its number for the stub's lifetime.
+            connection = self._connections.setdefault(
+                request.transport, len(self._connections) + 1
+            )
+            self.seen.append(Seen(request.method, path, headers, body, connection=connection))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
