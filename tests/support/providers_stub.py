@@ -162,9 +162,7 @@ class ProvidersStub:
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
             # Held by the dict, a transport keeps its number for the stub's lifetime.
-            connection = self._connections.setdefault(
-                request.transport, len(self._connections) + 1
-            )
+            connection = self._connections.setdefault(request.transport, len(self._connections) + 1)
             self.seen.append(Seen(request.method, path, headers, body, connection=connection))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
