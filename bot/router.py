@@ -48,7 +48,7 @@ from bot.errors import UsageError
 from bot.identity import Actor
 from bot.ratelimit import RateLimiter
 from bot.replies import Error, Reply
-from bot.share import QUIET_HANDLE, ShareCache, hush, replies_public
+from bot.share import QUIET_HANDLE, ShareCache, Visibility, hush
 from bot.store.people import ActorWriter, SeenCache
 from bot.store.usage import record_usage_soon
 
@@ -158,6 +158,7 @@ class Router:
         )
         self.seen = SeenCache()
         self.shared = ShareCache()
+        self.visibility = Visibility(services.store)
         self.actors = ActorWriter(services.store)
 
     # -- lookup ---------------------------------------------------------------------------
@@ -410,9 +411,7 @@ class Router:
             if seen is None:
                 seen = await self.actors.touch(actor, now)
                 self.seen.put(actor, seen, now)
-            quiet = command.exploration and not await replies_public(
-                self.services.store, seen.guild_id
-            )
+            quiet = command.exploration and not await self.visibility.public(seen.guild_id)
             ctx = Context(
                 actor=actor,
                 services=self.services,
