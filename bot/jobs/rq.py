@@ -478,11 +478,12 @@ def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: boo
     torch.set_num_threads(torch_threads(here + 1))
     _runtime = Runtime(config, send=lambda _: None, cancelled=set())
     _heart = Heart(_redis, keys)
-    pubsub = _redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    # redis-py types pubsub() from 8.x on, listen() not yet: both ignores hold for 5 to 8.
+    pubsub = _redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
     pubsub.subscribe(CANCEL_CHANNEL)
 
     def cancels() -> None:
-        for raw in pubsub.listen():
+        for raw in pubsub.listen():  # type: ignore[no-untyped-call,unused-ignore]
             if _runtime is not None:
                 _runtime.cancelled.add(int(json.loads(raw["data"])))
 

@@ -11,6 +11,10 @@ the header is exactly that (no charset).
     stub.requests            every request: method, path (after /api/v10), query, json, files
     stub.find("POST", r"/webhooks/.*")
     stub.expire(token)       webhook and callback calls with that token now answer 401
+
+A message create with `nonce` and `enforce_nonce: true` is deduplicated as Discord does: the
+same author (the bot) sending the same nonce again within `nonce_window` seconds gets the
+message made the first time back, and no second message is created.
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ class DiscordRestStub:
         # Message bodies by id, so PATCH answers show the whole message as Discord would.
         self.messages: dict[str, dict[str, Any]] = {}
         self.original: dict[str, str] = {}  # interaction token → id of its original message
+        # Enforced nonces: nonce → (id of the message it made, time.monotonic() then).
+        self.nonces: dict[str, tuple[str, float]] = {}
+        # Discord keeps enforced nonces "for a few minutes".
+        self.nonce_window = 300.0
 
     async def start(self) -> DiscordRestStub:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -157,7 +165,7 @@ class DiscordRestStub:
                 del self.messages[message_id]
                 return web.Response(status=204)
         if method == "POST" and (match := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            return _json(self._store(None, int(match.group(1)), seen))
+            return self._create(int(match.group(1)), seen)
         if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
             message_id = match.group(2)
             if method == "PATCH":
@@ -202,6 +210,24 @@ class DiscordRestStub:
             self.messages[message_id] = _message(message_id, CHANNEL_ID, data)
             result["interaction"]["response_message_id"] = message_id
         return _json(result)
+
+    def _create(self, channel_id: int, seen: Seen) -> web.Response:
+        """POST /channels/{id}/messages, honouring an enforced nonce."""
+        body = seen.json if isinstance(seen.json, dict) else {}
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return _json(self._store(None, channel_id, seen))
+        nonce = str(nonce)
+        made = self.nonces.get(nonce)
+        if made is not None and seen.at - made[1] < self.nonce_window:
+            if made[0] not in self.messages:
+                # What Discord answers for a nonce whose message was deleted meanwhile.
+                return _json({"message": "Unknown Message", "code": 10008}, status=404)
+            return _json(self.messages[made[0]])
+        message = self._store(None, channel_id, seen)
+        message["nonce"] = nonce
+        self.nonces[nonce] = (message["id"], seen.at)
+        return _json(message)
 
     def _store(self, message_id: str | None, channel_id: int, seen: Seen) -> dict[str, Any]:
         message_id = message_id or str(next(self._ids))
