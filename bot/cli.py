@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(settings, args.queue)
     try:
         return asyncio.run(_until_signalled(_main(args, settings)))
+    except ConfigError as error:
+        # Found at start (Redis the settings ask for is down): said plainly, no traceback.
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
