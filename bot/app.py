@@ -50,11 +50,27 @@ class App:
     # The Redis that replicas share state through (the RQ backend), closed with the app.
     redis: Redis | None = None
 
+    # Adapters that call start() before the background starts (see expect_adapters).
+    _adapters: int = 1
+    _everyone: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def expect_adapters(self, count: int) -> None:
+        """Several adapters share this App (`classbot run` with Discord and Slack)."""
+        self._adapters = count
+
     async def start(self) -> None:
+        """Called by each adapter once it can deliver replies. The background services
+        start when every expected adapter has called it, so the job engine's first sweep
+        already sees every platform's outbox; the earlier callers wait until then."""
+        self._adapters -= 1
+        if self._adapters > 0:
+            await self._everyone.wait()
+            return
         if not self.started:
             self.started = True
             for service in self.background:
                 await service.start()
+        self._everyone.set()
 
     async def wait_idle(self) -> None:
         await asyncio.gather(*(service.wait_idle() for service in self.background))

@@ -12,6 +12,11 @@ the header is exactly that (no charset).
     stub.find("POST", r"/webhooks/.*")
     stub.expire(token)       webhook and callback calls with that token now answer 401
 
+It is also a gateway for `client.start` (point `DiscordWebSocket.DEFAULT_GATEWAY` at
+`stub.gateway_url`): HELLO, heartbeat ACKs, READY after IDENTIFY (`stub.identified`), and
+`await stub.dispatch("INTERACTION_CREATE", payload)` sends an event to every connected
+client, as Discord's gateway does.
+
 A message create with `nonce` and `enforce_nonce: true` is deduplicated as Discord does: the
 same author (the bot) sending the same nonce again within `nonce_window` seconds gets the
 message made the first time back, and no second message is created.
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 APP_ID = 1100000000000000001
 BOT_ID = APP_ID
@@ -78,10 +83,15 @@ class DiscordRestStub:
         self.nonces: dict[str, tuple[str, float]] = {}
         # Discord keeps enforced nonces "for a few minutes".
         self.nonce_window = 300.0
+        self.gateway_url = ""
+        self.identified: list[dict[str, Any]] = []  # IDENTIFY payloads (token, intents)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._sequence = itertools.count(1)
 
     async def start(self) -> DiscordRestStub:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
+        app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -89,11 +99,57 @@ class DiscordRestStub:
         server: Any = site._server
         port = server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/api/v10"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
         return self
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # -- the gateway -------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        try:
+            await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None})
+            async for frame in socket:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                payload = json.loads(frame.data)
+                if payload["op"] == 1:  # heartbeat
+                    await socket.send_json({"op": 11, "d": None})
+                elif payload["op"] == 2:  # identify
+                    self.identified.append(payload["d"])
+                    await self._send(socket, "READY", self._ready())
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    def _ready(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [],
+            "session_id": "session-1",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+
+    async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
+        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        """Send a gateway event (e.g. INTERACTION_CREATE) to every connected client."""
+        for socket in list(self._sockets):
+            await self._send(socket, event, data)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets) and bool(self.identified)
 
     # -- test controls ---------------------------------------------------------------------
 
