@@ -46,7 +46,7 @@ from bot.declare import Command, Completer, Handler, Option, OptionValue, check,
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Limiter, RateLimiter
 from bot.replies import Error, Reply
 from bot.share import QUIET_HANDLE, ShareCache, Visibility, hush
 from bot.store.people import ActorWriter, SeenCache
@@ -141,7 +141,7 @@ class Router:
         self,
         commands: Iterable[Command],
         services: Services,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
     ) -> None:
         """Raises `bot.declare.DeclarationError` (naming the command and the option) for a
         declaration that does not match its handler: the bot does not start."""
@@ -152,7 +152,7 @@ class Router:
             check(command)
             self.commands[command.name] = command
         self.services = services
-        self.rate_limiter = rate_limiter or RateLimiter(
+        self.rate_limiter: Limiter = rate_limiter or RateLimiter(
             per_minute=services.settings.rate_limit_per_minute,
             burst=services.settings.rate_limit_burst,
         )
@@ -391,7 +391,7 @@ class Router:
                 )
             values = self.validate(invocation.path, invocation.options)
             if command.rate_limited:
-                wait = self.rate_limiter.check(f"{actor.platform}:{actor.user_id}")
+                wait = await self.rate_limiter.check(f"{actor.platform}:{actor.user_id}")
                 if wait > 0:
                     raise UsageError(
                         Error(
