@@ -24,7 +24,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import discord
 from discord import app_commands
@@ -106,9 +106,9 @@ def _command(
             )
         )
         if option.choices and len(option.choices) <= MAX_CHOICES and option.type is not bool:
-            choices[name] = [
-                app_commands.Choice(name=c, value=option.type(c)) for c in option.choices
-            ]
+            # Only text and number options declare choices.
+            kind = cast(Callable[[str], str | int | float], option.type)
+            choices[name] = [app_commands.Choice(name=c, value=kind(c)) for c in option.choices]
         elif option.choices or option.complete is not None:
             # More than 25 choices cannot be Discord choices: they are suggested as typed.
             completers[name] = _completer(router, path, option)
