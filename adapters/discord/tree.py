@@ -29,6 +29,8 @@ from typing import Any, Optional, cast
 import discord
 from discord import app_commands
 
+from adapters.discord.attachments import as_attachment
+from bot.attachments import Attachment
 from bot.router import Command, Option, Router
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def _command(
 
     async def callback(interaction: discord.Interaction, **values: object) -> None:
         # Options left out arrive as None: the router then applies the declared defaults.
-        options = {names[k]: v for k, v in values.items() if v is not None}
+        options = {names[k]: as_attachment(v) for k, v in values.items() if v is not None}
         await on_command(interaction, path, options)
 
     parameters = [
@@ -146,6 +148,8 @@ def _annotation(option: Option) -> Any:
     kind = option.type
     if kind is bool:
         return bool
+    if kind is Attachment:
+        return discord.Attachment  # option type 11: the file is attached, not typed
     if kind is str:
         if option.max_length and option.max_length <= MAX_STRING_LENGTH:
             return _Range[str, None, option.max_length]

@@ -60,9 +60,10 @@ def _wav2vec2(**extra: Any) -> Wav2Vec2Config:
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
-        conv_dim=(8, 8),
-        conv_stride=(5, 2),
-        conv_kernel=(10, 3),
+        # 320 samples per frame, as Wav2Vec2-base: 50 frames (letters at most) a second.
+        conv_dim=(8, 8, 8),
+        conv_stride=(5, 8, 8),
+        conv_kernel=(10, 8, 8),
         num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=2,
         do_stable_layer_norm=True,
