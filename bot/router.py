@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from bot.attachments import Attachment
 from bot.commandline import CommandLineError, next_word, sendable, split_options
 from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
@@ -350,6 +351,23 @@ class Router:
                 raise self._usage_error(path, f"{option.name}: {error}") from None
         return values
 
+    async def _attach(self, command: Command, values: dict[str, Any], actor: Actor) -> None:
+        """Typed references to files (a Slack link, a console path) as attachments, found by
+        the platform's source; a platform with no source takes files in its own way only."""
+        for option in command.options:
+            typed = values.get(option.name)
+            if option.type is not Attachment or not isinstance(typed, str):
+                continue
+            source = self.services.attachments.get(actor.platform)
+            if source is None:
+                raise UsageError(
+                    Error(
+                        what=f"{option.name}: here takes an attached file, not text.",
+                        todo=f"Attach the file in the command's {option.name} option.",
+                    )
+                )
+            values[option.name] = await source(typed)
+
     @staticmethod
     def _unknown(
         path: Sequence[str], command: Command, name: str, known: list[str]
@@ -406,6 +424,7 @@ class Router:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex[:8]
         try:
+            await self._attach(command, values, actor)
             now = self.services.clock()
             seen = self.seen.get(actor, now)
             if seen is None:

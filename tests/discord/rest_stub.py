@@ -87,6 +87,8 @@ class DiscordRestStub:
         self.identified: list[dict[str, Any]] = []  # IDENTIFY payloads (token, intents)
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = itertools.count(1)
+        # Attachments the stand-in serves, by path under the API root ("/files/clip.wav").
+        self.files: dict[str, bytes] = {}
 
     async def start(self) -> DiscordRestStub:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -192,6 +194,8 @@ class DiscordRestStub:
         token = _token_of(path)
         if token is not None and token in self._expired:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        if method == "GET" and path in self.files:
+            return web.Response(body=self.files[path], content_type="application/octet-stream")
         if method == "GET" and path == "/users/@me":
             if self.reject_token:
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from bot.errors import UsageError
 from bot.hub.records import model_summary
 from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
-from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, setting_name, supported_list
+from bot.inference.tasks import HANDED_OVER, TASKS, setting_name, supported_list
 from bot.inference.tasks import task_from_config as config_task
 from bot.replies import Error
 
@@ -60,7 +60,7 @@ class HandOver:
 
 
 def requirement(task: str) -> Requirement:
-    spec = TEXT_TASKS[task]
+    spec = TASKS[task]
     return Requirement(
         task=task,
         library="transformers",
@@ -87,7 +87,7 @@ def _unknown_task(task: str) -> UsageError:
 
 async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> TaskModel | HandOver:
     """The approved model and its task, a hand-over to another command, or ModelRefused."""
-    if task is not None and task not in TEXT_TASKS and task not in HANDED_OVER:
+    if task is not None and task not in TASKS and task not in HANDED_OVER:
         raise _unknown_task(task)
     if name is None:
         if task is None:
@@ -109,7 +109,7 @@ async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> T
 
 def _asked(task: str | None) -> Requirement:
     """The requirement before the model's own task is known: the one asked for, if any."""
-    if task in TEXT_TASKS:
+    if task in TASKS:
         return requirement(task)
     return Requirement(task=task or "", library="transformers", command=COMMAND)
 
@@ -125,7 +125,7 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
     found = task or config_task(config)
     if found in HANDED_OVER:
         return HandOver(HANDED_OVER[found], name)
-    if found not in TEXT_TASKS:
+    if found not in TASKS:
         raise unsupported(name, found)
     approved = await guard.check(name, requirement(found))
     tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json")
@@ -148,7 +148,7 @@ async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskMode
                 todo="Leave task: out and /run finds the task from the model.",
             )
         )
-    if task is None and found not in TEXT_TASKS:
+    if task is None and found not in TASKS:
         raise unsupported(info.id, found)
     need = requirement(task or str(found))
     approved = guard.check_record(name, info, need)
