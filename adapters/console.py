@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar, cast
 
 from bot.app import App
+from bot.attachments import local_file
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor, Role
@@ -46,6 +47,8 @@ class ConsoleAdapter:
         self.out_dir = out_dir or app.settings.out_dir
         self.stream = stream or sys.stdout
         app.services.outboxes[PLATFORM] = self
+        # file:<path> reads the file from this machine's disk.
+        app.services.attachments[PLATFORM] = local_file
         self.inbox = inbox_of(app.services.store, app.services.clock)
         # Request ids of this run's lines ("line:<run>:<number>"): a line read is acknowledged.
         self.run_id = uuid.uuid4().hex[:12]

@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from redis.asyncio import Redis
+
 from bot.activities.scheduler import ActivityScheduler
 from bot.commands import all_commands
 from bot.config import Settings
@@ -18,6 +20,7 @@ from bot.jobs import build_queue
 from bot.jobs.engine import EmbeddedQueue
 from bot.jobs.hosted.budget import DailyBudget
 from bot.jobs.service import JobService
+from bot.ratelimit import Limiter, RedisRateLimiter, redis_at
 from bot.router import Router
 from bot.services import Clock, Services, utc_now
 from bot.store import Store
@@ -44,12 +47,30 @@ class App:
     queue: EmbeddedQueue
     background: list[BackgroundService] = field(default_factory=list)
     started: bool = False
+    # The Redis that replicas share state through (the RQ backend), closed with the app.
+    redis: Redis | None = None
+
+    # Adapters that call start() before the background starts (see expect_adapters).
+    _adapters: int = 1
+    _everyone: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def expect_adapters(self, count: int) -> None:
+        """Several adapters share this App (`classbot run` with Discord and Slack)."""
+        self._adapters = count
 
     async def start(self) -> None:
+        """Called by each adapter once it can deliver replies. The background services
+        start when every expected adapter has called it, so the job engine's first sweep
+        already sees every platform's outbox; the earlier callers wait until then."""
+        self._adapters -= 1
+        if self._adapters > 0:
+            await self._everyone.wait()
+            return
         if not self.started:
             self.started = True
             for service in self.background:
                 await service.start()
+        self._everyone.set()
 
     async def wait_idle(self) -> None:
         await asyncio.gather(*(service.wait_idle() for service in self.background))
@@ -59,6 +80,8 @@ class App:
             await service.stop()
         await self.services.hub.aclose()
         await self.services.store.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 @dataclass(frozen=True)
@@ -107,14 +130,27 @@ async def create_app(settings: Settings, clock: Clock = utc_now) -> App:
     Background services are created here but only run after `App.start()`, which the
     adapter calls once it can deliver replies.
     """
+    # Checked first: without the Redis it was told to share, a replica must not start.
+    redis = await redis_at(settings.redis_url) if settings.queue_backend == "rq" else None
     store = Store(settings.database_url)
     await store.upgrade()
     services, queue, activities = build_services(settings, store, clock)
-    router = Router(all_commands(), services)
+    router = Router(all_commands(), services, _limiter(settings, redis))
     return App(
         settings=settings,
         services=services,
         router=router,
         queue=queue,
         background=[activities, queue],
+        redis=redis,
+    )
+
+
+def _limiter(settings: Settings, redis: Redis | None) -> Limiter | None:
+    """Replicas (the RQ backend) share each student's command budget through Redis; one
+    bot keeps it in memory (None: the router's own)."""
+    if redis is None:
+        return None
+    return RedisRateLimiter(
+        redis, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
     )

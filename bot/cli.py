@@ -50,7 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--queue", default=None, help="the RQ queue to serve (default: classbot-inference)"
     )
-    commands.add_parser("run", help="Discord/Slack when their tokens are set, else the console")
+    run = commands.add_parser(
+        "run", help="every platform whose token is set, in one process; else the console"
+    )
+    run.add_argument(
+        "--sync",
+        default="global",
+        metavar="global|GUILD_ID",
+        help="Discord: sync slash commands globally or to one guild",
+    )
+    run.add_argument(
+        "--port",
+        type=int,
+        default=3000,
+        help="Slack HTTP port (HTTP mode: SLACK_SIGNING_SECRET set, no SLACK_APP_TOKEN)",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -65,12 +79,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    command = _pick_platform(settings) if args.command == "run" else args.command
-    setup_logging(settings, console=command == "console")
+    console = args.command == "console" or (
+        args.command == "run" and pick_platforms(settings) == ["console"]
+    )
+    setup_logging(settings, console=console)
     if args.command == "worker":
         return _worker(settings, args.queue)
     try:
         return asyncio.run(_until_signalled(_main(args, settings)))
+    except ConfigError as error:
+        # Found at start (Redis the settings ask for is down): said plainly, no traceback.
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -123,14 +143,14 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
         return 0
-    command = args.command
-    if command == "run":
-        command = _pick_platform(settings)
+    names = pick_platforms(settings) if args.command == "run" else [args.command]
     app = await create_app(settings)
     try:
-        if command == "console":
+        if names == ["console"]:
             return await _console(app, args)
-        return await _platform(command, app, args)
+        if len(names) == 1:
+            return await _platform(names[0], app, _args_for(names[0], settings, args))
+        return await serve_platforms(app, names, args)
     finally:
         await app.close()
 
@@ -155,12 +175,68 @@ def _worker(settings: Settings, queue: str | None) -> int:
     return 0
 
 
-def _pick_platform(settings: Settings) -> str:
-    if settings.discord_token:
-        return "discord"
-    if settings.slack_bot_token:
-        return "slack"
-    return "console"
+def pick_platforms(settings: Settings) -> list[str]:
+    """`classbot run`: every platform whose token is set, else the console."""
+    names = []
+    if settings.discord_token and settings.discord_token.get_secret_value().strip():
+        names.append("discord")
+    if settings.slack_bot_token and settings.slack_bot_token.get_secret_value().strip():
+        names.append("slack")
+    return names or ["console"]
+
+
+def _args_for(name: str, settings: Settings, args: argparse.Namespace) -> argparse.Namespace:
+    """What `classbot <name>` would have been given, for a platform `classbot run` starts."""
+    if args.command != "run" or name != "slack":
+        return args
+    # Socket Mode needs no public URL: it wins when its token is there.
+    http = not settings.slack_app_token and bool(settings.slack_signing_secret)
+    return argparse.Namespace(**{**vars(args), "http": http})
+
+
+class PlatformStopped(Exception):
+    """A platform's adapter ended with an exit code (a refused token at start)."""
+
+    def __init__(self, name: str, code: int) -> None:
+        super().__init__(f"{name} stopped ({code})")
+        self.name = name
+        self.code = code
+
+
+async def serve_platforms(app: App, names: Sequence[str], args: argparse.Namespace) -> int:
+    """Serve several platforms in this process, sharing one App: one store, one job engine
+    (which delivers each result through the outbox of the platform that asked), one
+    activity scheduler. The background services start once every adapter is ready.
+
+    If one platform cannot start (its token is refused), the others are stopped too and
+    the process exits with that platform's plain message: a bot half up is easy to miss.
+    A stop signal cancels this, and with it every adapter's `serve`."""
+    app.expect_adapters(len(names))
+
+    async def one(name: str) -> None:
+        code = await _platform(name, app, _args_for(name, app.settings, args))
+        if code:
+            raise PlatformStopped(name, code)
+        log.info("%s stopped; the other platforms go on", name)
+
+    failed: PlatformStopped | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            for name in names:
+                group.create_task(one(name), name=f"serve-{name}")
+    except* PlatformStopped as stopped:
+        first = stopped.exceptions[0]
+        assert isinstance(first, PlatformStopped)
+        failed = first
+    if failed is not None:
+        others = ", ".join(n for n in names if n != failed.name)
+        log.error("%s could not start; stopping %s too", failed.name, others)
+        print(
+            f"classbot run: {failed.name} could not start, so {others} stopped too.",
+            file=sys.stderr,
+        )
+        return failed.code
+    return 0
 
 
 async def _console(app: App, args: argparse.Namespace) -> int:

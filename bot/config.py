@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     text_to_text_generation_model: str = "google/flan-t5-small"
     zero_shot_classification_model: str = "typeform/distilbert-base-uncased-mnli"
     sentence_similarity_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # /run task:<task>'s class default per audio and image task (the file is the input).
+    automatic_speech_recognition_model: str = "facebook/wav2vec2-base-960h"
+    audio_classification_model: str = "MIT/ast-finetuned-audioset-10-10-0.4593"
+    image_classification_model: str = "google/vit-base-patch16-224"
+    object_detection_model: str = "hustvl/yolos-tiny"
+    image_to_text_model: str = "nlpconnect/vit-gpt2-image-captioning"
     # The largest /imagine size (0 = auto: 768 on a GPU, 512 on CPU).
     image_max_size: int = Field(default=0, ge=0, le=1024)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

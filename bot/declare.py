@@ -15,13 +15,16 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.attachments import MAX_REFERENCE, Attachment
 from bot.commandline import sendable
 from bot.identity import Role
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-OptionValue = str | int | float | bool
+# An Attachment option takes a platform's file (Discord), or a reference typed as text (a
+# Slack link, a console path) that the router resolves through the platform's source.
+OptionValue = str | int | float | bool | Attachment
 Completer = Callable[["Services", str], Awaitable[Sequence[str]]]
 Handler = Callable[..., Any]
 
@@ -35,7 +38,12 @@ MAX_REPO_ID = 200
 MAX_NAME = 100
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
-_TYPE_WORDS: dict[type, str] = {str: "text", int: "number", float: "number"}
+_TYPE_WORDS: dict[type, str] = {
+    str: "text",
+    int: "number",
+    float: "number",
+    Attachment: "file",
+}
 
 
 class DeclarationError(ValueError):
@@ -155,6 +163,8 @@ def int_bounds(option: Option) -> tuple[float, float]:
 def coerce(option: Option, value: object) -> OptionValue:
     """One raw value (text or already typed) as the option's type, within its limits."""
     result: OptionValue
+    if option.type is Attachment:
+        return _as_attachment(value)
     if option.type is bool:
         result = _as_bool(value)
     elif option.type is int:
@@ -200,6 +210,18 @@ def _num(value: float) -> str:
     if isinstance(value, int):
         return str(value)
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _as_attachment(value: object) -> OptionValue:
+    """A platform's file as it came, or the reference typed for one (resolved later)."""
+    if isinstance(value, Attachment):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a file.")
+    text = sendable(value).strip()
+    if len(text) > MAX_REFERENCE:
+        raise ValueError(f"is {len(text):,} characters; a file's link or path is shorter.")
+    return text
 
 
 def _as_bool(value: object) -> bool:

@@ -11,6 +11,13 @@ commands whose effect would be lost (an answer, a posted or closed activity, a q
 job). Reads (/search, /help, /activity list) are not saved: after a restart the student
 simply asks again, and saving them would only slow every acknowledgement.
 
+Replicas on one database. Each entry names the process that runs it (the one that saved it,
+or took it over) and a lease that process renews while it lives. A process replays only
+entries of no process or of a process that is gone — its lease ran out, or it ran on this
+machine and no longer does — and claims them with a conditional UPDATE, so an entry runs in
+one process; while it runs, it looks again now and then, so the commands of a replica that
+died are taken over by one that lives. A clean stop hands its unfinished entries back.
+
 A replayed command runs as it would have: the same options, the same actor, its replies to
 the stored destination through the platform's outbox (a dead response_url falls back to the
 Web API there). A command whose effect was committed just before a crash, but whose done
@@ -21,11 +28,15 @@ same answer ("unchanged"); /activity post would post a second activity.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.delivery import Destination
@@ -43,6 +54,42 @@ log = logging.getLogger(__name__)
 ACCEPT_PATIENCE_S = 2.0
 # Finished commands are kept this long, so that a platform's late retry is still skipped.
 KEEP_DONE = timedelta(days=1)
+# A process's claim on the commands it runs, renewed every KEEP_EVERY_S while it lives: a
+# replica that died on another machine loses its commands to the others after this long.
+LEASE = timedelta(seconds=60)
+KEEP_EVERY_S = 15.0
+
+# The inboxes alive in this process (several stores, as in tests, share one pid).
+_ALIVE_HERE: set[str] = set()
+
+Run = Callable[["Entry"], Awaitable[None]]
+Only = Callable[["Entry"], bool] | None
+
+
+def process_name() -> str:
+    """Who holds an entry: this machine, this process, and a tag for this inbox."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def is_gone(owner: str | None, lease_expires_at: datetime | None, now: datetime) -> bool:
+    """Whether the process that holds an entry can no longer run it."""
+    if owner is None or lease_expires_at is None or lease_expires_at < now:
+        return True
+    host, _, pid = owner.rpartition(":")[0].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        # Another machine's process: its lease says whether it lives. (Replicas on one
+        # database must have distinct host names, as containers and pods do.)
+        return False
+    if int(pid) == os.getpid():
+        # This process, or one before it with the same pid (a restarted container).
+        return owner not in _ALIVE_HERE
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True  # killed on this machine: no need to wait for its lease
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 @dataclass(frozen=True)
@@ -81,9 +128,26 @@ def request_hash(body: bytes | str) -> str:
 class Inbox:
     """The inbox of one store (group writers shared by every adapter of the process)."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        lease: timedelta = LEASE,
+        keep_every: float = KEEP_EVERY_S,
+        owner: str | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.lease = lease
+        self.keep_every = keep_every
+        self.owner = owner or process_name()
+        _ALIVE_HERE.add(self.owner)
+        # What each platform's adapter runs saved commands with (registered by replay).
+        self._replayers: dict[str, tuple[Run, Only]] = {}
+        self._keeper: asyncio.Task[None] | None = None
+        self._runs: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def accept(
         self,
@@ -104,8 +168,11 @@ class Inbox:
                 invocation=invocation_to_json(invocation),
                 destination=destination.to_json(),
                 received_at=self.clock(),
+                owner=self.owner,
+                lease_expires_at=self.clock() + self.lease,
             )
         )
+        self._keep_claims()
         try:
             entry_id = await asyncio.wait_for(asyncio.shield(saving), patience)
         except TimeoutError:
@@ -138,11 +205,15 @@ class Inbox:
         marked.add_done_callback(_logged("mark a command done"))
 
     async def pending(self, platform: str) -> list[Entry]:
-        """What a platform's adapter must replay on start (and forget old finished ones)."""
+        """Every unfinished command of a platform, whoever holds it (and forget old finished
+        ones)."""
         before = self.clock() - KEEP_DONE
         await self.store.write(lambda session: rows.prune(session, before))
         async with self.store.session() as session:
             saved = await rows.pending(session, platform)
+        return self._readable(saved)
+
+    def _readable(self, saved: list[Any]) -> list[Entry]:
         entries = []
         for row in saved:
             try:
@@ -155,20 +226,50 @@ class Inbox:
             entries.append(Entry(row.id, row.request_id, invocation, destination))
         return entries
 
+    async def _take(self, platform: str, only: Only) -> list[Entry]:
+        """Claim the unfinished commands of a platform that no live process holds."""
+        now = self.clock()
+        async with self.store.session() as session:
+            found = await rows.unfinished(session, platform, besides=self.owner)
+        gone: dict[str | None, list[int]] = {}
+        readable = {e.id: e for e in self._readable(found)}
+        for row in found:
+            entry = readable.get(row.id)
+            if entry is None or (only is not None and not only(entry)):
+                continue
+            if is_gone(row.owner, row.lease_expires_at, now):
+                gone.setdefault(row.owner, []).append(row.id)
+        if not gone:
+            return []
+        until = now + self.lease
+        taken = await self.store.write(
+            lambda session: rows.claim(session, gone, owner=self.owner, until=until)
+        )
+        return [readable[row.id] for row in taken]
+
     async def replay(
         self,
         platform: str,
-        run: Callable[[Entry], Awaitable[None]],
+        run: Run,
         *,
-        only: Callable[[Entry], bool] | None = None,
+        only: Only = None,
     ) -> int:
-        """Run every unfinished command of a platform (those `only` keeps) once, each
-        marked done when `run` returns; returns how many ran. One person's commands run in
-        the order they came (a later answer stays the latest), different people's side by
-        side."""
-        entries = [e for e in await self.pending(platform) if only is None or only(e)]
+        """Run every unfinished command of a platform (those `only` keeps) that no live
+        process holds, once, each marked done when `run` returns; returns how many ran.
+        From then on, commands of processes that die are taken over and run the same way.
+        One person's commands run in the order they came (a later answer stays the
+        latest), different people's side by side."""
+        self._replayers[platform] = (run, only)
+        self._keep_claims()
+        before = self.clock() - KEEP_DONE
+        await self.store.write(lambda session: rows.prune(session, before))
+        entries = await self._take(platform, only)
         if entries:
             log.info("replaying %d %s commands saved before a restart", len(entries), platform)
+        await self._run(platform, entries, run)
+        return len(entries)
+
+    async def _run(self, platform: str, entries: list[Entry], run: Run) -> None:
         by_actor: dict[tuple[str, str], list[Entry]] = {}
         for entry in entries:
             actor = entry.invocation.actor
@@ -183,7 +284,53 @@ class Inbox:
                 self.finish(Receipt(entry.id))
 
         await asyncio.gather(*(in_turn(own) for own in by_actor.values()))
-        return len(entries)
+
+    # -- claims while the process lives ----------------------------------------------------
+
+    def _keep_claims(self) -> None:
+        if self._keeper is None and not self._closed:
+            self._keeper = asyncio.get_running_loop().create_task(self._keep(), name="inbox-claims")
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.keep_every)
+            try:
+                await self.keep()
+            except Exception:
+                log.exception("could not renew the inbox's claims; trying again")
+
+    async def keep(self) -> int:
+        """Renew this process's claims, and take over what processes that died held (run in
+        the background); returns how many were taken over."""
+        until = self.clock() + self.lease
+        await self.store.write(lambda session: rows.renew(session, owner=self.owner, until=until))
+        taken = 0
+        for platform, (run, only) in list(self._replayers.items()):
+            entries = await self._take(platform, only)
+            if entries:
+                log.info("taking over %d %s commands of a bot that stopped", len(entries), platform)
+                task = asyncio.create_task(self._run(platform, entries, run))
+                self._runs.add(task)
+                task.add_done_callback(self._runs.discard)
+                taken += len(entries)
+        return taken
+
+    async def close(self) -> None:
+        """Stop claiming; hand what never finished here to the next process."""
+        if self._closed:
+            return
+        self._closed = True
+        _ALIVE_HERE.discard(self.owner)
+        tasks = [t for t in (self._keeper, *self._runs) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Saves and done marks still in their group writers land first: a command finished
+        # here must not be handed over.
+        await rows.accepts(self.store).idle()
+        await rows.finishes(self.store).idle()
+        with contextlib.suppress(Exception):
+            await self.store.write(lambda session: rows.release(session, owner=self.owner))
 
 
 def inbox_of(store: Store, clock: Clock) -> Inbox:
@@ -198,7 +345,8 @@ class _Owned:
     inbox: Inbox
 
     async def idle(self) -> None:
-        return None
+        # The store closes: the process stops.
+        await self.inbox.close()
 
 
 def invocation_to_json(invocation: Invocation) -> dict[str, Any]:

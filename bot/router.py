@@ -41,14 +41,15 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from bot.attachments import Attachment
 from bot.commandline import CommandLineError, next_word, sendable, split_options
 from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Limiter, RateLimiter
 from bot.replies import Error, Reply
-from bot.share import QUIET_HANDLE, ShareCache, hush, replies_public
+from bot.share import QUIET_HANDLE, ShareCache, Visibility, hush
 from bot.store.people import ActorWriter, SeenCache
 from bot.store.usage import record_usage_soon
 
@@ -141,7 +142,7 @@ class Router:
         self,
         commands: Iterable[Command],
         services: Services,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
     ) -> None:
         """Raises `bot.declare.DeclarationError` (naming the command and the option) for a
         declaration that does not match its handler: the bot does not start."""
@@ -152,12 +153,13 @@ class Router:
             check(command)
             self.commands[command.name] = command
         self.services = services
-        self.rate_limiter = rate_limiter or RateLimiter(
+        self.rate_limiter: Limiter = rate_limiter or RateLimiter(
             per_minute=services.settings.rate_limit_per_minute,
             burst=services.settings.rate_limit_burst,
         )
         self.seen = SeenCache()
         self.shared = ShareCache()
+        self.visibility = Visibility(services.store)
         self.actors = ActorWriter(services.store)
 
     # -- lookup ---------------------------------------------------------------------------
@@ -349,6 +351,23 @@ class Router:
                 raise self._usage_error(path, f"{option.name}: {error}") from None
         return values
 
+    async def _attach(self, command: Command, values: dict[str, Any], actor: Actor) -> None:
+        """Typed references to files (a Slack link, a console path) as attachments, found by
+        the platform's source; a platform with no source takes files in its own way only."""
+        for option in command.options:
+            typed = values.get(option.name)
+            if option.type is not Attachment or not isinstance(typed, str):
+                continue
+            source = self.services.attachments.get(actor.platform)
+            if source is None:
+                raise UsageError(
+                    Error(
+                        what=f"{option.name}: here takes an attached file, not text.",
+                        todo=f"Attach the file in the command's {option.name} option.",
+                    )
+                )
+            values[option.name] = await source(typed)
+
     @staticmethod
     def _unknown(
         path: Sequence[str], command: Command, name: str, known: list[str]
@@ -390,7 +409,7 @@ class Router:
                 )
             values = self.validate(invocation.path, invocation.options)
             if command.rate_limited:
-                wait = self.rate_limiter.check(f"{actor.platform}:{actor.user_id}")
+                wait = await self.rate_limiter.check(f"{actor.platform}:{actor.user_id}")
                 if wait > 0:
                     raise UsageError(
                         Error(
@@ -405,14 +424,13 @@ class Router:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex[:8]
         try:
+            await self._attach(command, values, actor)
             now = self.services.clock()
             seen = self.seen.get(actor, now)
             if seen is None:
                 seen = await self.actors.touch(actor, now)
                 self.seen.put(actor, seen, now)
-            quiet = command.exploration and not await replies_public(
-                self.services.store, seen.guild_id
-            )
+            quiet = command.exploration and not await self.visibility.public(seen.guild_id)
             ctx = Context(
                 actor=actor,
                 services=self.services,

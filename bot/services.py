@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from bot.attachments import AttachmentSource
 from bot.config import Settings
 from bot.delivery import Outbox, Roster
 from bot.store import Store
@@ -44,3 +45,5 @@ class Services:
     # Registered by the adapters that run, by platform name ("console", "discord", "slack").
     outboxes: dict[str, Outbox] = field(default_factory=dict)
     rosters: dict[str, Roster] = field(default_factory=dict)
+    # How each platform finds a file from what was typed after file: (bot/attachments.py).
+    attachments: dict[str, AttachmentSource] = field(default_factory=dict)

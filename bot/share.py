@@ -33,19 +33,34 @@ SHARE_LABEL = "Share"
 _JOB_KEY = re.compile(r"^job:(\d+)$")
 
 
-async def replies_public(store: Store, guild_pk: int) -> bool:
-    """Whether this class chose public exploration replies."""
-    async with store.session() as session:
-        guild = await session.get(Guild, guild_pk)
-    settings = (guild.settings if guild else None) or {}
-    return settings.get(REPLIES_KEY) == "public"
+class Visibility:
+    """Whether each class chose public exploration replies, kept `ttl` seconds.
 
+    Every exploration command asks; reading the guild's settings each time would put a
+    database round trip before every /search and every job. A change made here is seen at
+    once; one made by another bot process (a replica) within `ttl` seconds."""
 
-async def set_replies(store: Store, guild_pk: int, visibility: str) -> None:
-    async with store.session(write=True) as session:
-        guild = await session.get(Guild, guild_pk)
-        assert guild is not None  # the router created it before any command ran
-        guild.settings = {**(guild.settings or {}), REPLIES_KEY: visibility}
+    def __init__(self, store: Store, ttl: float = 5.0) -> None:
+        self.store, self.ttl = store, ttl
+        self._known: dict[int, tuple[bool, float]] = {}
+
+    async def public(self, guild_pk: int) -> bool:
+        known = self._known.get(guild_pk)
+        if known is not None and time.monotonic() - known[1] < self.ttl:
+            return known[0]
+        async with self.store.session() as session:
+            guild = await session.get(Guild, guild_pk)
+        settings = (guild.settings if guild else None) or {}
+        public = settings.get(REPLIES_KEY) == "public"
+        self._known[guild_pk] = (public, time.monotonic())
+        return public
+
+    async def choose(self, guild_pk: int, visibility: str) -> None:
+        async with self.store.session(write=True) as session:
+            guild = await session.get(Guild, guild_pk)
+            assert guild is not None  # the router created it before any command ran
+            guild.settings = {**(guild.settings or {}), REPLIES_KEY: visibility}
+        self._known[guild_pk] = (visibility == "public", time.monotonic())
 
 
 def share_button(action: str) -> Button:

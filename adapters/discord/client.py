@@ -34,6 +34,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.attachments import saved_attachment
 from adapters.discord.components import make_modal
 from adapters.discord.messages import Conversation, DiscordOutbox, handle_for
 from adapters.discord.render import NO_MENTIONS
@@ -81,6 +82,8 @@ class ClassbotClient(discord.Client):
         self.roster = DiscordRoster(self, settings)
         app.services.outboxes[PLATFORM] = self.outbox
         app.services.rosters[PLATFORM] = self.roster
+        # A replayed command's file: its saved CDN URL (adapters/discord/attachments.py).
+        app.services.attachments[PLATFORM] = saved_attachment
         self.inbox = inbox_of(app.services.store, app.services.clock)
         self._replaying: asyncio.Task[int] | None = None
         self._answering: set[asyncio.Task[Any]] = set()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -43,6 +45,16 @@ TOKEN_MARGIN = timedelta(minutes=1)
 # Discord allows about 5 edits per 5 s per channel: one progress edit every 2 s leaves room.
 PROGRESS_INTERVAL = 2.0
 KEPT_CONVERSATIONS = 1000
+# Discord takes a nonce of at most 25 characters.
+NONCE_LENGTH = 25
+
+
+def nonce_for(conversation: str, key: str) -> str:
+    """The nonce of a new message: the same for every send of one reply key in one
+    conversation, whichever process sends it. Sent with `enforce_nonce`, Discord answers a
+    second create with that nonce (a result re-sent after a crash between sending and
+    recording it) with the first message instead of posting another, for a few minutes."""
+    return hashlib.sha256(f"{conversation}|{key}".encode()).hexdigest()[:NONCE_LENGTH]
 
 
 def handle_for(application_id: int, token: str, created_at: datetime) -> dict[str, str]:
@@ -78,8 +90,11 @@ class Conversation:
         clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
         interaction: discord.Interaction | None = None,
+        name: str = "",
     ) -> None:
         self.client = client
+        # What makes this conversation's nonces its own (its token, or channel and user).
+        self.name = name or token or f"channel:{channel_id}:{user_id}"
         self.application_id = application_id
         self.token = token
         self.created_at = created_at
@@ -104,8 +119,10 @@ class Conversation:
             return True
         return self.clock() >= self.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
 
-    async def send(self, reply: Reply, key: str) -> None:
-        """Deliver one reply; replies with the same key replace each other."""
+    async def send(self, reply: Reply, key: str, *, stable: bool = True) -> None:
+        """Deliver one reply; replies with the same key replace each other. `stable`: the
+        key names this reply wherever and whenever it is sent ("job:42"), so a message it
+        creates carries a nonce that keeps a second send from posting a second message."""
         async with self._lock:
             sent = self._sent.get(key)
             progress = isinstance(reply, Progress)
@@ -128,7 +145,7 @@ class Conversation:
                         raise
                     log.warning("interaction token rejected; posting to the channel")
                 self.dead = True
-            await self._send_late(parts, key, sent, progress)
+            await self._send_late(parts, key, sent, progress, stable)
 
     # -- while the interaction token lives -------------------------------------------------
 
@@ -203,14 +220,18 @@ class Conversation:
 
     # -- after the token expired: the bot token, in the channel ----------------------------
 
-    async def _send_late(self, parts: Parts, key: str, sent: _Sent | None, progress: bool) -> None:
+    async def _send_late(
+        self, parts: Parts, key: str, sent: _Sent | None, progress: bool, stable: bool
+    ) -> None:
         if progress:
             # Progress after 15 minutes is not worth a new message or a ping: only the
             # result is posted.
             return
+        # Without a stable key, a random nonce as discord.py would choose.
+        nonce = nonce_for(self.name, key) if stable else secrets.token_hex(12)
         if parts.private:
             # Ephemeral messages need the token: a private late reply goes to a DM.
-            await self._direct_message(parts)
+            await self._direct_message(parts, nonce)
             return
         if self.channel_id is None:
             log.warning("no channel to deliver a late reply to user %s", self.user_id)
@@ -238,6 +259,7 @@ class Conversation:
             files=parts.files(),
             view=view or discord.utils.MISSING,
             allowed_mentions=self._mention_only_requester(),
+            nonce=nonce,
         )
         self._sent[key] = _Sent(message.id, False, False, True, self.monotonic())
 
@@ -252,7 +274,7 @@ class Conversation:
             everyone=False, roles=False, users=[discord.Object(self.user_id)], replied_user=False
         )
 
-    async def _direct_message(self, parts: Parts) -> None:
+    async def _direct_message(self, parts: Parts, nonce: str) -> None:
         try:
             channel = await self.client.create_dm(discord.Object(self.user_id))
             view = make_view(parts.buttons)
@@ -262,6 +284,7 @@ class Conversation:
                 files=parts.files(),
                 view=view or discord.utils.MISSING,
                 allowed_mentions=NO_MENTIONS,
+                nonce=nonce,
             )
         except discord.HTTPException as error:
             # The user may not accept DMs from server members; nothing else can be private.
@@ -300,10 +323,13 @@ class DiscordOutbox:
         return conversation
 
     async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
+        stable = key is not None
         if key is None:
+            # A key of this process only: it must not be mistaken for another process's.
             self._counter += 1
             key = f"outbox:{self._counter}"
-        await self._conversation(destination).send(delivered(destination, reply, key), key)
+        conversation = self._conversation(destination)
+        await conversation.send(delivered(destination, reply, key), key, stable=stable)
 
     def _conversation(self, destination: Destination) -> Conversation:
         handle = destination.handle
@@ -323,6 +349,7 @@ class DiscordOutbox:
             user_id=int(destination.user_id),
             clock=self.clock,
             monotonic=self.monotonic,
+            name=name,
         )
         self._keep(name, conversation)
         return conversation

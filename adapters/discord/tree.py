@@ -24,11 +24,13 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import discord
 from discord import app_commands
 
+from adapters.discord.attachments import as_attachment
+from bot.attachments import Attachment
 from bot.router import Command, Option, Router
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def _command(
 
     async def callback(interaction: discord.Interaction, **values: object) -> None:
         # Options left out arrive as None: the router then applies the declared defaults.
-        options = {names[k]: v for k, v in values.items() if v is not None}
+        options = {names[k]: as_attachment(v) for k, v in values.items() if v is not None}
         await on_command(interaction, path, options)
 
     parameters = [
@@ -106,9 +108,9 @@ def _command(
             )
         )
         if option.choices and len(option.choices) <= MAX_CHOICES and option.type is not bool:
-            choices[name] = [
-                app_commands.Choice(name=c, value=option.type(c)) for c in option.choices
-            ]
+            # Only text and number options declare choices.
+            kind = cast(Callable[[str], str | int | float], option.type)
+            choices[name] = [app_commands.Choice(name=c, value=kind(c)) for c in option.choices]
         elif option.choices or option.complete is not None:
             # More than 25 choices cannot be Discord choices: they are suggested as typed.
             completers[name] = _completer(router, path, option)
@@ -146,6 +148,8 @@ def _annotation(option: Option) -> Any:
     kind = option.type
     if kind is bool:
         return bool
+    if kind is Attachment:
+        return discord.Attachment  # option type 11: the file is attached, not typed
     if kind is str:
         if option.max_length and option.max_length <= MAX_STRING_LENGTH:
             return _Range[str, None, option.max_length]

@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import outbox as out
 from adapters.slack import render
+from adapters.slack.files import SlackFiles
 from adapters.slack.namespace import Namespace
 from adapters.slack.outbox import SlackOutbox
 from adapters.slack.people import People, SlackRoster
@@ -91,6 +92,8 @@ class SlackAdapter:
         )
         app.services.outboxes[PLATFORM] = self.outbox
         app.services.rosters[PLATFORM] = SlackRoster(self.client, self.people)
+        # file:<link> names a file uploaded in the channel (adapters/slack/files.py).
+        app.services.attachments[PLATFORM] = SlackFiles(self.client, self.session)
         self.inbox = inbox_of(app.services.store, app.services.clock)
         self._tasks: set[asyncio.Task[None]] = set()
         self._acking = 0

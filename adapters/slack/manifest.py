@@ -25,6 +25,7 @@ BOT_SCOPES = (
     "chat:write",  # post and edit replies
     "chat:write.public",  # post in public channels the bot has not joined
     "files:write",  # images and CSV exports
+    "files:read",  # /run file:<link>: the clip or image a student uploaded in the channel
     "users:read",  # display names, admins and owners count as instructors
     "channels:read",  # members of public channels (who has not answered)
     "groups:read",  # ... of private channels

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.identity import Role
 from bot.replies import Reply, Text
 from bot.router import Command, Context, Option
-from bot.share import VISIBILITIES, replies_public, set_replies
+from bot.share import VISIBILITIES
 
 
 async def run(ctx: Context, replies: str | None) -> Reply:
@@ -15,9 +15,10 @@ async def run(ctx: Context, replies: str | None) -> Reply:
     are seen by the student who asked, with a Share button to post one to the channel.
     /class replies:public: everyone sees every answer. Activities are always public.
     """
+    visibility = ctx.router.visibility
     if replies is not None:
-        await set_replies(ctx.services.store, ctx.guild_pk, replies)
-    public = await replies_public(ctx.services.store, ctx.guild_pk)
+        await visibility.choose(ctx.guild_pk, replies)
+    public = await visibility.public(ctx.guild_pk)
     state = (
         "public: everyone in the channel sees them."
         if public

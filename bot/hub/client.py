@@ -322,9 +322,16 @@ class HubClient:
         return await self._threaded(key, work, "model", repo_id, stale_wait=stale_wait)
 
     async def provider_facts(self, repo_id: str) -> Cached[ModelInfo]:
-        """A model's Inference Providers mapping, task and size (the hosted model guard)."""
+        """A model's Inference Providers mapping, task and size (the hosted model guard), with
+        what /run shows of it: the mask token to type and the tags naming its license."""
         timeout: Any = self._request_timeout
-        expand: Any = ["inferenceProviderMapping", "pipeline_tag", "safetensors"]
+        expand: Any = [
+            "inferenceProviderMapping",
+            "pipeline_tag",
+            "safetensors",
+            "mask_token",
+            "tags",
+        ]
         work = lambda: self.api.model_info(repo_id, timeout=timeout, expand=expand)  # noqa: E731
         return await self._threaded(("provider_facts", repo_id), work, "model", repo_id)
 

@@ -47,7 +47,7 @@ from bot.hub.records import param_count
 from bot.hub.tasks import with_article
 from bot.inference.devices import DEFAULT_IMAGE_PARAM_CAPS, param_cap
 from bot.inference.pipelines import counted_weights, params_from_sizes, pipeline_problem
-from bot.inference.tasks import TEXT_TASKS, setting_name
+from bot.inference.tasks import TASKS, setting_name
 from bot.inference.tasks import fits as task_fits
 from bot.replies import Error
 
@@ -248,7 +248,7 @@ class ModelGuard:
         return {self.settings.text_model, self.settings.image_model, *self._task_defaults()}
 
     def _task_defaults(self) -> list[str]:
-        return [str(getattr(self.settings, setting_name(task))) for task in TEXT_TASKS]
+        return [str(getattr(self.settings, setting_name(task))) for task in TASKS]
 
     def _default_for(self, need: Requirement) -> str:
         """The command's default model as students may see it: a Hub id, never the path of
@@ -322,7 +322,7 @@ class ModelGuard:
                 f"{name} holds {problem}, which does not make images from a text prompt.",
                 f"Use a text-to-image pipeline (e.g. StableDiffusionPipeline) with {need.command}.",
             )
-        if need.library == "transformers" and need.task in TEXT_TASKS:
+        if need.library == "transformers" and need.task in TASKS:
             if not task_fits(need.task, config):
                 kind = ", ".join(config.get("architectures") or []) or "unknown"
                 raise _refuse(
@@ -405,7 +405,7 @@ class ModelGuard:
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
-        if need.task in TEXT_TASKS:
+        if need.task in TASKS:
             return str(getattr(self.settings, setting_name(need.task)))
         transformers = need.library == "transformers"
         return self.settings.text_model if transformers else self.settings.image_model

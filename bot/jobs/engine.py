@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.jobs import records, wire
@@ -52,6 +52,9 @@ HOLD_SECONDS = 30.0
 # run as one batch instead of the first alone. A lone submission never waits.
 BURST_GAP = 0.03
 MAX_LINGER = 0.1
+# The first job of a burst also waits, this long at most, for jobs that would join its batch
+# but are held until their commands have replied (see submit).
+BURST_WAIT = 0.25
 
 
 # A job of a running batch, with the outcome the worker reported (state, result, error).
@@ -95,6 +98,8 @@ class EmbeddedQueue:
         self._batch_ids = itertools.count(1)
         self._busy: dict[WorkerLink, _Batch] = {}
         self._held: dict[int, float] = {}
+        # Until when (env.clock(), as the table's leases) our running jobs' leases surely hold.
+        self._leased_until: dict[int, datetime] = {}
         # Jobs inserted running on a free worker, sent to it at release().
         self._direct: dict[int, WorkerLink] = {}
         self._submitting = 0  # submissions under way (a burst while above zero)
@@ -178,6 +183,7 @@ class EmbeddedQueue:
             )
             self._busy[direct].jobs[job_id] = view
             self._direct[job_id] = direct
+            self._leased_until[job_id] = now + self.lease
             running = sum(len(b.jobs) - len(b.done) for b in self._busy.values())
             return Ticket(job_id, 1, running, True)
         position = self.order.positions().get(job_id, 1)
@@ -212,25 +218,27 @@ class EmbeddedQueue:
         """Send a job inserted running on a free worker. A lone job goes at once; the first
         job of a burst waits for the burst (see _linger) and takes the jobs that fit with it
         into its batch, as the dispatcher would."""
-        deadline = time.monotonic() + MAX_LINGER
+        started = time.monotonic()
         await asyncio.sleep(0)  # let the commands of a burst reach submit()
-        linger = False
-        while time.monotonic() < deadline and (self._submitting or self._linger() > 0):
-            linger = True
-            await asyncio.sleep(max(0.002, self._linger()))
-        worker = self._direct.pop(job_id, None)
+        worker = self._direct.get(job_id)
         batch = self._busy.get(worker) if worker is not None else None
         if worker is None or batch is None or job_id not in batch.jobs:
+            self._direct.pop(job_id, None)
             return  # the worker died meanwhile; its jobs were failed
         lead = batch.jobs[job_id]
-        if linger:
-            joining = await self._claim(
-                lead=Waiting.of(lead.id, lead.user_pk, 0, lead.params),
-                room=self.settings.max_batch_size - 1,
-            )
+        leader = Waiting.of(lead.id, lead.user_pk, 0, lead.params)
+        # Polled: the burst ends on time as much as on events, and within BURST_WAIT.
+        while self._burst_pending(leader, started):  # noqa: ASYNC110
+            await asyncio.sleep(max(0.002, self._linger()))
+        worker = self._direct.pop(job_id, None)
+        if worker is None or self._busy.get(worker) is not batch:
+            return  # the worker died meanwhile; its jobs were failed
+        if any(w.id != lead.id and fits_with(leader, w) for w in self.order.order()):
+            joining = await self._claim(lead=leader, room=self.settings.max_batch_size - 1)
             if self._busy.get(worker) is not batch:
                 # The worker died while we claimed: those jobs go back to the queue.
                 await self.leases.release([j.id for j in joining])
+                self.order.mark_stale()
                 return
             for job in joining:
                 batch.jobs[job.id] = records.view(job)
@@ -245,6 +253,21 @@ class EmbeddedQueue:
         )
         if not sent:
             log.warning("worker %s did not take batch %s", worker.pid, batch.id)
+
+    def _burst_pending(self, lead: Waiting, started: float) -> bool:
+        """Whether the first job of a burst should wait a little longer for its batch-mates:
+        submissions still arriving, or jobs that would join it still held until their
+        commands' first replies are out (a second or so later they would make a second
+        batch that waits for the whole first one)."""
+        waited = time.monotonic() - started
+        if waited < MAX_LINGER and (self._submitting or self._linger() > 0):
+            return True
+        if waited >= BURST_WAIT:
+            return False
+        return any(
+            w.id in self._held and w.id != lead.id and fits_with(lead, w)
+            for w in self.order.order()
+        )
 
     async def cancel(
         self, job_id: int, *, user_pk: int, guild_pk: int, instructor: bool
@@ -355,8 +378,9 @@ class EmbeddedQueue:
 
     async def _dispatch(self) -> None:
         assert self.pool is not None
-        for job_id in [j for j in self._direct if self._held.get(j, 0.0) < time.monotonic()]:
-            self._held.pop(job_id, None)
+        now = time.monotonic()
+        for job_id in [j for j in self._direct if j in self._held and self._held[j] < now]:
+            del self._held[job_id]
             self.relay.spawn(self._launch_direct(job_id))  # never released: go anyway
         for worker in self.pool.links:
             if self._stopping or worker in self._busy or not worker.has_room():
@@ -365,6 +389,8 @@ class EmbeddedQueue:
             # importing torch (seconds, and memory).
             if not self.pool.usable(worker, wanted=bool(self._pending)):
                 continue
+            if not self._may_have_work():
+                return
             linger = self._linger()
             if linger > 0:
                 asyncio.get_running_loop().call_later(linger, self._wake.set)
@@ -390,6 +416,16 @@ class EmbeddedQueue:
             if not sent:
                 log.warning("worker %s did not take batch %s", worker.pid, batch.id)
 
+    def _may_have_work(self) -> bool:
+        """Whether a claim could find a job: the order knows one that is ready, or it is old
+        enough that other bots may have queued jobs since (read again at the claim). Wakes
+        come often (every result, every batch's end): a claim for nothing would still be a
+        write transaction and a read of the queue."""
+        if self.order.age() > self.poll_interval:
+            return True
+        now = time.monotonic()
+        return any(self._held.get(w.id, 0.0) < now for w in self.order.order())
+
     def _linger(self) -> float:
         """Seconds a free worker should wait for the rest of a burst of submissions."""
         if self._arrived_since_claim >= self.settings.max_batch_size or len(self._arrivals) < 2:
@@ -412,6 +448,7 @@ class EmbeddedQueue:
         queued, jobs requeued after a crash)."""
         self._arrived_since_claim = 0
         now_mono = time.monotonic()
+        leased_until = self.env.clock() + self.lease
         for job_id, until in list(self._held.items()):
             if until < now_mono:
                 del self._held[job_id]
@@ -438,6 +475,7 @@ class EmbeddedQueue:
                 lease=self.lease,
             )
         claimed = {job.id for job in got}
+        self._leased_until.update(dict.fromkeys(claimed, leased_until))
         self.order.started([w for w in picked if w.id in claimed])
         for w in picked:
             if w.id not in claimed:
@@ -446,10 +484,14 @@ class EmbeddedQueue:
 
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
+        started = self.env.clock()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
         elsewhere = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else ()
         # Only jobs for platforms this process has an adapter for (replicas may differ).
         swept = await self.leases.sweep(running, elsewhere, platforms=set(self.env.outboxes))
+        for job_id in running:
+            self._leased_until.pop(job_id, None)  # not renewed: no longer sure it is ours
+        self._leased_until.update(dict.fromkeys(swept.renewed, started + self.lease))
         self.order.load(swept.queue)
         for job_id in swept.to_cancel:
             self._forward_cancel(job_id)
@@ -550,20 +592,35 @@ class EmbeddedQueue:
 
     async def _complete(self, shown: list[JobView]) -> None:
         try:
-            sent = await asyncio.gather(*(self.relay.send_final(job) for job in shown))
-            delivered = {job.id for job, ok in zip(shown, sent, strict=True) if ok}
+            # While our lease surely holds no other bot can take the job, so its reply goes
+            # out before the record (the database stays off the path to the student). Near
+            # the end of the lease, or unsure of it, the result is recorded first, under our
+            # lease, and only a job still ours is sent: never twice, by two bots.
+            safe_until = self.env.clock() + self.lease / 2
+            sure = [j for j in shown if self._leased_until.get(j.id, safe_until) > safe_until]
+            unsure = [j for j in shown if j not in sure]
+            sent = await asyncio.gather(*(self.relay.send_final(job) for job in sure))
+            delivered = {job.id for job, ok in zip(sure, sent, strict=True) if ok}
             try:
-                await self._record(shown, delivered, hooks=True)
+                await self._record(sure, delivered, hooks=True)
             except Exception:
                 log.exception("jobs %s: an after-delivery hook failed", sorted(delivered))
-                await self._record(shown, delivered, hooks=False)
+                await self._record(sure, delivered, hooks=False)
+            if unsure:
+                rows = await self._record(unsure, set(), hooks=False)
+                await asyncio.gather(*(self.relay.deliver(row) for row in rows))
         finally:
             for job in shown:
+                self._leased_until.pop(job.id, None)
                 self.relay.forget(job.id)
                 self._untrack(job.id)
 
-    async def _record(self, shown: list[JobView], delivered: set[int], *, hooks: bool) -> None:
+    async def _record(self, shown: list[JobView], delivered: set[int], *, hooks: bool) -> list[Job]:
+        """Record the outcomes; the rows recorded (a job whose lease was lost is not)."""
+        if not shown:
+            return []
         now = self.env.clock()
+        recorded: list[Job] = []
         async with self.writes.session() as session:
             for job in shown:
                 row = await records.finish(
@@ -582,12 +639,14 @@ class EmbeddedQueue:
                 if row is None:
                     log.warning("job %s finished after its lease was lost; dropped", job.id)
                     continue
+                recorded.append(row)
                 self.order.ended(row.user_id)
                 await self._usage(session, row, job.result, now)
                 if hooks and job.id in delivered:
                     await self.relay.after_delivery(session, job, now)
         # Jobs whose reply did not go out keep our lease: the next sweep tries again.
         self._ack([job.id for job in shown])
+        return recorded
 
     def _ack(self, job_ids: list[int]) -> None:
         """Recorded: a durable channel may drop these results now."""
@@ -659,7 +718,8 @@ class EmbeddedQueue:
             for job_id in left:
                 self.relay.forget(job_id)
                 if job_id in requeued:
-                    self.order.remove(job_id)  # read again from the table at the next claim
+                    self.order.remove(job_id)
+                    self.order.mark_stale()  # read again from the table at the next claim
                 else:
                     self._untrack(job_id)
             if failed:

@@ -19,6 +19,7 @@ from bot.store.models import Job
 
 @dataclass(frozen=True)
 class Swept:
+    renewed: list[int]  # running here, our lease extended by a full lease from the sweep's start
     to_cancel: list[int]  # running here, cancel requested meanwhile
     requeued: list[int]  # back in the queue: their bot stopped
     to_deliver: list[Job]  # finished, undelivered, ours to deliver now
@@ -44,7 +45,7 @@ class Leases:
         `platforms`: those this process delivers to (None: any)."""
         now = self.clock()
         async with self.writes.session() as session:
-            to_cancel = await records.renew(
+            renewed, to_cancel = await records.renew(
                 session, running, owner=self.owner, until=now + self.lease
             )
             await records.keep_alive(session, elsewhere, until=now + self.lease)
@@ -54,7 +55,7 @@ class Leases:
                 session, owner=self.owner, now=now, lease=self.lease, platforms=platforms
             )
             queue = await records.queue_snapshot(session)
-        return Swept(to_cancel, requeued, undelivered, queue)
+        return Swept(renewed, to_cancel, requeued, undelivered, queue)
 
     async def requeue(self, ids: Iterable[int]) -> tuple[list[int], list[int]]:
         """Our jobs whose worker died go back to the queue (or fail, out of attempts)."""

@@ -36,6 +36,12 @@ class QueueOrder:
         self._order = None
         self.loaded_at = time.monotonic()
 
+    def mark_stale(self) -> None:
+        """The table changed in a way we did not follow (jobs requeued): read it again
+        before the next claim."""
+        if self.loaded_at is not None:
+            self.loaded_at = float("-inf")
+
     def age(self) -> float:
         return float("inf") if self.loaded_at is None else time.monotonic() - self.loaded_at
 

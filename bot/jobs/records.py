@@ -203,18 +203,21 @@ async def claim(
 
 async def renew(
     session: AsyncSession, ids: Iterable[int], *, owner: str, until: datetime
-) -> list[int]:
-    """Extend our leases; returns ids whose cancellation was requested meanwhile."""
+) -> tuple[list[int], list[int]]:
+    """Extend our leases: (the ids still ours, now leased until `until`; those of them whose
+    cancellation was requested meanwhile)."""
     ids = list(ids)
     if not ids:
-        return []
+        return [], []
     mine = and_(Job.id.in_(ids), Job.lease_owner == owner)
-    await session.execute(update(Job).where(mine).values(lease_expires_at=until))
-    return list(
-        await session.scalars(
-            select(Job.id).where(mine, Job.state == "running", Job.cancel_requested.is_(True))
-        )
+    renewed = await session.scalars(
+        update(Job).where(mine).values(lease_expires_at=until).returning(Job.id)
     )
+    kept = list(renewed)
+    to_cancel = await session.scalars(
+        select(Job.id).where(mine, Job.state == "running", Job.cancel_requested.is_(True))
+    )
+    return kept, list(to_cancel)
 
 
 async def set_progress(

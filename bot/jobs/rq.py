@@ -478,7 +478,9 @@ def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: boo
     torch.set_num_threads(torch_threads(here + 1))
     _runtime = Runtime(config, send=lambda _: None, cancelled=set())
     _heart = Heart(_redis, keys)
-    pubsub = _redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    # redis-py types pubsub() in some releases and not in others, and never listen().
+    untyped: Any = _redis
+    pubsub = untyped.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(CANCEL_CHANNEL)
 
     def cancels() -> None:

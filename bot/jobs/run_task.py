@@ -7,15 +7,22 @@ runs every job's input in one padded forward pass. Imported inside worker proces
 
 from __future__ import annotations
 
+import base64
+import logging
 from typing import TYPE_CHECKING
 
 from bot.inference.manager import ModelUnavailable
+from bot.inference.tasks import media_of
+from bot.inference.tasks.media_runners import MediaRunner, draw_boxes
 from bot.inference.tasks.runners import Answer, Row, TaskRunner
 from bot.inference.tasks.vetting import TaskModel
-from bot.jobs.kinds.run import RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
+from bot.jobs.kinds.run import Box, RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
 
 if TYPE_CHECKING:
     from bot.jobs.tasks import Runtime, WorkerJob
+
+log = logging.getLogger(__name__)
+Runner = TaskRunner | MediaRunner
 
 
 def _row(data: TaskInput) -> Row:
@@ -27,12 +34,13 @@ def _row(data: TaskInput) -> Row:
         source=data.source,
         target=data.target,
         max_new_tokens=data.max_new_tokens,
+        data=data.file_bytes(),
     )
 
 
 def load_task_model(
     rt: Runtime, spec: dict[str, object], task: str, jobs: list[WorkerJob]
-) -> TaskRunner:
+) -> Runner:
     """The loaded model (from the LRU, or fetched and loaded with progress in chat)."""
 
     def report(label: str, fraction: float | None) -> None:
@@ -42,16 +50,17 @@ def load_task_model(
 
     key = f"task:{task}:{spec['id']}@{spec.get('rev') or ''}"
 
-    def load() -> TaskRunner:
+    def load() -> Runner:
         path = rt.models.fetch(dict(spec), report)
         report("loading the model", None)
+        kind = MediaRunner if media_of(task) else TaskRunner
         try:
-            return TaskRunner.load(path, task, device=str(rt.models.device))
+            return kind.load(path, task, device=str(rt.models.device))
         except (OSError, ValueError) as error:
             raise ModelUnavailable(f"{spec['id']} could not be loaded: {error}") from None
 
     estimate = int(str(spec.get("params") or 0)) * rt.models.bytes_per_param()
-    model: TaskRunner = rt.models.get(key, estimate, load)
+    model: Runner = rt.models.get(key, estimate, load)
     return model
 
 
@@ -73,7 +82,14 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
         if index:  # compare: a step per model after the first (one model needs none)
             for job in live:
                 rt.progress(job.id, index, len(first.models), f"running {model.short_name}")
-        answers = model.run([_row(params[j.id].input) for j in live])
+        try:
+            answers = model.run([_row(params[j.id].input) for j in live])
+        except (OSError, ValueError) as error:
+            # A file the bot's checks passed that this model's preprocessor still refuses.
+            log.warning("run jobs %s on %s: %s", [j.id for j in live], model.short_name, error)
+            for job in live:
+                failed[job.id] = f"{model.short_name} could not read the file: {error}"
+            continue
         for job, answer in zip(live, answers, strict=True):
             if answer.error:
                 failed[job.id] = answer.error
@@ -86,10 +102,24 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
         elif job.id in rt.cancelled:
             rt.result(job.id, "cancelled", result=RunResult(tuple(outputs[job.id])))
         else:
-            rt.result(job.id, "succeeded", result=RunResult(tuple(outputs[job.id])))
+            result = RunResult(
+                tuple(outputs[job.id]), _picture(first.task, params[job.id], outputs[job.id])
+            )
+            rt.result(job.id, "succeeded", result=result)
 
 
-def _output(wanted: TaskModel, model: TaskRunner, answer: Answer, rows: int) -> TaskOutput:
+def _picture(task: str, run: RunParams, outputs: list[TaskOutput]) -> str:
+    """object-detection: the image with each model's boxes (base64 PNG); "" otherwise."""
+    if task != "object-detection" or not outputs:
+        return ""
+    panels = [
+        (o.model.short_name, [(b.label, b.score, b.x0, b.y0, b.x1, b.y1) for b in o.boxes])
+        for o in outputs
+    ]
+    return base64.b64encode(draw_boxes(run.input.file_bytes(), panels)).decode("ascii")
+
+
+def _output(wanted: TaskModel, model: Runner, answer: Answer, rows: int) -> TaskOutput:
     return TaskOutput(
         model=wanted.model,
         model_params=model.num_parameters,
@@ -100,4 +130,8 @@ def _output(wanted: TaskModel, model: TaskRunner, answer: Answer, rows: int) -> 
         text=answer.text,
         truncated=answer.truncated,
         batch_rows=rows,
+        boxes=tuple(
+            Box(label, round(score, 4), *(round(v, 1) for v in corners))
+            for label, score, *corners in answer.boxes
+        ),
     )

@@ -270,7 +270,8 @@ class Store:
     async def close(self) -> None:
         # What the group writers were given (a usage event, a renamed student) is written
         # first, unless the database stays locked.
-        for group in self._groups.values():
+        # A copy: finishing one group may hand a last item to another.
+        for group in list(self._groups.values()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(group.idle(), CLOSE_PATIENCE_S)
         await self.engine.dispose()

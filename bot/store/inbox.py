@@ -6,12 +6,12 @@ costs a few transactions, which keeps saving a command before its acknowledgemen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import Store
@@ -31,6 +31,9 @@ class Incoming:
     invocation: dict[str, Any]
     destination: dict[str, Any]
     received_at: datetime
+    # The process that runs it, and until when (renewed while that process lives).
+    owner: str | None = None
+    lease_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ async def accept_batch(
             invocation=item.invocation,
             destination=item.destination,
             received_at=item.received_at,
+            owner=item.owner,
+            lease_expires_at=item.lease_expires_at,
         )
         session.add(row)
         rows.append(row)
@@ -86,6 +91,65 @@ async def pending(session: AsyncSession, platform: str) -> list[InboxEntry]:
         .order_by(InboxEntry.id)
     )
     return list(rows)
+
+
+async def unfinished(session: AsyncSession, platform: str, *, besides: str) -> list[InboxEntry]:
+    """The unfinished commands of a platform not held by the process `besides`, oldest
+    first: those of no process, or of one that may have died (the caller decides)."""
+    rows = await session.scalars(
+        select(InboxEntry)
+        .where(
+            InboxEntry.platform == platform,
+            InboxEntry.done_at.is_(None),
+            or_(InboxEntry.owner.is_(None), InboxEntry.owner != besides),
+        )
+        .order_by(InboxEntry.id)
+    )
+    return list(rows)
+
+
+async def claim(
+    session: AsyncSession,
+    gone: Mapping[str | None, Collection[int]],
+    *,
+    owner: str,
+    until: datetime,
+) -> list[InboxEntry]:
+    """Take unfinished entries over from their owners (`gone`: owner → entry ids; None: no
+    owner). Each UPDATE checks the owner again, so of two replicas taking the same entry
+    one gets it: on PostgreSQL the second waits for the first's row lock, then finds the
+    owner changed."""
+    taken: list[InboxEntry] = []
+    for previous, ids in gone.items():
+        held = InboxEntry.owner.is_(None) if previous is None else InboxEntry.owner == previous
+        rows = await session.scalars(
+            update(InboxEntry)
+            .where(InboxEntry.id.in_(list(ids)), InboxEntry.done_at.is_(None), held)
+            .values(owner=owner, lease_expires_at=until)
+            .returning(InboxEntry)
+        )
+        taken.extend(rows)
+    return sorted(taken, key=lambda row: row.id)
+
+
+async def renew(session: AsyncSession, *, owner: str, until: datetime) -> int:
+    """Extend the claim of a live process on its unfinished commands."""
+    result = await session.execute(
+        update(InboxEntry)
+        .where(InboxEntry.owner == owner, InboxEntry.done_at.is_(None))
+        .values(lease_expires_at=until)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release(session: AsyncSession, *, owner: str) -> int:
+    """A process that stops hands its unfinished commands to whoever runs next."""
+    result = await session.execute(
+        update(InboxEntry)
+        .where(InboxEntry.owner == owner, InboxEntry.done_at.is_(None))
+        .values(owner=None, lease_expires_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def prune(session: AsyncSession, before: datetime) -> int:

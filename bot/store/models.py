@@ -233,3 +233,8 @@ class InboxEntry(Base):
     destination: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+    # The bot process that runs it (accepted it, or took it over) and until when that claim
+    # holds unless renewed: with replicas on one database, an entry runs in one process, and
+    # the entries of a process that died are taken over (bot/inbox.py).
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]

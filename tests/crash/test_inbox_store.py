@@ -98,9 +98,11 @@ async def test_a_burst_is_saved_in_a_few_commits_each_request_id_once(store: Sto
 
 async def test_replay_runs_each_unfinished_command_once_one_person_in_order(store: Store) -> None:
     clock = FakeClock()
-    inbox = Inbox(store, clock)
+    before = Inbox(store, clock)
     for n in range(6):  # three people, two commands each
-        await inbox.accept("slack", f"t{n}", _invocation(n % 3), _destination(n % 3))
+        await before.accept("slack", f"t{n}", _invocation(n % 3), _destination(n % 3))
+    await before.close()  # the process that saved them stops
+    inbox = Inbox(store, clock)  # the next one replays them
     ran: list[str] = []
 
     async def run(entry: Any) -> None:

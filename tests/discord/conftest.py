@@ -23,6 +23,7 @@ import pytest
 from adapters.discord import use_api_url
 from adapters.discord.client import ClassbotClient
 from bot.app import App, create_app
+from bot.attachments import Attachment
 from bot.router import Command, Router
 from tests.discord.commands import COMMANDS, DESTINATIONS, TICKS
 from tests.discord.rest_stub import APP_ID, CHANNEL_ID, GUILD_ID, DiscordRestStub
@@ -33,7 +34,7 @@ INSTRUCTOR_ID = 1400000000000000002
 INSTRUCTOR_ROLE_ID = 1600000000000000001
 STUDENT_ROLE_ID = 1600000000000000002
 DM_CHANNEL_ID = 1300000000000000009
-OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+OPTION_TYPES: dict[type, int] = {str: 3, int: 4, bool: 5, float: 10, Attachment: 11}
 
 _numbers = itertools.count(1)
 

@@ -11,6 +11,15 @@ the header is exactly that (no charset).
     stub.requests            every request: method, path (after /api/v10), query, json, files
     stub.find("POST", r"/webhooks/.*")
     stub.expire(token)       webhook and callback calls with that token now answer 401
+
+It is also a gateway for `client.start` (point `DiscordWebSocket.DEFAULT_GATEWAY` at
+`stub.gateway_url`): HELLO, heartbeat ACKs, READY after IDENTIFY (`stub.identified`), and
+`await stub.dispatch("INTERACTION_CREATE", payload)` sends an event to every connected
+client, as Discord's gateway does.
+
+A message create with `nonce` and `enforce_nonce: true` is deduplicated as Discord does: the
+same author (the bot) sending the same nonce again within `nonce_window` seconds gets the
+message made the first time back, and no second message is created.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 APP_ID = 1100000000000000001
 BOT_ID = APP_ID
@@ -70,10 +79,21 @@ class DiscordRestStub:
         # Message bodies by id, so PATCH answers show the whole message as Discord would.
         self.messages: dict[str, dict[str, Any]] = {}
         self.original: dict[str, str] = {}  # interaction token → id of its original message
+        # Enforced nonces: nonce → (id of the message it made, time.monotonic() then).
+        self.nonces: dict[str, tuple[str, float]] = {}
+        # Discord keeps enforced nonces "for a few minutes".
+        self.nonce_window = 300.0
+        self.gateway_url = ""
+        self.identified: list[dict[str, Any]] = []  # IDENTIFY payloads (token, intents)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._sequence = itertools.count(1)
+        # Attachments the stand-in serves, by path under the API root ("/files/clip.wav").
+        self.files: dict[str, bytes] = {}
 
     async def start(self) -> DiscordRestStub:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
+        app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -81,11 +101,57 @@ class DiscordRestStub:
         server: Any = site._server
         port = server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/api/v10"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
         return self
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # -- the gateway -------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        try:
+            await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None})
+            async for frame in socket:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                payload = json.loads(frame.data)
+                if payload["op"] == 1:  # heartbeat
+                    await socket.send_json({"op": 11, "d": None})
+                elif payload["op"] == 2:  # identify
+                    self.identified.append(payload["d"])
+                    await self._send(socket, "READY", self._ready())
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    def _ready(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [],
+            "session_id": "session-1",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+
+    async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
+        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        """Send a gateway event (e.g. INTERACTION_CREATE) to every connected client."""
+        for socket in list(self._sockets):
+            await self._send(socket, event, data)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets) and bool(self.identified)
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -128,6 +194,8 @@ class DiscordRestStub:
         token = _token_of(path)
         if token is not None and token in self._expired:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        if method == "GET" and path in self.files:
+            return web.Response(body=self.files[path], content_type="application/octet-stream")
         if method == "GET" and path == "/users/@me":
             if self.reject_token:
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)
@@ -157,7 +225,7 @@ class DiscordRestStub:
                 del self.messages[message_id]
                 return web.Response(status=204)
         if method == "POST" and (match := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            return _json(self._store(None, int(match.group(1)), seen))
+            return self._create(int(match.group(1)), seen)
         if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
             message_id = match.group(2)
             if method == "PATCH":
@@ -202,6 +270,24 @@ class DiscordRestStub:
             self.messages[message_id] = _message(message_id, CHANNEL_ID, data)
             result["interaction"]["response_message_id"] = message_id
         return _json(result)
+
+    def _create(self, channel_id: int, seen: Seen) -> web.Response:
+        """POST /channels/{id}/messages, honouring an enforced nonce."""
+        body = seen.json if isinstance(seen.json, dict) else {}
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return _json(self._store(None, channel_id, seen))
+        nonce = str(nonce)
+        made = self.nonces.get(nonce)
+        if made is not None and seen.at - made[1] < self.nonce_window:
+            if made[0] not in self.messages:
+                # What Discord answers for a nonce whose message was deleted meanwhile.
+                return _json({"message": "Unknown Message", "code": 10008}, status=404)
+            return _json(self.messages[made[0]])
+        message = self._store(None, channel_id, seen)
+        message["nonce"] = nonce
+        self.nonces[nonce] = (message["id"], seen.at)
+        return _json(message)
 
     def _store(self, message_id: str | None, channel_id: int, seen: Seen) -> dict[str, Any]:
         message_id = message_id or str(next(self._ids))

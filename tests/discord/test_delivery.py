@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.discord.messages import DiscordOutbox
 from bot.delivery import Destination
 from bot.replies import Progress, Text
 from tests.discord.commands import DESTINATIONS
@@ -142,3 +143,75 @@ async def test_every_body_that_echoes_text_suppresses_mentions(test_bot: Discord
     for body in bodies:
         assert body["allowed_mentions"]["parse"] == [], body
         assert body["allowed_mentions"].get("users", [STUDENT_ID]) == [STUDENT_ID]
+
+
+def _late_destination(bot: DiscordBot) -> Destination:
+    """A job's destination whose interaction token has expired: results are new messages."""
+    created = bot.clock()
+    bot.clock.advance(minutes=20)
+    return Destination(
+        platform="discord",
+        guild_id="1",
+        channel_id=str(CHANNEL_ID),
+        user_id=str(STUDENT_ID),
+        handle={
+            "application_id": str(APP_ID),
+            "token": "token-long-ago",
+            "created_at": created.isoformat(),
+        },
+    )
+
+
+async def test_a_result_sent_again_by_another_process_is_one_message(test_bot: DiscordBot) -> None:
+    # A bot killed between sending a result and recording it: the next bot (a fresh outbox,
+    # no memory of the first message) sends it again under the same key.
+    bot = test_bot
+    destination = _late_destination(bot)
+    before = DiscordOutbox(bot.client, bot.clock)
+    after = DiscordOutbox(bot.client, bot.clock)
+    await before.send(destination, Text(text="the result"), key="job:7")
+    await after.send(destination, Text(text="the result"), key="job:7")
+    first, second = bot.stub.find("POST", CHANNEL_POST)
+    assert first.json["nonce"] == second.json["nonce"] and first.json["enforce_nonce"] is True
+    assert len(first.json["nonce"]) <= 25  # Discord's limit
+    posted = [m for m in bot.stub.messages.values() if "the result" in m["content"]]
+    assert len(posted) == 1
+    # Another job's result in the same channel is its own message.
+    await after.send(destination, Text(text="job 8's result"), key="job:8")
+    third = bot.stub.find("POST", CHANNEL_POST)[-1]
+    assert third.json["nonce"] != first.json["nonce"]
+    assert len([m for m in bot.stub.messages.values() if "result" in m["content"]]) == 2
+
+
+async def test_the_nonce_keeps_a_private_result_to_one_direct_message(
+    test_bot: DiscordBot,
+) -> None:
+    bot = test_bot
+    destination = _late_destination(bot)
+    for outbox in (DiscordOutbox(bot.client, bot.clock), DiscordOutbox(bot.client, bot.clock)):
+        await outbox.send(destination, Text(text="just for you", private=True), key="job:3")
+    posts = bot.stub.find("POST", r"/channels/\d+/messages")
+    assert len(posts) == 2 and posts[0].json["nonce"] == posts[1].json["nonce"]
+    assert len([m for m in bot.stub.messages.values() if m["content"] == "just for you"]) == 1
+
+
+async def test_replies_without_a_key_are_never_taken_for_each_other(test_bot: DiscordBot) -> None:
+    # Reminders and closing messages have no stable key: their counters restart with each
+    # process, so they must not share a nonce with a message sent before a restart.
+    bot = test_bot
+    destination = Destination("discord", "1", str(CHANNEL_ID), str(STUDENT_ID))
+    for outbox in (DiscordOutbox(bot.client, bot.clock), DiscordOutbox(bot.client, bot.clock)):
+        await outbox.send(destination, Text(text="5 minutes left"))
+    first, second = bot.stub.find("POST", CHANNEL_POST)
+    assert first.json["nonce"] != second.json["nonce"]
+    assert len([m for m in bot.stub.messages.values() if "minutes left" in m["content"]]) == 2
+
+
+async def test_past_the_window_the_same_nonce_makes_a_new_message(test_bot: DiscordBot) -> None:
+    # The stand-in forgets a nonce after its window, as Discord does after a few minutes.
+    bot = test_bot
+    destination = _late_destination(bot)
+    await DiscordOutbox(bot.client, bot.clock).send(destination, Text(text="late"), key="job:5")
+    bot.stub.nonce_window = 0.0
+    await DiscordOutbox(bot.client, bot.clock).send(destination, Text(text="late"), key="job:5")
+    assert len([m for m in bot.stub.messages.values() if "late" in m["content"]]) == 2

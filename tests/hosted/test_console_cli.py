@@ -56,6 +56,46 @@ def test_console_generate_and_imagine_on_the_hf_backend(
         assert TOKEN not in text
 
 
+RUN_LINES = [
+    "/run task:text-classification I loved this lesson compare:classbot-test/sentiment-2",
+    '/run task:question-answering Where does Ada live? context:"Ada lives in Paris with her cat."',
+    "/run task:fill-mask The Hub is the [MASK] of machine learning",
+]
+
+
+def test_console_run_tasks_on_the_hf_backend(tmp_path: Path, providers: ProvidersStub) -> None:
+    """The README's /run transcript: three tasks, one with compare, and no torch."""
+    env = {
+        **console_env(tmp_path, providers, tmp_path / "classbot.log"),
+        "CLASSBOT_TEXT_CLASSIFICATION_MODEL": "classbot-test/sentiment",
+        "CLASSBOT_QUESTION_ANSWERING_MODEL": "classbot-test/qa",
+        "CLASSBOT_FILL_MASK_MODEL": "classbot-test/fill",
+    }
+    code = (
+        "import sys, runpy; sys.argv = ['classbot', 'console'];\n"
+        "try:\n    runpy.run_module('bot.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input="\n".join(RUN_LINES) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    out = done.stdout
+    assert "== text classification: sentiment vs sentiment-2 ==" in out, done.stderr
+    assert "125M parameters · license apache-2.0" in out
+    assert "Answer: Paris (score" in out and "**Paris**" in out
+    assert "fills for [MASK]:" in out
+    assert "Something went wrong" not in out and TOKEN not in out + done.stderr
+    assert out.rstrip().endswith("torch loaded: False")
+
+
 def test_a_hosted_bot_never_imports_torch(tmp_path: Path, providers: ProvidersStub) -> None:
     """The bot process runs hosted jobs without the model stack (seconds and memory saved)."""
     code = (

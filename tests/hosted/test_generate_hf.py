@@ -27,6 +27,20 @@ async def test_generate_streams_a_chat_completion_from_the_mapped_provider(
     assert seen.headers["authorization"].startswith("Bearer hf_")
 
 
+async def test_streamed_jobs_one_after_another_reuse_one_connection(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    """A streamed answer is read to its end, so its connection serves the next job instead
+    of every job paying for a new one (a TLS handshake with the real router)."""
+    for i in range(4):
+        job = await hosted_bot.generate(f'/generate prompt:"Story {i}" max_new_tokens:5')
+        await hosted_bot.idle(10)
+        assert isinstance(hosted_bot.outbox.final(job), Card)
+    seen = providers.requests("/chat/completions")
+    assert len(seen) == 4
+    assert len({s.connection for s in seen}) == 1, [s.connection for s in seen]
+
+
 async def test_a_seed_is_passed_and_gives_the_same_text_again(
     hosted_bot: JobBot, providers: ProvidersStub
 ) -> None:

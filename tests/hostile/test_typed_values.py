@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bot.attachments import Attachment, InMemory
 from bot.declare import Command, Option
 from bot.identity import Actor, Role
 from bot.router import Invocation
@@ -19,6 +20,16 @@ HOSTILE: dict[type, tuple[Any, ...]] = {
     float: (float("nan"), float("inf"), float("-inf"), -0.0, 1e308, 5e-324, 10**400, "NaN"),
     bool: ("maybe", "", 2, float("nan"), "\x00"),
     str: ("\x00", "\ud800", "a" * 10_000, "@everyone <!channel> <@&1>", 12, -0.0, True, " "),
+    # A platform's file (garbage, empty, a name that pings), or text where a file goes.
+    Attachment: (
+        InMemory("@everyone.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50),
+        InMemory("<!channel>.ogg", b""),
+        InMemory("\x00.wav", b"RIFF" + bytes(100), content_type="\ud800"),
+        "no/such/file.wav",
+        "\x00",
+        12,
+        "a" * 10_000,
+    ),
 }
 # A value for a required option that is not the one under test.
 PLAIN: dict[type, Any] = {int: 1, float: 1.0, bool: True, str: "x"}

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from bot.jobs.worker import WorkerProcess
 from bot.replies import Card, Error, Progress, Text
 from bot.store.models import Job, UsageEvent
 from tests.jobs.support import JobBot, job_bot, until
+from tests.support.botdriver import FakeClock
 
 GEN = "/generate max_new_tokens:8"
 
@@ -252,3 +254,49 @@ async def test_without_an_outbox_the_result_waits_for_a_bot_that_has_one(
         await second.idle()
         assert isinstance(second.outbox.final(job), Card)
         assert (await second.jobs())[job].delivered_at is not None
+
+
+async def test_a_bot_whose_lease_ran_out_records_first_and_never_sends_a_taken_job(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    clock = FakeClock()
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, clock=clock) as bot:
+        taken = await bot.generate('/generate prompt:"a" max_new_tokens:256 seed:3', user="ana")
+        await until(
+            lambda: any(isinstance(r, Progress) for r in bot.outbox.for_job(taken)),
+            what="the job to start",
+        )
+        # As if this bot had stalled past its lease and another bot had taken the job over.
+        async with bot.driver.app.services.store.session() as session:
+            job = await session.get(Job, taken)
+            assert job is not None and job.state == "running"
+            job.lease_owner = "other-bot"
+            job.lease_expires_at = clock() + timedelta(minutes=10)
+        clock.advance(minutes=2)
+        await bot.idle()
+        # Its result was not sent, and the other bot's claim on the row is untouched.
+        assert bot.outbox.finals() == []
+        job = (await bot.jobs())[taken]
+        assert (job.state, job.lease_owner, job.delivered_at) == ("running", "other-bot", None)
+
+        # A job whose lease surely holds is sent, then recorded, as before.
+        mine = await bot.generate(f'{GEN} prompt:"b" seed:1', user="ben")
+        await bot.idle()
+        assert [s.key for s in bot.outbox.finals()] == [f"job:{mine}"]
+        assert (await bot.jobs())[mine].delivered_at is not None
+
+
+async def test_a_class_pressing_enter_together_runs_as_one_batch(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    """On an idle bot the first job may start at once, alone; in a burst it waits for the
+    burst instead, so the first is not a batch of one with the rest queued behind it."""
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        await bot.generate(f'{GEN} prompt:"warm"')  # the worker is started and the model loaded
+        await bot.idle()
+        jobs = await asyncio.gather(
+            *(bot.generate(f'{GEN} prompt:"hello {i}"', user=f"s{i}") for i in range(8))
+        )
+        await bot.idle()
+        rows = await bot.jobs()
+        assert {rows[j].result["batch_jobs"] for j in jobs} == {8}

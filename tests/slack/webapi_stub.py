@@ -55,6 +55,11 @@ class SlackStub:
     uploads: list[Upload] = field(default_factory=list)
     responds: list[Respond] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    # Uploaded files: id → (name, mimetype, bytes); files.info describes them and their
+    # url_private serves the bytes to a request bearing the bot token.
+    files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
+    file_token: str = "xoxb-test-token"  # the bot token url_private wants (harness.BOT_TOKEN)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -73,6 +78,7 @@ class SlackStub:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{url_id}", self._respond)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._download)
         app.router.add_get("/socket", self._socket_handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -165,6 +171,22 @@ class SlackStub:
             case "users.info":
                 user = self.users.get(str(params.get("user")))
                 return {"user": user} if user else {"ok": False, "error": "user_not_found"}
+            case "files.info":
+                found = self.files.get(str(params.get("file")))
+                if found is None:
+                    return {"ok": False, "error": "file_not_found"}
+                name, mimetype, data = found
+                url = f"{self.base}/files-pri/{self.team_id}-{params['file']}/{name}"
+                return {
+                    "file": {
+                        "id": params["file"],
+                        "name": name,
+                        "mimetype": mimetype,
+                        "size": len(data),
+                        "url_private": url,
+                        "url_private_download": url,
+                    }
+                }
             case "apps.connections.open":
                 return {"url": f"ws://{self.base.removeprefix('http://')}/socket"}
         return {}
@@ -183,6 +205,14 @@ class SlackStub:
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads.append(Upload(request.match_info["file_id"], await request.read()))
         return web.Response(text="OK - 1")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self.downloads.append((request.path, request.headers.get("Authorization", "")))
+        file_id = request.match_info["team_file"].rsplit("-", 1)[-1]
+        found = self.files.get(file_id)
+        if found is None or request.headers.get("Authorization") != "Bearer " + self.file_token:
+            return web.Response(status=404)
+        return web.Response(body=found[2], content_type=found[1])
 
     async def _respond(self, request: web.Request) -> web.Response:
         url_id = request.match_info["url_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -13,6 +14,7 @@ class Delivery(NamedTuple):
     destination: Destination
     reply: Reply
     key: str | None
+    at: float = 0.0  # time.monotonic() when it was handed over (benchmarks time deliveries)
 
 
 @dataclass
@@ -26,7 +28,7 @@ class RecordingOutbox:
     async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
         if self.fail:
             raise ConnectionError("the platform is down")
-        self.sent.append(Delivery(destination, reply, key))
+        self.sent.append(Delivery(destination, reply, key, time.monotonic()))
 
     @property
     def keys(self) -> list[str | None]:

@@ -4,9 +4,11 @@ server), driven by the real huggingface_hub client.
 Served under `url` (point CLASSBOT_INFERENCE_URL at it; the client appends `/{provider}`):
 - `POST /{provider}/v1/chat/completions` — chat completion, streamed (SSE) or not, for any
   provider but hf-inference; `POST /hf-inference/models/{model}/v1/chat/completions` too;
-- `POST /hf-inference/models/{model}` — hf-inference task payloads (`{"inputs", "parameters"}`):
-  text-generation answers `[{"generated_text", "details"}]`, text-to-image answers PNG bytes,
-  text-classification answers labels;
+- `POST /hf-inference/models/{model}` — hf-inference task payloads (`{"inputs", "parameters"}`),
+  answered in each task's wire format (huggingface_hub's parsers read them): text-generation
+  (and text2text) `[{"generated_text", "details"}]`, text-to-image PNG bytes, and /run's text
+  tasks (`_text_task`); `POST /hf-inference/models/{model}/pipeline/sentence-similarity`
+  (the client names that task in the path) answers one score per sentence;
 - `GET /v1/models` and `POST /v1/chat/completions` — an OpenAI-compatible server (base
   `url + "/v1"`).
 Text is made from the prompt, model and seed (same seed → same text; no seed, temperature 0
@@ -20,8 +22,10 @@ import asyncio
 import io
 import json
 import random
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +42,7 @@ class Seen:
     headers: dict[str, str]  # names in lower case
     body: Any
     at: float = field(default_factory=time.monotonic)  # when it arrived
+    connection: int = 0  # which client connection it came on (1, 2, ...)
 
 
 @dataclass
@@ -79,6 +84,7 @@ class ProvidersStub:
         self.in_flight = 0
         self.most_in_flight = 0
         self.abandoned = 0  # requests whose client went away before the answer
+        self._connections: dict[object, int] = {}  # transport → its number
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -155,7 +161,9 @@ class ProvidersStub:
         path = request.path
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
-            self.seen.append(Seen(request.method, path, headers, body))
+            # Held by the dict, a transport keeps its number for the stub's lifetime.
+            connection = self._connections.setdefault(request.transport, len(self._connections) + 1)
+            self.seen.append(Seen(request.method, path, headers, body, connection=connection))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -189,8 +197,8 @@ class ProvidersStub:
         if path.endswith("/chat/completions"):
             return await self._chat(request, body)
         if path.startswith("/hf-inference/models/"):
-            model = path.removeprefix("/hf-inference/models/")
-            return self._task(model, body)
+            model, _, pipeline = path.removeprefix("/hf-inference/models/").partition("/pipeline/")
+            return self._task(model, body, pipeline)
         return web.json_response({"error": f"no route {path}"}, status=404)
 
     async def _chat(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
@@ -240,22 +248,145 @@ class ProvidersStub:
         await response.write_eof()
         return response
 
-    def _task(self, model: str, body: dict[str, Any]) -> web.Response:
-        task = self.tasks.get(model, "text-generation")
+    def _task(self, model: str, body: dict[str, Any], pipeline: str = "") -> web.Response:
+        task = pipeline or self.tasks.get(model, "text-generation")
         params = body.get("parameters") or {}
         inputs = body.get("inputs")
         if task == "text-to-image":
             size = int(params.get("height") or 64)
             return web.Response(body=png(size, params.get("seed")), content_type="image/png")
-        if task == "text-classification":
-            return web.json_response(
-                [[{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]]
-            )
+        if task in TEXT_TASK_ANSWERS:
+            try:
+                return web.json_response(TEXT_TASK_ANSWERS[task](model, inputs, params))
+            except (KeyError, TypeError, ValueError) as error:  # as the real API: 400, why
+                return web.json_response({"error": str(error)}, status=400)
         n = int(params.get("max_new_tokens") or 20)
         greedy = not params.get("do_sample")
         words = words_for(str(inputs), model, params.get("seed"), greedy, n)
         details = {"finish_reason": "length", "generated_tokens": n, "seed": params.get("seed")}
         return web.json_response([{"generated_text": " ".join(words), "details": details}])
+
+
+# -- /run's text tasks, in hf-inference's wire formats --------------------------------------
+# Answers are made from the model id and the input, so two models answer differently and the
+# same question gets the same answer.
+
+
+def _rng(model: str, text: Any) -> random.Random:
+    return random.Random(f"{model}|{json.dumps(text, sort_keys=True)}")
+
+
+def _classify(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    positive = FIXED_POSITIVE.get(model) or round(_rng(model, inputs).uniform(0.05, 0.95), 4)
+    labels = [
+        {"label": "POSITIVE", "score": positive},
+        {"label": "NEGATIVE", "score": round(1 - positive, 4)},
+    ]
+    labels.sort(key=lambda x: -x["score"])
+    # Every label unless top_k says fewer; one list per input, as the API nests it.
+    return [labels[: int(params.get("top_k") or len(labels))]]
+
+
+def _entities(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    """Capitalised words: the first is a person, the rest places. Per token ("B-PER") unless
+    asked to aggregate, as the pipeline answers."""
+    text = str(inputs)
+    found = []
+    for i, match in enumerate(re.finditer(r"\b[A-Z][a-z]+\b", text)):
+        kind = "PER" if i == 0 else "LOC"
+        entry = {"score": 0.98, "word": match.group(), "start": match.start(), "end": match.end()}
+        if params.get("aggregation_strategy") in (None, "none"):
+            found.append({**entry, "entity": f"B-{kind}", "index": i + 1})
+        else:
+            found.append({**entry, "entity_group": kind})
+    return found
+
+
+def _fill(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    text = str(inputs)
+    if text.count(MASK) != 1:
+        raise ValueError(f"No mask_token ({MASK}) found on the input")
+    rng = _rng(model, text)
+    words = rng.sample(FILLS, int(params.get("top_k") or 5))
+    scores = sorted((rng.random() for _ in words), reverse=True)
+    total = sum(scores) * 1.2  # the rest of the vocabulary takes some of the probability
+    return [
+        {
+            "score": round(score / total, 4),
+            "token": 1000 + i,
+            "token_str": f" {word}" if i % 2 else word,  # BPE fills start with a space
+            "sequence": text.replace(MASK, word),
+        }
+        for i, (word, score) in enumerate(zip(words, scores, strict=True))
+    ]
+
+
+def _answer(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    """The context's last capitalised word (where Ada lives, in the tests)."""
+    context = str(inputs["context"])
+    if not str(inputs["question"]).strip():
+        raise ValueError("question is empty")
+    words = list(re.finditer(r"\b[A-Z][a-z]+\b", context)) or list(re.finditer(r"\w+", context))
+    best = words[-1]
+    score = round(_rng(model, inputs).uniform(0.3, 0.9), 4)
+    return {"answer": best.group(), "score": score, "start": best.start(), "end": best.end()}
+
+
+def _limited(words: list[str], params: dict[str, Any]) -> str:
+    n = int((params.get("generate_parameters") or {}).get("max_new_tokens") or 20)
+    return " ".join(words[:n])
+
+
+def _summarize(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    return [{"summary_text": _limited(str(inputs).split(), params)}]
+
+
+def _translate(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    """Word order reversed, marked with the target language: recognisably "translated"."""
+    target = params.get("tgt_lang") or "fr"
+    return [{"translation_text": f"({target}) " + _limited(str(inputs).split()[::-1], params)}]
+
+
+def _zero_shot(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    labels = list(params["candidate_labels"])
+    rng = _rng(model, [inputs, labels])
+    raw = [rng.random() + 0.01 for _ in labels]
+    return sorted(
+        (
+            {"label": label, "score": round(v / sum(raw), 4)}
+            for label, v in zip(labels, raw, strict=True)
+        ),
+        key=lambda x: -x["score"],
+    )
+
+
+def _similarity(model: str, inputs: Any, params: dict[str, Any]) -> Any:
+    """Word overlap (Jaccard) between the source sentence and each other one, in order."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\w+", text.lower()))
+
+    source = words(str(inputs["source_sentence"]))
+    return [
+        round(len(source & words(s)) / max(1, len(source | words(s))), 4)
+        for s in inputs["sentences"]
+    ]
+
+
+MASK = "[MASK]"
+FILLS = ("heart", "home", "centre", "future", "capital", "engine", "library", "best")
+# Models whose classification is fixed (a test reads the exact scores).
+FIXED_POSITIVE = {"classbot-test/sentiment": 0.9}
+TEXT_TASK_ANSWERS: dict[str, Callable[[str, Any, dict[str, Any]], Any]] = {
+    "text-classification": _classify,
+    "token-classification": _entities,
+    "fill-mask": _fill,
+    "question-answering": _answer,
+    "summarization": _summarize,
+    "translation": _translate,
+    "zero-shot-classification": _zero_shot,
+    "sentence-similarity": _similarity,
+}
 
 
 # The Hub's records for the models the hosted tests use (served by the Hub stand-in).
@@ -307,6 +438,53 @@ HOSTED_MODELS: dict[str, dict[str, Any]] = {
 }
 
 
+def _served_task(repo_id: str, task: str, *, mapped_as: str = "", **fields: Any) -> dict[str, Any]:
+    """A /run model hf-inference serves (its mapping entry may name another task)."""
+    entry = {"status": "live", "providerId": repo_id, "task": mapped_as or task}
+    return {"pipeline_tag": task, "inferenceProviderMapping": {"hf-inference": entry}, **fields}
+
+
+def _size(total: int) -> dict[str, Any]:
+    return {"safetensors": {"parameters": {"F32": total}, "total": total}}
+
+
+# /run's text tasks: one model each (the `model` setting for its task in the tests), a second
+# sentiment model for compare:, and models served for nothing or for another task.
+TASK_MODELS: dict[str, dict[str, Any]] = {
+    "classbot-test/sentiment-2": _served_task(
+        "classbot-test/sentiment-2",
+        "text-classification",
+        extra_tags=["license:apache-2.0"],
+        **_size(125_000_000),
+    ),
+    "classbot-test/ner": _served_task(
+        "classbot-test/ner", "token-classification", **_size(108_000_000)
+    ),
+    "classbot-test/fill": _served_task("classbot-test/fill", "fill-mask", mask_token=MASK),
+    "classbot-test/qa": _served_task("classbot-test/qa", "question-answering"),
+    "classbot-test/summarize": _served_task("classbot-test/summarize", "summarization"),
+    "classbot-test/translate": _served_task("classbot-test/translate", "translation"),
+    "classbot-test/t2t": _served_task(
+        "classbot-test/t2t", "text2text-generation", mapped_as="text-generation"
+    ),
+    "classbot-test/nli": _served_task("classbot-test/nli", "zero-shot-classification"),
+    "classbot-test/embed": _served_task(
+        "classbot-test/embed", "sentence-similarity", mapped_as="feature-extraction"
+    ),
+    "classbot-test/sentiment-unserved": {
+        "pipeline_tag": "text-classification",
+        "inferenceProviderMapping": {},
+    },
+    "classbot-test/ner-elsewhere": {
+        "pipeline_tag": "token-classification",
+        "inferenceProviderMapping": {
+            "together": {"status": "live", "providerId": "ner", "task": "conversational"}
+        },
+    },
+}
+HOSTED_MODELS.update(TASK_MODELS)
+
+
 def hub_records() -> dict[str, dict[str, Any]]:
     """The Hub stand-in's records for HOSTED_MODELS (model_info, with and without expand)."""
     records = {}
@@ -316,13 +494,13 @@ def hub_records() -> dict[str, dict[str, Any]]:
             "id": repo_id,
             "modelId": repo_id,
             "sha": f"{i:040d}",
-            "tags": [fields["pipeline_tag"]],
+            "tags": [fields["pipeline_tag"], *fields.get("extra_tags", ())],
             "siblings": [],
             "private": False,
             "disabled": False,
             "gated": False,
             "downloads": 0,
             "likes": 0,
-            **fields,
+            **{k: v for k, v in fields.items() if k != "extra_tags"},
         }
     return records

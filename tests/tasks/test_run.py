@@ -130,7 +130,7 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             "/run task:zero-shot-classification I need a phone labels:shopping": "two labels",
             "/run task:sentence-similarity A cat sits": "none were given",
             "/run I loved it": "needs a model or a task",
-            "/run task:image-classification a cat": "choose one of",
+            "/run task:image-segmentation a cat": "choose one of",
         }
         for line, words in cases.items():
             reply = await bot.run(line)

@@ -51,9 +51,9 @@ async def test_generation_models_are_handed_over() -> None:
 async def test_refusals_say_why_and_list_the_supported_tasks() -> None:
     g = guard()
     with pytest.raises(ModelRefused) as caught:
-        await check_task(g, "google/vit-base-patch16-224", None)
+        await check_task(g, "nvidia/segformer-b0-finetuned-ade-512-512", None)
     error = caught.value.error
-    assert "does image-classification, which /run can't do yet" in error.what
+    assert "does image-segmentation, which /run can't do yet" in error.what
     assert all(task in error.todo for task in TEXT_TASKS)
     # The task asked for must be the model's.
     with pytest.raises(ModelRefused) as wrong:
@@ -80,7 +80,7 @@ def test_local_folders_get_their_task_from_the_architecture() -> None:
     nli = config("BertForSequenceClassification", label2id={"ENTAILMENT": 0, "neutral": 1})
     assert task_from_config(nli) == "zero-shot-classification"
     assert task_from_config(config("BertModel")) == "sentence-similarity"
-    assert task_from_config(config("ViTForImageClassification")) is None
+    assert task_from_config(config("SegformerForSemanticSegmentation")) is None
 
 
 async def test_local_folders_need_the_instructor_and_a_fitting_model(

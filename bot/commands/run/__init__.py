@@ -1,8 +1,9 @@
-"""/run: the Hub's inference widget in chat, for text tasks.
+"""/run: the Hub's inference widget in chat, for text, audio and image tasks.
 
 `/run model:<id> <input>` finds the model's task (its `pipeline_tag` on the Hub, or a local
 folder's config), vets the model for that task (bot/inference/tasks/vetting.py), checks the
-input (bot/commands/run/inputs.py), and queues one "run" job (bot/jobs/kinds/run.py);
+input (bot/commands/run/inputs.py; an attached clip or image in bot/inference/tasks/media.py),
+and queues one "run" job (bot/jobs/kinds/run.py);
 `/run task:<task> <input>` uses the class's default model for the task. A text-generation
 or text-to-image model is handed over to /generate or /imagine.
 """
@@ -11,13 +12,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from bot.attachments import MAX_REFERENCE, Attachment
 from bot.commands import generate
 from bot.commands.imagine.draw import draw
 from bot.commands.queueing import queued
 from bot.commands.run.form import form_action, run_form
-from bot.commands.run.inputs import MAX_INPUT_CHARS, MAX_MODELS, build_input, split_list
+from bot.commands.run.inputs import (
+    MAX_INPUT_CHARS,
+    MAX_MODELS,
+    build_input,
+    media_input,
+    split_list,
+)
 from bot.declare import MAX_NAME, MAX_REPO_ID
-from bot.inference.tasks import HANDED_OVER, TEXT_TASKS
+from bot.inference.tasks import HANDED_OVER, MEDIA_TASKS, TASKS, TEXT_TASKS, media_of
 from bot.inference.tasks.vetting import HandOver, check_task
 from bot.jobs.commands import queued_reply
 from bot.jobs.kinds.run import RUN, RunParams
@@ -30,6 +38,7 @@ async def run(
     input: str | None,
     model: str | None,
     task: str | None,
+    file: Attachment | None,
     compare: str | None,
     context: str | None,
     labels: str | None,
@@ -38,19 +47,25 @@ async def run(
     target: str | None,
     max_new_tokens: int,
 ) -> AsyncIterator[Reply]:
-    """Run a Hub model on your text, like the inference widget on its page.
+    """Run a Hub model on your text, clip or image, like the inference widget on its page.
 
     The task comes from the model: text-classification (sentiment), token-classification
     (named entities), fill-mask (put the model's mask token, e.g. [MASK] or <mask>, in the
     text), question-answering (your question, and context: the text holding the answer),
     summarization, translation (source: and target: for a model with several languages),
     text2text-generation, zero-shot-classification (labels:a,b,c) and sentence-similarity
-    (sentences:"one|two|three" compared with yours). task:<task> without model: uses the
-    class's model for that task. compare:<id>,<id> runs the same input on up to 3 models side
-    by side, with their size, license and time. Without text (or with the Run button of a
-    /search model page) a form asks for it.
+    (sentences:"one|two|three" compared with yours). On an attached file (file:, at most
+    10 MB): automatic-speech-recognition and audio-classification on a clip of at most 30 s,
+    image-classification, object-detection and image-to-text on an image of at most
+    4096×4096. task:<task> without model: uses the class's model for that task.
+    compare:<id>,<id> runs the same input on up to 3 models side by side, with their size,
+    license and time. Without text (or with the Run button of a /search model page) a form
+    asks for it.
     """
     guard = ctx.services.guard
+    if task is not None and media_of(task) and file is None:
+        yield _no_file(task)  # before any model is looked up
+        return
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
         async for reply in _hand_over(ctx, main, input or "", max_new_tokens, compare):
@@ -78,6 +93,23 @@ async def run(
             todo=f"Give at most {MAX_MODELS - 1} ids after compare:, separated by commas.",
         )
         return
+    kind = media_of(main.task)
+    if kind is None and file is not None:
+        yield Error(
+            what=f"{main.model.short_name} does {main.task}, which takes text, not a file.",
+            todo="Type your text instead, or use a model for audio or images: "
+            f"{', '.join(MEDIA_TASKS)}.",
+        )
+        return
+    if kind is not None:
+        if file is None:
+            yield _no_file(main.task)
+            return
+        data = await media_input(kind, main.task, file, input or "")
+        params = RunParams(task=main.task, input=data, models=tuple(chosen))
+        async with queued(ctx, RUN, params) as ticket:
+            yield queued_reply(ticket, total=len(chosen))
+        return
     if input is None:  # the Run button of a model page, or /run model:<id> alone: the form
         given = {"context": context, "labels": labels, "sentences": sentences}
         given |= {"source": source, "target": target}
@@ -87,7 +119,7 @@ async def run(
     data = build_input(
         main,
         chosen,
-        text=input,
+        text=input or "",
         context=context,
         labels=labels,
         sentences=sentences,
@@ -98,6 +130,15 @@ async def run(
     params = RunParams(task=main.task, input=data, models=tuple(chosen))
     async with queued(ctx, RUN, params) as ticket:
         yield queued_reply(ticket, total=len(chosen))
+
+
+def _no_file(task: str) -> Error:
+    what = "an audio clip" if media_of(task) == "audio" else "an image"
+    return Error(
+        what=f"{task} runs on {what}, and none was attached.",
+        todo=f"Attach it with file: (on Slack: upload it in the channel, then give its link "
+        f"after file:), e.g. {TASKS[task].example}",
+    )
 
 
 async def _hand_over(
@@ -124,7 +165,7 @@ COMMAND = Command(
         Option(
             "input",
             str,
-            "Your text (for question-answering: the question); left out: a form asks for it",
+            "Your text (question-answering: the question); left out, a form asks for it",
             rest=True,
             max_length=MAX_INPUT_CHARS,
         ),
@@ -133,8 +174,14 @@ COMMAND = Command(
             "task",
             str,
             "Use the class's model for this task",
-            choices=(*TEXT_TASKS, *HANDED_OVER),
+            choices=(*TASKS, *HANDED_OVER),
             max_length=MAX_NAME,
+        ),
+        Option(
+            "file",
+            Attachment,
+            "audio or image tasks: the clip (≤ 30 s) or image to run the model on",
+            max_length=MAX_REFERENCE,
         ),
         Option(
             "compare",
@@ -168,6 +215,8 @@ COMMAND = Command(
     ),
     examples=(
         *tuple(t.example for t in TEXT_TASKS.values())[:4],
+        MEDIA_TASKS["automatic-speech-recognition"].example,
+        MEDIA_TASKS["object-detection"].example,
         '/run model:distilbert/distilbert-base-uncased-finetuned-sst-2-english "Great!" '
         "compare:cardiffnlp/twitter-roberta-base-sentiment-latest",
     ),

@@ -1,10 +1,17 @@
 """What /run checks in a student's input before anything is queued: each task's own inputs
-(QA's context, zero-shot's labels, the fill-mask token), with a reply that says what to type."""
+(QA's context, zero-shot's labels, the fill-mask token, an attached clip or image), with a
+reply that says what to type."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+
+from bot.attachments import Attachment
 from bot.errors import UsageError
+from bot.inference.tasks import Media
 from bot.inference.tasks.languages import check as check_languages
+from bot.inference.tasks.media import MAX_BYTES, prepare
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.run import TaskInput
 from bot.replies import Error
@@ -108,3 +115,17 @@ def _language_todo(found: TaskModel) -> str:
 def _example_target(found: TaskModel) -> str:
     codes = [c for c in found.languages.known() if not c.lower().startswith("en")]
     return codes[0] if codes else "fr"
+
+
+async def media_input(kind: Media, task: str, file: Attachment, text: str) -> TaskInput:
+    """The job's input for an audio or image task: the file read (never past the limit) and
+    checked off the event loop; the typed text, if any, is kept as a note."""
+    data = await file.read(MAX_BYTES[kind])
+    ready = await asyncio.to_thread(prepare, kind, task, file.name, data)
+    note = text.strip()
+    return TaskInput(
+        text=note[:MAX_INPUT_CHARS],
+        file=file.name[:200],
+        data=base64.b64encode(ready.data).decode("ascii"),
+        seconds=ready.seconds,
+    )

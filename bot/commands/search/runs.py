@@ -17,14 +17,14 @@ from bot.hub.records import ModelSummary
 from bot.inference.guard import TEXT_GENERATION, TEXT_TO_IMAGE, ModelGuard, ModelRefused
 from bot.inference.hosted.guard import HostedGuard
 from bot.inference.hosted.providers import pick_route
-from bot.inference.tasks import TEXT_TASKS
+from bot.inference.tasks import TASKS
 from bot.inference.tasks.vetting import COMMAND as RUN_COMMAND
 from bot.inference.tasks.vetting import check_task, requirement
 
 # The bot's commands by the task they run, with what the guard checks for each.
 REQUIREMENTS = {
     need.task: need
-    for need in (TEXT_GENERATION, TEXT_TO_IMAGE, *(requirement(t) for t in TEXT_TASKS))
+    for need in (TEXT_GENERATION, TEXT_TO_IMAGE, *(requirement(t) for t in TASKS))
 }
 
 # A listed model: runs here, does not, or the listing cannot tell (open its page).

@@ -11,7 +11,10 @@ pay for a new TLS context and connection on every job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +37,18 @@ OPENAI_ROUTE = Route("openai", "conversational")
 # Without a key the client would fall back to the machine's HF token, and send it to a server
 # that is not Hugging Face's; vLLM and friends take any key when they ask for none.
 _NO_KEY = "EMPTY"
+# A streamed answer's rest (the stream's end after "data: [DONE]") is read at most this far
+# and this long so that its connection goes back to the pool.
+_DRAIN_BYTES = 64 * 1024
+_DRAIN_SECONDS = 1.0
+# The responses opened by the call running in this context (see HostedBackend.streams).
+_OPENED: ContextVar[list[httpx2.Response] | None] = ContextVar("hosted_opened", default=None)
+
+
+async def _remember(response: httpx2.Response) -> None:
+    opened = _OPENED.get()
+    if opened is not None:
+        opened.append(response)
 
 
 def choose_backend(settings: Settings) -> BackendName:
@@ -93,7 +108,28 @@ class HostedBackend:
         """The connection pool every call of this backend shares."""
         if self._http is None:
             self._http = get_async_session()
+            self._http.event_hooks = {
+                **self._http.event_hooks,
+                "response": [*self._http.event_hooks.get("response", []), _remember],
+            }
         return self._http
+
+    @contextlib.asynccontextmanager
+    async def streams(self) -> AsyncIterator[None]:
+        """Around one call: its streamed answers are read to their end before the client
+        closes them.
+
+        huggingface_hub stops reading a stream at "data: [DONE]", before the body's last
+        bytes, and a response closed unread loses its connection: every streamed job would
+        open a new connection (a TLS handshake to the providers' router). Reading the few
+        bytes left keeps the connection for the next job."""
+        token = _OPENED.set([])
+        try:
+            yield
+            for response in _OPENED.get() or []:
+                await _drain(response)
+        finally:
+            _OPENED.reset(token)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -137,3 +173,17 @@ class HostedBackend:
             bill_to=s.hf_bill_to or None,
             timeout=timeout,
         )
+
+
+async def _drain(response: httpx2.Response) -> None:
+    """Read what is left of a streamed body (bounded); on any trouble, leave it to close."""
+    if response.is_closed or not response.is_stream_consumed:
+        return
+    left = _DRAIN_BYTES
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            # The transport's stream resumes where the client's reading stopped.
+            async for chunk in response.stream:  # type: ignore[union-attr]
+                left -= len(chunk)
+                if left <= 0:
+                    return

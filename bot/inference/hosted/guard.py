@@ -2,7 +2,8 @@
 command's task, instead of when it fits this machine.
 
 - hf: the Hub's provider mapping must list a live provider (the configured one, or any with
-  `auto`) that serves the task (bot/inference/hosted/providers.py);
+  `auto`) that serves the task (bot/inference/hosted/providers.py); for /run, the task must
+  be one that runs hosted, and the model's own task (its pipeline tag) the one asked for;
 - openai: the server must list the model at `/v1/models` (its own names, not Hub ids).
 
 The class's allow- and deny-lists apply as they do locally. Nothing is downloaded, so the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 
 import httpx
+from huggingface_hub import ModelInfo
 
 from bot.config import Settings
 from bot.hub.client import HubClient
@@ -23,12 +25,14 @@ from bot.inference.guard import (
     TEXT_GENERATION,
     ApprovedModel,
     ModelGuard,
+    ModelRefused,
     Requirement,
     _refuse,
     looks_local,
 )
 from bot.inference.hosted.backend import HostedName
-from bot.inference.hosted.providers import pick_route, served_tasks
+from bot.inference.hosted.providers import pick_route, runs_hosted, served_tasks
+from bot.inference.tasks import TEXT_TASKS
 
 
 class HostedGuard(ModelGuard):
@@ -52,16 +56,39 @@ class HostedGuard(ModelGuard):
                 "Models here run on a hosted service, which cannot read folders on the server.",
                 f"Use a model id, or leave model: out to use {self._default_for(need)}.",
             )
-        self._check_lists(name, need)
         if self.backend == "openai":
+            self._check_lists(name, need)
             return await self._check_server(name, need)
-        return await self._check_providers(name, need)
+        info = await self.lookup(name, need)
+        return self.check_record(name, info, need)
 
-    async def _check_providers(self, name: str, need: Requirement) -> ApprovedModel:
+    async def lookup(self, name: str, need: Requirement) -> ModelInfo:
+        """The Hub's record of `name` with its provider mapping (and, for /run, its task,
+        mask token and license tags), once the class's lists allow it."""
+        if self.backend == "openai" and need.task != TEXT_GENERATION.task:
+            raise self._server_text_only(need)
+        self._check_lists(name, need)
         try:
-            info = (await self.hub.provider_facts(name)).value
+            return (await self.hub.provider_facts(name)).value
         except HubError as error:
             raise self._hub_refusal(name, error, need) from None
+
+    def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        """Served for the task by a provider (the configured one, or any with `auto`),
+        instead of the local checks on weights and size."""
+        if not runs_hosted(need.task):
+            raise _refuse(
+                f"{need.task} does not run on hosted inference yet, and this class runs its "
+                "models on Hugging Face Inference Providers.",
+                f"{need.command} runs these tasks here: {', '.join(_hosted_tasks(need))}.",
+            )
+        if need.task in TEXT_TASKS and info.pipeline_tag != need.task:
+            # /run asked for a task the model's page does not name: the same words as locally.
+            raise _refuse(
+                f"{info.id} does {info.pipeline_tag or 'an unlisted task'}, not {need.task}.",
+                f"Pick a {need.task} model, e.g. {self._default_for(need)}; /search "
+                f"task:{need.task} lists more.",
+            )
         mapping = info.inference_provider_mapping or []
         provider = self.settings.hf_provider
         route = pick_route(mapping, need.task, provider)
@@ -78,16 +105,20 @@ class HostedGuard(ModelGuard):
         if info.id != name:  # renamed: the lists apply to the new name too
             self._check_lists(info.id, need)
         self._providers[info.id] = route.provider
+        # The Hub's count of the weights when it lists one; 0 reads "size unknown".
         params = param_count(info.safetensors.total) if info.safetensors is not None else None
         return ApprovedModel(id=info.id, source="hub", params=params or 0)
 
+    def _server_text_only(self, need: Requirement) -> ModelRefused:
+        return _refuse(
+            f"{need.command} does not run on this class's model server: it serves text "
+            "models only.",
+            "Ask your instructor; /generate works.",
+        )
+
     async def _check_server(self, name: str, need: Requirement) -> ApprovedModel:
         if need.task != TEXT_GENERATION.task:
-            raise _refuse(
-                f"{need.command} does not run on this class's model server: it serves text "
-                "models only.",
-                "Ask your instructor; /generate works.",
-            )
+            raise self._server_text_only(need)
         served = await self._server_models()
         if name not in served:
             shown = ", ".join(served[:10]) or "nothing yet"
@@ -123,3 +154,10 @@ class HostedGuard(ModelGuard):
             ) from None
         self._served = (now + s.hub_cache_seconds, models)
         return models
+
+
+def _hosted_tasks(need: Requirement) -> list[str]:
+    """The tasks the command runs on hosted inference (for /run, its text tasks)."""
+    if need.task in TEXT_TASKS or need.command == "/run":
+        return [task for task in TEXT_TASKS if runs_hosted(task)]
+    return [need.task]

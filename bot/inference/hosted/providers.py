@@ -3,7 +3,9 @@
 The Hub answers `GET /api/models/{id}?expand=inferenceProviderMapping` with one entry per
 provider (its task, its own id for the model, and its status). A command's task maps to the
 provider tasks that can run it: /generate continues a prompt, which a `text-generation`
-mapping does directly and a `conversational` one does as a chat completion.
+mapping does directly and a `conversational` one does as a chat completion; each /run text
+task is the provider task of the same name, except text2text-generation, which
+huggingface_hub (2.x) runs with `text_generation` (it has no text2text method any more).
 """
 
 from __future__ import annotations
@@ -15,9 +17,30 @@ from dataclasses import dataclass
 from huggingface_hub.hf_api import InferenceProviderMapping
 from huggingface_hub.inference._providers import PROVIDERS
 
-# The command's task → provider tasks that run it, best first.
+# The command's task → provider tasks that run it, best first. A /run task missing here
+# does not run hosted yet: the hosted guard refuses it (bot/jobs/hosted/tasks.py holds how
+# each one listed is called).
 PROVIDER_TASKS: dict[str, tuple[str, ...]] = {
     "text-generation": ("text-generation", "conversational"),
+    "text-to-image": ("text-to-image",),
+    "text-classification": ("text-classification",),
+    "token-classification": ("token-classification",),
+    "fill-mask": ("fill-mask",),
+    "question-answering": ("question-answering",),
+    "summarization": ("summarization",),
+    "translation": ("translation",),
+    "text2text-generation": ("text-generation",),
+    "zero-shot-classification": ("zero-shot-classification",),
+    "sentence-similarity": ("sentence-similarity",),
+}
+# hf-inference serves a model by its own pipeline tag, whatever task its mapping entry names:
+# a sentence-transformers model mapped as feature-extraction also answers sentence-similarity
+# (huggingface.js treats the two as one there), and a text2text model answers text-generation
+# (huggingface_hub's own check of the model's task says so).
+_HF_INFERENCE_ALSO = {
+    ("feature-extraction", "sentence-similarity"),
+    ("sentence-similarity", "feature-extraction"),
+    ("text2text-generation", "text-generation"),
 }
 
 
@@ -38,6 +61,17 @@ def provider_tasks(task: str) -> tuple[str, ...]:
     return PROVIDER_TASKS.get(task, (task,))
 
 
+def runs_hosted(task: str) -> bool:
+    """Whether a command's task has a hosted way to run (the guard refuses the others)."""
+    return task in PROVIDER_TASKS
+
+
+def _serves(entry: InferenceProviderMapping, wanted: str) -> bool:
+    if entry.task == wanted:
+        return True
+    return entry.provider == "hf-inference" and (entry.task, wanted) in _HF_INFERENCE_ALSO
+
+
 def pick_route(
     mapping: Iterable[InferenceProviderMapping], task: str, provider: str
 ) -> Route | None:
@@ -46,7 +80,7 @@ def pick_route(
     entries = [m for m in mapping if m.status != "error"]
     for wanted in provider_tasks(task):
         for entry in entries:
-            if provider not in ("auto", entry.provider) or entry.task != wanted:
+            if provider not in ("auto", entry.provider) or not _serves(entry, wanted):
                 continue
             if wanted in PROVIDERS.get(entry.provider, {}):
                 return Route(entry.provider, wanted)
@@ -78,7 +112,7 @@ async def route_for(model: str, task: str, provider: str) -> Route:
         mapping = []
     route = pick_route(mapping, task, provider)
     if route is None:
-        where = "no Inference Provider" if provider == "auto" else f"the provider {provider}"
+        where = "any Inference Provider" if provider == "auto" else f"the provider {provider}"
         raise HostedFault(f"{model} is not served by {where} for {task}. Pick another model.")
     if route.provider == "hf-inference":
         await asyncio.to_thread(_check_supported_task, model, route.task)

@@ -1,9 +1,11 @@
-"""The text tasks /run can do: what the bot process knows about them (no torch here).
+"""The tasks /run can do: what the bot process knows about them (no torch here).
 
 Each task is keyed by the Hub's `pipeline_tag`. Transformers 5 dropped several of these from
 `pipeline()` (summarization, translation, text2text-generation, question-answering), so the
 worker runs every task with the model's own forward pass or `generate`
 (bot/inference/tasks/runners.py): the tag says what the student wants, not which pipeline runs.
+The audio and image tasks take an attached file (`media`) and run in
+bot/inference/tasks/media_runners.py.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+Media = Literal["audio", "image"]
+
 
 @dataclass(frozen=True)
-class TextTask:
+class Task:
     tag: str  # the Hub's pipeline_tag
     title: str  # how the reply names it
     # Class-name endings a local folder's config.json "architectures" must have.
@@ -22,65 +26,67 @@ class TextTask:
     # Libraries whose repos load with transformers' Auto classes.
     libraries: tuple[str, ...] = ("transformers",)
     example: str = ""
+    # The attached file the task runs on; None for a text task.
+    media: Media | None = None
 
 
 _SEQ2SEQ = ("ForConditionalGeneration", "ForSeq2SeqLM")
 _ENCODER = ("Model", "ForMaskedLM", "ForPreTraining")
 
-TEXT_TASKS: dict[str, TextTask] = {
+TEXT_TASKS: dict[str, Task] = {
     t.tag: t
     for t in (
-        TextTask(
+        Task(
             "text-classification",
             "text classification",
             ("ForSequenceClassification",),
             example='/run task:text-classification "I loved this film"',
         ),
-        TextTask(
+        Task(
             "token-classification",
             "named entities",
             ("ForTokenClassification",),
             example='/run task:token-classification "Ada lives in Paris"',
         ),
-        TextTask(
+        Task(
             "fill-mask",
             "fill the mask",
             ("ForMaskedLM",),
             example='/run task:fill-mask "Paris is the [MASK] of France"',
         ),
-        TextTask(
+        Task(
             "question-answering",
             "question answering",
             ("ForQuestionAnswering",),
             example='/run task:question-answering "Where does Ada live?" context:"Ada lives in '
             'Paris."',
         ),
-        TextTask(
+        Task(
             "summarization",
             "summarization",
             _SEQ2SEQ,
             example='/run task:summarization "A long article…"',
         ),
-        TextTask(
+        Task(
             "translation",
             "translation",
             _SEQ2SEQ,
             example='/run task:translation "Good morning" source:en target:fr',
         ),
-        TextTask(
+        Task(
             "text2text-generation",
             "text to text",
             _SEQ2SEQ,
             example='/run task:text2text-generation "Answer: what is the capital of France?"',
         ),
-        TextTask(
+        Task(
             "zero-shot-classification",
             "zero-shot classification",
             ("ForSequenceClassification",),
             example='/run task:zero-shot-classification "I need a new phone" '
             "labels:shopping,sport,cooking",
         ),
-        TextTask(
+        Task(
             "sentence-similarity",
             "sentence similarity",
             _ENCODER,
@@ -91,6 +97,54 @@ TEXT_TASKS: dict[str, TextTask] = {
     )
 }
 
+# Config keys only speech models have (wav2vec2's feature encoder, Whisper's and AST's mel
+# bins): a ...ForSequenceClassification with them classifies audio, not text.
+_AUDIO_KEYS = ("conv_dim", "num_mel_bins", "feat_extract_norm")
+
+MEDIA_TASKS: dict[str, Task] = {
+    t.tag: t
+    for t in (
+        Task(
+            "automatic-speech-recognition",
+            "speech recognition",
+            ("ForCTC", "ForSpeechSeq2Seq"),
+            media="audio",
+            example="/run task:automatic-speech-recognition file:<clip.ogg>",
+        ),
+        Task(
+            "audio-classification",
+            "audio classification",
+            # Wav2Vec2-style ...ForSequenceClassification too: told apart by _AUDIO_KEYS.
+            ("ForAudioClassification",),
+            media="audio",
+            example="/run task:audio-classification file:<clip.wav>",
+        ),
+        Task(
+            "image-classification",
+            "image classification",
+            ("ForImageClassification", "ForImageClassificationWithTeacher"),
+            media="image",
+            example="/run task:image-classification file:<cat.jpg>",
+        ),
+        Task(
+            "object-detection",
+            "object detection",
+            ("ForObjectDetection",),
+            media="image",
+            example="/run task:object-detection file:<street.jpg>",
+        ),
+        Task(
+            "image-to-text",
+            "image to text",
+            ("VisionEncoderDecoderModel", "ForVision2Seq", "ForImageTextToText"),
+            media="image",
+            example="/run task:image-to-text file:<photo.png>",
+        ),
+    )
+}
+# Every task /run runs itself, text first.
+TASKS: dict[str, Task] = {**TEXT_TASKS, **MEDIA_TASKS}
+
 SEQ2SEQ_TASKS = frozenset({"summarization", "translation", "text2text-generation"})
 # Tasks other commands run: /run hands these over.
 HANDED_OVER: dict[str, Literal["/generate", "/imagine"]] = {
@@ -100,7 +154,13 @@ HANDED_OVER: dict[str, Literal["/generate", "/imagine"]] = {
 
 
 def supported_list() -> str:
-    return ", ".join(TEXT_TASKS)
+    return ", ".join(TASKS)
+
+
+def media_of(task: str) -> Media | None:
+    """What file the task runs on (None: a text task)."""
+    spec = TASKS.get(task)
+    return spec.media if spec is not None else None
 
 
 def setting_name(task: str) -> str:
@@ -113,7 +173,16 @@ def task_from_config(config: Mapping[str, Any]) -> str | None:
     (the Hub's own guess works the same way when a card names no pipeline_tag)."""
     architectures = [str(a) for a in config.get("architectures") or []]
     labels = {str(k).lower() for k in (config.get("label2id") or {})}
+    audio = any(key in config for key in _AUDIO_KEYS)
     for name in architectures:
+        if audio and name.endswith("ForSequenceClassification"):
+            return "audio-classification"
+        if audio and name.endswith("ForConditionalGeneration"):  # Whisper, Speech2Text
+            return "automatic-speech-recognition"
+        # Before the text tasks: "VisionEncoderDecoderModel" also ends like a bare encoder.
+        for task in MEDIA_TASKS.values():
+            if name.endswith(task.architectures):
+                return task.tag
         if name.endswith("ForSequenceClassification"):
             nli = any(label.startswith("entail") for label in labels)
             return "zero-shot-classification" if nli else "text-classification"

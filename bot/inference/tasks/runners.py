@@ -57,6 +57,7 @@ class Row:
     source: str = ""
     target: str = ""
     max_new_tokens: int = 60
+    data: bytes = b""  # the audio and image tasks: the attached file
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Answer:
     scores: list[tuple[str, float]] = field(default_factory=list)
     spans: list[tuple[int, int, str, float]] = field(default_factory=list)
     text: str = ""
+    # object-detection: (label, score, x0, y0, x1, y1) in the image's pixels
+    boxes: list[tuple[str, float, float, float, float, float]] = field(default_factory=list)
     truncated: bool = False
     error: str | None = None
     seconds: float = 0.0

@@ -18,7 +18,13 @@ from huggingface_hub import ModelInfo
 from bot.errors import UsageError
 from bot.hub.records import model_summary
 from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
-from bot.inference.tasks import HANDED_OVER, TEXT_TASKS, languages, setting_name, supported_list
+from bot.inference.tasks import (
+    HANDED_OVER,
+    TASKS,
+    languages,
+    setting_name,
+    supported_list,
+)
 from bot.inference.tasks import task_from_config as config_task
 from bot.inference.tasks.languages import Languages
 from bot.replies import Error
@@ -67,7 +73,7 @@ class HandOver:
 
 
 def requirement(task: str) -> Requirement:
-    spec = TEXT_TASKS[task]
+    spec = TASKS[task]
     return Requirement(
         task=task,
         library="transformers",
@@ -94,7 +100,7 @@ def _unknown_task(task: str) -> UsageError:
 
 async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> TaskModel | HandOver:
     """The approved model and its task, a hand-over to another command, or ModelRefused."""
-    if task is not None and task not in TEXT_TASKS and task not in HANDED_OVER:
+    if task is not None and task not in TASKS and task not in HANDED_OVER:
         raise _unknown_task(task)
     if name is None:
         if task is None:
@@ -116,7 +122,7 @@ async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> T
 
 def _asked(task: str | None) -> Requirement:
     """The requirement before the model's own task is known: the one asked for, if any."""
-    if task in TEXT_TASKS:
+    if task in TASKS:
         return requirement(task)
     return Requirement(task=task or "", library="transformers", command=COMMAND)
 
@@ -136,7 +142,7 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
         found = "translation"  # a seq2seq model with languages (NLLB, M2M100, Marian)
     if found in HANDED_OVER:
         return HandOver(HANDED_OVER[found], name)
-    if found not in TEXT_TASKS:
+    if found not in TASKS:
         raise unsupported(name, found)
     approved = await guard.check(name, requirement(found))
     mask = tokenizer.get("mask_token")
@@ -159,7 +165,7 @@ async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskMode
                 todo="Leave task: out and /run finds the task from the model.",
             )
         )
-    if task is None and found not in TEXT_TASKS:
+    if task is None and found not in TASKS:
         raise unsupported(info.id, found)
     need = requirement(task or str(found))
     approved = guard.check_record(name, info, need)

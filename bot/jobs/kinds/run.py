@@ -1,25 +1,32 @@
-"""The "run" job kind: one text task (classification, NER, fill-mask, QA, summarization,
-translation, text2text, zero-shot, sentence similarity) on one to three models (/run).
+"""The "run" job kind: one task on one to three models (/run): a text task (classification,
+NER, fill-mask, QA, summarization, translation, text2text, zero-shot, sentence similarity)
+or an audio or image task on an attached file (speech recognition, audio and image
+classification, object detection, image to text).
 
-One kind for every text task: the params carry the task, and every task's result is one
-shape (scored labels, marked spans, or text), so the engine, the batching, /jobs and usage
-treat them alike, and a hosted backend can produce the same result. The worker side is
-`bot.jobs.run_task:run_text_task`.
+One kind for every task: the params carry the task, and every task's result is one shape
+(scored labels, marked spans, text, or boxes), so the engine, the batching, /jobs and usage
+treat them alike, and a hosted backend can produce the same result. The attached file
+travels in the params as base64: bounded to about 1 MB for a clip and a few MB for an image
+by bot/inference/tasks/media.py, so it needs no store of its own and reaches any worker (a
+local subprocess or an RQ worker on another machine) the way every job's params do. The
+worker side is `bot.jobs.run_task:run_text_task`; the hosted one
+`bot.jobs.hosted.tasks:run_task`.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 from bot.inference.guard import ApprovedModel, format_params
-from bot.inference.tasks import SEQ2SEQ_TASKS, TEXT_TASKS
+from bot.inference.tasks import SEQ2SEQ_TASKS, TASKS
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.base import JobKind, UsageRun
 from bot.jobs.protocol import JobView
-from bot.replies import Card, Field, Reply, clip, meter
+from bot.replies import Card, Field, Image, Reply, clip, meter
 
 TEXT_PART = 1500
 COLUMN_PART = 700
@@ -37,9 +44,25 @@ class TaskInput:
     source: str = ""  # translation, for a model that knows several languages
     target: str = ""
     max_new_tokens: int = 60  # the seq2seq tasks
+    # The audio and image tasks: the attached file's name, and its bytes in base64 as
+    # bot/inference/tasks/media.py prepared them.
+    file: str = ""
+    data: str = ""
+    seconds: float = 0.0  # a clip's length
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def shown(self) -> str:
+        """What the reply quotes as the input: the text, or the file's name."""
+        if not self.file:
+            return self.text
+        length = f", {self.seconds:.1f} s" if self.seconds else ""
+        return f"{self.file}{length}" + (f" · {self.text}" if self.text else "")
+
+    def file_bytes(self) -> bytes:
+        return base64.b64decode(self.data) if self.data else b""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -51,6 +74,9 @@ class TaskInput:
             source=str(data.get("source", "")),
             target=str(data.get("target", "")),
             max_new_tokens=int(data.get("max_new_tokens") or 60),
+            file=str(data.get("file", "")),
+            data=str(data.get("data", "")),
+            seconds=float(data.get("seconds") or 0.0),
         )
 
 
@@ -93,6 +119,18 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Box:
+    """An object found in the image: its label, score and corners in the image's pixels."""
+
+    label: str
+    score: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
 class TaskOutput:
     """One model's answer. Which parts are filled depends on the task: `scores` (labels,
     fills, similarities), `spans` (entities, the answer), or `text` (seq2seq)."""
@@ -106,6 +144,7 @@ class TaskOutput:
     text: str = ""
     truncated: bool = False  # the input was cut to the model's length
     batch_rows: int = 1
+    boxes: tuple[Box, ...] = ()  # object-detection
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -129,19 +168,33 @@ class TaskOutput:
             text=str(data.get("text", "")),
             truncated=bool(data.get("truncated", False)),
             batch_rows=int(data.get("batch_rows") or 1),
+            boxes=tuple(
+                Box(
+                    str(b["label"]),
+                    float(b["score"]),
+                    *(float(b[k]) for k in ("x0", "y0", "x1", "y1")),
+                )
+                for b in data.get("boxes", ())
+            ),
         )
 
 
 @dataclass(frozen=True)
 class RunResult:
     outputs: tuple[TaskOutput, ...]
+    # object-detection: the image with each model's boxes drawn (PNG, base64), drawn by the
+    # worker so the bot's event loop never decodes or draws an image.
+    picture: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"outputs": [o.to_json() for o in self.outputs]}
+        return {"outputs": [o.to_json() for o in self.outputs], "picture": self.picture}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(outputs=tuple(TaskOutput.from_json(o) for o in data.get("outputs", ())))
+        return cls(
+            outputs=tuple(TaskOutput.from_json(o) for o in data.get("outputs", ())),
+            picture=str(data.get("picture") or ""),
+        )
 
 
 # -- the reply -----------------------------------------------------------------------------
@@ -181,11 +234,25 @@ def _filled(run: RunParams, out: TaskOutput) -> str:
     return f"{best}\nfills for {mask}:\n{_bars(out.scores)}"
 
 
+def _found(out: TaskOutput) -> str:
+    """object-detection: one line per box, as the Hub widget lists them."""
+    if not out.boxes:
+        return "(no objects found above 50%)"
+    return _bars(tuple(Scored(b.label, b.score) for b in out.boxes))
+
+
 def body(run: RunParams, out: TaskOutput, limit: int) -> str:
     """One model's answer as chat text."""
     task, params = run.task, run.input
-    if task in ("text-classification", "zero-shot-classification"):
+    if task in (
+        "text-classification",
+        "zero-shot-classification",
+        "audio-classification",
+        "image-classification",
+    ):
         text = _bars(out.scores)
+    elif task == "object-detection":
+        text = _found(out)
     elif task == "fill-mask":
         text = _filled(run, out)
     elif task == "sentence-similarity":
@@ -214,18 +281,19 @@ def _time(seconds: float) -> str:
 
 
 def _about(out: TaskOutput) -> str:
-    return (
-        f"{format_params(out.model_params)} parameters · license {out.license or 'not stated'} "
-        f"· {_time(out.seconds)}"
-    )
+    # A hosted model's size is what the Hub lists, and some list none.
+    size = f"{format_params(out.model_params)} parameters" if out.model_params else "size unknown"
+    return f"{size} · license {out.license or 'not stated'} · {_time(out.seconds)}"
 
 
 def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
     """The finished job: one model's answer, or one column per model (compare:)."""
-    spec = TEXT_TASKS.get(params.task)
+    spec = TASKS.get(params.task)
     title = spec.title if spec is not None else params.task
     outputs = result.outputs
-    asked = Field(name="Input", value=clip(params.input.text, 300), inline=False)
+    if result.picture:
+        return _picture(job, params, result, title)
+    asked = Field(name="Input", value=clip(params.input.shown, 300), inline=False)
     if len(outputs) == 1:
         out = outputs[0]
         return Card(
@@ -244,9 +312,26 @@ def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
     )
     return Card(
         title=f"{title}: " + " vs ".join(o.model.short_name for o in outputs),
-        description=f"Input: {clip(params.input.text, 300)}",
+        description=f"Input: {clip(params.input.shown, 300)}",
         fields=columns,
         footer=f"same input on {len(outputs)} models · job {job.id}",
+    )
+
+
+def _picture(job: JobView, params: RunParams, result: RunResult, title: str) -> Reply:
+    """object-detection: the image with its boxes (one panel per model, left to right) and,
+    under it, each model's list of labels with scores, size, license and time."""
+    names = " vs ".join(o.model.short_name for o in result.outputs)
+    parts = [f"{title} · {names} · {clip(params.input.shown, 100)}"]
+    for out in result.outputs:
+        parts.append(f"{out.model.short_name} ({_about(out)}):\n{body(params, out, COLUMN_PART)}")
+    parts.append(f"job {job.id}")
+    stem = (params.input.file.rsplit(".", 1)[0] or "image")[:40]
+    return Image(
+        filename=f"{stem}-boxes.png",
+        data=base64.b64decode(result.picture),
+        alt=f"{params.input.file} with the objects {names} found",
+        caption=clip("\n".join(parts), 1800),
     )
 
 
@@ -255,7 +340,7 @@ def usage(result: RunResult) -> list[UsageRun]:
 
 
 def summary(params: RunParams) -> str:
-    return f"{params.task}: {clip(params.input.text, 40)} ({params.models[0].model.short_name})"
+    return f"{params.task}: {clip(params.input.shown, 40)} ({params.models[0].model.short_name})"
 
 
 RUN: JobKind[RunParams, RunResult] = JobKind(
@@ -263,6 +348,7 @@ RUN: JobKind[RunParams, RunResult] = JobKind(
     params_type=RunParams,
     result_type=RunResult,
     runner="bot.jobs.run_task:run_text_task",
+    hosted="bot.jobs.hosted.tasks:run_task",
     render=render,
     usage=usage,
     batch_key=lambda p: f"run:{p.task}:" + "|".join(sorted(m.model.id for m in p.models)),
