@@ -56,7 +56,7 @@ async def _burst(bot: JobBot, stub: ProvidersStub, submit: Any, jobs: int) -> di
     ids = await asyncio.gather(*(submit(bot, i) for i in range(jobs)))
     lost = await _wait(bot, ids)
     # When the outbox got the last result, not when this loop's polling noticed it.
-    finals = {s.key: s.at for s in bot.outbox.sent if not isinstance(s.reply, Progress)}
+    finals = bot.outbox.delivered_at()
     wall = max(finals.get(f"job:{j}", time.monotonic()) for j in ids) - started
     ok = sum(isinstance(bot.outbox.final(j), Card) for j in ids if j not in lost)
     return {"wall": wall, "ok": ok, "lost": lost, "most": stub.most_in_flight}
@@ -101,11 +101,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 job = await _submit(bot, 1000)
                 await _wait(bot, [job])
                 # When the outbox got the result, not when this loop's polling noticed it.
-                t1 = next(
-                    s.at
-                    for s in bot.outbox.sent
-                    if s.key == f"job:{job}" and not isinstance(s.reply, Progress)
-                )
+                t1 = bot.outbox.delivered_at()[f"job:{job}"]
                 await bot.idle(10)  # the job's records are written: the next starts on a quiet bot
                 arrived = stub.requests("/chat/completions")[0].at
                 overheads.append((t1 - t0 - args.latency) * 1000)

@@ -110,10 +110,11 @@ async def test_where_the_guard_refuses_the_page_says_why_and_offers_no_run(
         assert "sentiment-xxl has 5B parameters; the limit here is" in big.footer
         assert "hosted inference" not in big.footer  # no token here: nobody asked
         # A task no command runs: the page names the tasks the bot does.
-        vit = await bot.run("/search model:google/vit-base-patch16-224")
-        assert isinstance(vit, Card) and vit.footer is not None
-        assert "the Hub lists this one as image-classification" in vit.footer
-        assert "translation" in vit.footer and "text-to-image" in vit.footer
+        depth = await bot.run("/search model:Intel/dpt-large")
+        assert isinstance(depth, Card) and depth.footer is not None
+        assert "the Hub lists this one as depth-estimation" in depth.footer
+        assert "translation" in depth.footer and "image-classification" in depth.footer
+        assert "Run" not in [b.label for b in depth.buttons]
 
 
 async def test_translation_languages_come_from_the_card_and_the_name(

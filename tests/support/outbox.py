@@ -14,7 +14,6 @@ class Delivery(NamedTuple):
     destination: Destination
     reply: Reply
     key: str | None
-    at: float = 0.0  # time.monotonic() when it was handed over (benchmarks time deliveries)
 
 
 @dataclass
@@ -23,12 +22,15 @@ class RecordingOutbox:
     like a platform that is down."""
 
     sent: list[Delivery] = field(default_factory=list)
+    # time.monotonic() when each of `sent` was handed over (benchmarks time deliveries).
+    times: list[float] = field(default_factory=list)
     fail: bool = False
 
     async def send(self, destination: Destination, reply: Reply, *, key: str | None = None) -> None:
         if self.fail:
             raise ConnectionError("the platform is down")
-        self.sent.append(Delivery(destination, reply, key, time.monotonic()))
+        self.sent.append(Delivery(destination, reply, key))
+        self.times.append(time.monotonic())
 
     @property
     def keys(self) -> list[str | None]:
@@ -36,6 +38,14 @@ class RecordingOutbox:
 
     def texts(self) -> list[str]:
         return [as_plain_text(s.reply) for s in self.sent]
+
+    def delivered_at(self) -> dict[str, float]:
+        """When each key's result (not its progress) was handed over."""
+        return {
+            s.key: at
+            for s, at in zip(self.sent, self.times, strict=True)
+            if s.key is not None and not isinstance(s.reply, Progress)
+        }
 
     def finals(self) -> list[Delivery]:
         """Results (anything but progress), in delivery order."""
