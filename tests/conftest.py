@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,23 @@ from tests.support.hub_fixtures import (  # noqa: F401
     hub_stub_for_every_test,
 )
 from tests.support.postgres import postgres_url  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that runs the CLI sets up logging (bot/logs.py) onto its own captured stderr,
+    which pytest closes afterwards: give the next test the root logger it had before, or
+    every later log line fails on the closed stream (and the test reading stderr sees that)."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        # pytest's own capture handlers come and go with each phase: leave them be.
+        if not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 @pytest.fixture
