@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from bot.inference.manager import ModelUnavailable
 from bot.inference.tasks import media_of
-from bot.inference.tasks.media_runners import MediaRunner, draw_boxes
+from bot.inference.tasks.boxes import draw_boxes
+from bot.inference.tasks.media_runners import MediaRunner
 from bot.inference.tasks.runners import Answer, Row, TaskRunner
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.run import Box, RunParams, RunResult, Scored, Span, TaskInput, TaskOutput

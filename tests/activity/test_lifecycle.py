@@ -106,7 +106,7 @@ async def test_the_reminder_is_sent_once_at_the_right_time(
     clock.now = at(9)
     assert await scheduler.tick() == [Sent(short, "reminder")]
     assert await scheduler.tick() == []
-    (destination, reminder, key) = outbox.sent[0]
+    (destination, reminder, key, _) = outbox.sent[0]
     assert isinstance(reminder, Card) and reminder.title == f"Activity #{short} closes in 1 minute"
     assert reminder.buttons[0].action == f"/activity form id:{short}"
     assert key == f"activity:{short}:reminder" and destination.channel_id == "console"
@@ -135,7 +135,7 @@ async def test_the_deadline_closes_once_with_the_count_and_refuses_late_answers(
     assert await scheduler.tick() == [Sent(activity_id, "closing")]
     clock.advance(minutes=5)
     assert await scheduler.tick() == []
-    closings = [reply for _, reply, key in outbox.sent if key == f"activity:{activity_id}:closing"]
+    closings = [s.reply for s in outbox.sent if s.key == f"activity:{activity_id}:closing"]
     assert len(closings) == 1
     assert isinstance(closings[0], Card) and closings[0].description.startswith("2 submissions")
     assert (await activity_row(bot, activity_id)).closed_at == at(10)
@@ -209,7 +209,7 @@ async def test_posting_to_another_channel(
     )
     (confirmation,) = replies
     assert isinstance(confirmation, Text) and confirmation.private
-    (destination, announcement, key) = outbox.sent[0]
+    (destination, announcement, key, _) = outbox.sent[0]
     assert destination == Destination("console", "console", "C42", "teacher", {})
     assert isinstance(announcement, Card) and announcement.title == "Activity #1: Models hub"
     assert key == "activity:1:announcement"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.inference.hosted.providers import PROVIDER_TASKS, runs_hosted
+from bot.inference.tasks import TASKS as RUN_TASKS
 from bot.inference.tasks import TEXT_TASKS, setting_name
 from bot.jobs.hosted.tasks import TASKS
 from bot.jobs.kinds.run import RUN, TaskOutput
@@ -261,9 +262,10 @@ async def test_a_task_without_a_hosted_runner_is_refused_at_the_guard(
 
 
 def test_every_task_the_guard_lets_through_has_a_hosted_call() -> None:
-    hosted = {task for task in TEXT_TASKS if runs_hosted(task)}
+    hosted = {task for task in RUN_TASKS if runs_hosted(task)}
     assert hosted == set(TASKS)
-    assert set(LINES) <= hosted  # every text task of the lesson runs hosted
+    assert set(LINES) == set(TEXT_TASKS)  # every text task of the lesson runs hosted
+    assert set(LINES) <= hosted
 
 
 async def test_bad_input_is_refused_before_anything_is_sent(

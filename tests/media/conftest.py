@@ -10,7 +10,7 @@ import pytest
 
 from bot.jobs.worker import WorkerProcess
 from tests.jobs.support import JobBot
-from tests.support.tiny_media_models import picture, tone_wav
+from tests.support.media_files import picture, tone_wav
 from tests.tasks.conftest import class_defaults, task_bot
 
 

@@ -15,13 +15,13 @@ from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
 from bot.replies import Card, Error, File, Image, as_plain_text
 from tests.media.conftest import media_bot
+from tests.support.media_files import tone_wav
 from tests.support.tiny_media_models import (
     ANIMALS,
     CHARACTERS,
     OBJECTS,
     SOUNDS,
     png_claiming,
-    tone_wav,
 )
 
 

@@ -8,7 +8,10 @@ Served under `url` (point CLASSBOT_INFERENCE_URL at it; the client appends `/{pr
   answered in each task's wire format (huggingface_hub's parsers read them): text-generation
   (and text2text) `[{"generated_text", "details"}]`, text-to-image PNG bytes, and /run's text
   tasks (`_text_task`); `POST /hf-inference/models/{model}/pipeline/sentence-similarity`
-  (the client names that task in the path) answers one score per sentence;
+  (the client names that task in the path) answers one score per sentence; /run's audio and
+  image tasks take the file as the raw body, or as base64 `inputs` in a JSON body when the
+  call has parameters (huggingface_hub's HFInferenceBinaryInputTask), and answer from what
+  the file holds (`MEDIA_TASK_ANSWERS`);
 - `GET /v1/models` and `POST /v1/chat/completions` — an OpenAI-compatible server (base
   `url + "/v1"`).
 Text is made from the prompt, model and seed (same seed → same text; no seed, temperature 0
@@ -19,18 +22,21 @@ queues faults (status, headers, body) for the next matching requests.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 import random
 import re
 import threading
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from PIL import Image
+from PIL import Image, ImageStat
 
 WORDS = ("the", "cat", "sat", "on", "a", "warm", "mat", "and", "dreamed", "of", "fish", "blue")
 
@@ -248,8 +254,14 @@ class ProvidersStub:
         await response.write_eof()
         return response
 
-    def _task(self, model: str, body: dict[str, Any], pipeline: str = "") -> web.Response:
+    def _task(self, model: str, body: Any, pipeline: str = "") -> web.Response:
         task = pipeline or self.tasks.get(model, "text-generation")
+        if task in MEDIA_TASK_ANSWERS:
+            try:
+                data, media_params = _media_input(body)
+                return web.json_response(MEDIA_TASK_ANSWERS[task](model, data, media_params))
+            except (KeyError, TypeError, ValueError, OSError, EOFError, wave.Error) as error:
+                return web.json_response({"error": str(error)}, status=400)
         params = body.get("parameters") or {}
         inputs = body.get("inputs")
         if task == "text-to-image":
@@ -389,6 +401,108 @@ TEXT_TASK_ANSWERS: dict[str, Callable[[str, Any, dict[str, Any]], Any]] = {
 }
 
 
+# -- /run's audio and image tasks, in hf-inference's wire formats -----------------------------
+# Answers come from what the file holds (a clip's length, an image's size and colours), so a
+# test can tell the file reached the provider, and from the model id, so two models differ.
+
+
+def _media_input(body: Any) -> tuple[bytes, dict[str, Any]]:
+    """The file and the parameters: a raw body has none; a JSON one holds base64 `inputs`."""
+    if isinstance(body, bytes):
+        return body, {}
+    if isinstance(body, dict):
+        return base64.b64decode(body["inputs"], validate=True), dict(body.get("parameters") or {})
+    raise ValueError("expected the file as the body, or a JSON body with base64 inputs")
+
+
+def _file_rng(model: str, data: bytes) -> random.Random:
+    return random.Random(f"{model}|{hashlib.sha256(data).hexdigest()}")
+
+
+def _clip_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as clip:
+        return clip.getnframes() / clip.getframerate()
+
+
+def _transcribe(model: str, data: bytes, params: dict[str, Any]) -> Any:
+    return {"text": f"  heard {_clip_seconds(data):.1f} seconds\nof sound "}
+
+
+def _classify_sound(model: str, data: bytes, params: dict[str, Any]) -> Any:
+    _clip_seconds(data)  # a 400 for anything that is not a WAV clip, as the real pipeline
+    rng = _file_rng(model, data)
+    raw = [rng.random() + 0.01 for _ in SOUND_LABELS]
+    found = [
+        {"label": k, "score": round(v / sum(raw), 4)}
+        for k, v in zip(SOUND_LABELS, raw, strict=True)
+    ]
+    found.sort(key=lambda x: -x["score"])
+    return found[: int(params.get("top_k") or len(found))]
+
+
+def _rgb(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _colours(image: Image.Image) -> dict[str, float]:
+    """Each colour's share of the image's mean red, green and blue."""
+    means = list(ImageStat.Stat(image).mean)
+    total = sum(means) or 1.0
+    return {name: mean / total for name, mean in zip(("red", "green", "blue"), means, strict=True)}
+
+
+def _classify_image(model: str, data: bytes, params: dict[str, Any]) -> Any:
+    """The colours, mostly as the pixels say, a little as the model's weights "see" them."""
+    shares = _colours(_rgb(data))
+    rng = _file_rng(model, data)
+    mixed = {k: 0.8 * v + 0.2 * rng.random() for k, v in shares.items()}
+    total = sum(mixed.values())
+    found = [{"label": k, "score": round(v / total, 4)} for k, v in mixed.items()]
+    found.sort(key=lambda x: -x["score"])
+    return found[: int(params.get("top_k") or len(found))]
+
+
+def _detect(model: str, data: bytes, params: dict[str, Any]) -> Any:
+    """The red pixels' bounding box as an apple; grass along the bottom (its box runs past the
+    right edge, as a detector's may); a faint cloud below the usual threshold."""
+    image = _rgb(data)
+    reds = Image.eval(image.split()[0], lambda v: 255 if v > 200 else 0)
+    not_red = Image.eval(image.split()[1], lambda v: 255 if v < 80 else 0)
+    mask = Image.composite(reds, Image.new("L", image.size, 0), not_red)
+    width, height = image.size
+    found = [
+        {"score": 0.7, "label": "grass", "box": _box(0, height * 2 // 3, width + 6, height - 1)},
+        {"score": 0.2, "label": "cloud", "box": _box(2, 2, width // 4, height // 5)},
+    ]
+    apple = mask.getbbox()
+    if apple is not None:
+        x0, y0, x1, y1 = apple  # getbbox's right and lower edges are exclusive
+        found.insert(0, {"score": 0.93, "label": "apple", "box": _box(x0, y0, x1 - 1, y1 - 1)})
+    threshold = float(params.get("threshold") or 0.0)
+    return [f for f in found if f["score"] >= threshold]
+
+
+def _box(x0: int, y0: int, x1: int, y1: int) -> dict[str, int]:
+    return {"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1}
+
+
+def _caption(model: str, data: bytes, params: dict[str, Any]) -> Any:
+    image = _rgb(data)
+    shares = _colours(image)
+    most = max(shares, key=lambda k: shares[k])
+    return [{"generated_text": f"a {image.width} by {image.height} picture, mostly {most} "}]
+
+
+SOUND_LABELS = ("speech", "music", "silence", "noise")
+MEDIA_TASK_ANSWERS: dict[str, Callable[[str, bytes, dict[str, Any]], Any]] = {
+    "automatic-speech-recognition": _transcribe,
+    "audio-classification": _classify_sound,
+    "image-classification": _classify_image,
+    "object-detection": _detect,
+    "image-to-text": _caption,
+}
+
+
 # The Hub's records for the models the hosted tests use (served by the Hub stand-in).
 HOSTED_MODELS: dict[str, dict[str, Any]] = {
     "classbot-test/chat-tiny": {
@@ -483,6 +597,32 @@ TASK_MODELS: dict[str, dict[str, Any]] = {
     },
 }
 HOSTED_MODELS.update(TASK_MODELS)
+
+# /run's audio and image tasks: one model each, a second image classifier for compare:, an
+# image classifier no provider serves and a detector served only for another task.
+MEDIA_MODELS: dict[str, dict[str, Any]] = {
+    "classbot-test/asr": _served_task("classbot-test/asr", "automatic-speech-recognition"),
+    "classbot-test/sound": _served_task("classbot-test/sound", "audio-classification"),
+    "classbot-test/vision": _served_task(
+        "classbot-test/vision", "image-classification", **_size(86_000_000)
+    ),
+    "classbot-test/vision-2": _served_task(
+        "classbot-test/vision-2", "image-classification", extra_tags=["license:mit"]
+    ),
+    "classbot-test/detect": _served_task("classbot-test/detect", "object-detection"),
+    "classbot-test/caption": _served_task("classbot-test/caption", "image-to-text"),
+    "classbot-test/vision-unserved": {
+        "pipeline_tag": "image-classification",
+        "inferenceProviderMapping": {},
+    },
+    "classbot-test/detect-elsewhere": {
+        "pipeline_tag": "object-detection",
+        "inferenceProviderMapping": {
+            "fal-ai": {"status": "live", "providerId": "detect", "task": "text-to-image"}
+        },
+    },
+}
+HOSTED_MODELS.update(MEDIA_MODELS)
 
 
 def hub_records() -> dict[str, dict[str, Any]]:

@@ -4,22 +4,18 @@ Each folder is what `save_pretrained` writes (safetensors weights, config, the f
 extractor or image processor, a tokenizer where the task writes text), so the production
 loading code runs on it unchanged: a Wav2Vec2 CTC model with a character vocabulary, a
 Wav2Vec2 audio classifier, a ViT image classifier (two, for compare), a YOLOS detector (no
-timm backbone) and a ViT + GPT-2 vision-encoder-decoder captioner. Also the test media:
-a sine tone as WAV and a small picture, made here rather than stored in the repository.
+timm backbone) and a ViT + GPT-2 vision-encoder-decoder captioner. Also a PNG that claims
+more pixels than it holds; the other test media are in tests/support/media_files.py.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import struct
-import wave
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, ImageDraw
 from transformers import (
     GPT2Config,
     GPT2LMHeadModel,
@@ -200,32 +196,6 @@ def _captioner(words: Any) -> VisionEncoderDecoderModel:
 
 
 # -- test media ------------------------------------------------------------------------------
-
-
-def tone_wav(seconds: float, rate: int = 16_000, hz: float = 440.0, channels: int = 1) -> bytes:
-    """A sine tone as 16-bit PCM WAV (the standard library's wave module)."""
-    frames = bytearray()
-    for n in range(int(seconds * rate)):
-        value = int(12_000 * math.sin(2 * math.pi * hz * n / rate))
-        frames += struct.pack("<h", value) * channels
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(channels)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(bytes(frames))
-    return out.getvalue()
-
-
-def picture(width: int = 96, height: int = 64, format: str = "PNG") -> bytes:
-    """A small drawing: sky, grass and a red square."""
-    image = Image.new("RGB", (width, height), "skyblue")
-    pen = ImageDraw.Draw(image)
-    pen.rectangle((0, height * 2 // 3, width, height), fill="green")
-    pen.rectangle((width // 3, height // 3, width // 2, height * 2 // 3), fill="red")
-    out = io.BytesIO()
-    image.save(out, format=format)
-    return out.getvalue()
 
 
 def png_claiming(width: int, height: int) -> bytes:

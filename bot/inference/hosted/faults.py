@@ -2,9 +2,9 @@
 
 Everything a hosted call can raise becomes a `HostedFault` whose message a student can read:
 bad token (401/403), credits exhausted (402), model not served (404), rate limit (429, with
-its Retry-After), model loading (503, with the provider's estimated time), timeouts, and
-answers that are not what the task returns. Messages never carry the token: `scrub` removes
-every secret the backend knows before a message leaves it.
+its Retry-After), model loading (503, with the provider's estimated time), an input too
+large (413), timeouts, and answers that are not what the task returns. Messages never carry
+the token: `scrub` removes every secret the backend knows before a message leaves it.
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ def http_fault(error: HfHubHTTPError, where: str, model: str) -> HostedFault:
                 f"{model} is loading on {where} (about {eta:.0f} s). Try again then."
             )
         return HostedFault(f"{where} is unavailable right now (503). Try again in a minute.")
+    if status == 413:
+        return HostedFault(
+            f"{where} refused the input as too large for {model} (413). Try a shorter clip or "
+            "a smaller image."
+        )
     if status in (408, 504):
         return HostedFault(f"{where} took too long to answer ({status}). Try again.")
     if status == 422 or status == 400:

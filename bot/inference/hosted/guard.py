@@ -32,7 +32,7 @@ from bot.inference.guard import (
 )
 from bot.inference.hosted.backend import HostedName
 from bot.inference.hosted.providers import pick_route, runs_hosted, served_tasks
-from bot.inference.tasks import TEXT_TASKS
+from bot.inference.tasks import TASKS
 
 
 class HostedGuard(ModelGuard):
@@ -82,7 +82,7 @@ class HostedGuard(ModelGuard):
                 "models on Hugging Face Inference Providers.",
                 f"{need.command} runs these tasks here: {', '.join(_hosted_tasks(need))}.",
             )
-        if need.task in TEXT_TASKS and info.pipeline_tag != need.task:
+        if need.task in TASKS and info.pipeline_tag != need.task:
             # /run asked for a task the model's page does not name: the same words as locally.
             raise _refuse(
                 f"{info.id} does {info.pipeline_tag or 'an unlisted task'}, not {need.task}.",
@@ -157,7 +157,8 @@ class HostedGuard(ModelGuard):
 
 
 def _hosted_tasks(need: Requirement) -> list[str]:
-    """The tasks the command runs on hosted inference (for /run, its text tasks)."""
-    if need.task in TEXT_TASKS or need.command == "/run":
-        return [task for task in TEXT_TASKS if runs_hosted(task)]
+    """The tasks the command runs on hosted inference (for /run, its text, audio and image
+    tasks)."""
+    if need.task in TASKS or need.command == "/run":
+        return [task for task in TASKS if runs_hosted(task)]
     return [need.task]

@@ -5,7 +5,8 @@ provider (its task, its own id for the model, and its status). A command's task 
 provider tasks that can run it: /generate continues a prompt, which a `text-generation`
 mapping does directly and a `conversational` one does as a chat completion; each /run text
 task is the provider task of the same name, except text2text-generation, which
-huggingface_hub (2.x) runs with `text_generation` (it has no text2text method any more).
+huggingface_hub (2.x) runs with `text_generation` (it has no text2text method any more);
+each audio and image task is the provider task of the same name.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ PROVIDER_TASKS: dict[str, tuple[str, ...]] = {
     "text2text-generation": ("text-generation",),
     "zero-shot-classification": ("zero-shot-classification",),
     "sentence-similarity": ("sentence-similarity",),
+    # The audio and image tasks: the provider task of the same name, the file as its input.
+    "automatic-speech-recognition": ("automatic-speech-recognition",),
+    "audio-classification": ("audio-classification",),
+    "image-classification": ("image-classification",),
+    "object-detection": ("object-detection",),
+    "image-to-text": ("image-to-text",),
 }
 # hf-inference serves a model by its own pipeline tag, whatever task its mapping entry names:
 # a sentence-transformers model mapped as feature-extraction also answers sentence-similarity

@@ -1,11 +1,16 @@
-"""/run's text tasks on a hosted backend: one call of huggingface_hub's AsyncInferenceClient
-per task, its answer mapped into the same result as a local run (bot/jobs/kinds/run.py):
-scored labels, spans with character offsets, or text. The reply, compare and usage cannot
-tell where a model ran.
+"""/run's tasks on a hosted backend: one call of huggingface_hub's AsyncInferenceClient per
+task, its answer mapped into the same result as a local run (bot/jobs/kinds/run.py):
+scored labels, spans with character offsets, text, or boxes. The reply, compare and usage
+cannot tell where a model ran.
 
 `TASKS` maps a task to its call; a task without one is refused by the hosted guard (its
 list is bot/inference/hosted/providers.py: PROVIDER_TASKS) and, should a job for it reach
-here anyway, fails with the same words. An audio or image task is one more entry.
+here anyway, fails with the same words.
+
+The audio and image tasks send the file as the bot prepared it (bot/inference/tasks/media.py:
+a 16 kHz mono WAV, a bounded image) as bytes: the client posts them raw, or as base64 in a
+JSON body when the call has parameters (top_k, threshold). Object detection's picture is
+drawn by the same code as a local run's (bot/inference/tasks/boxes.py), in a thread.
 
 Choices the client leaves open:
 - text2text-generation: the client has no text2text method any more; `text_generation`
@@ -18,20 +23,23 @@ Choices the client leaves open:
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from huggingface_hub import AsyncInferenceClient
 
 from bot.inference.hosted.faults import HostedFault
+from bot.inference.tasks.boxes import DETECTION_THRESHOLD, MAX_BOXES, draw_boxes, open_image
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.hosted.runners import HostedCall
-from bot.jobs.kinds.run import RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
+from bot.jobs.kinds.run import Box, RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
 
 # As many labels and fills as a local run shows.
 TOP_LABELS = 10
 TOP_FILLS = 5
+TOP_MEDIA_LABELS = 5
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class Answer:
     scores: tuple[Scored, ...] = ()
     spans: tuple[Span, ...] = ()
     text: str = ""
+    boxes: tuple[Box, ...] = ()
 
 
 TaskCall = Callable[[AsyncInferenceClient, str, TaskInput], Awaitable[Answer]]
@@ -125,6 +134,44 @@ async def _similarity(client: AsyncInferenceClient, model: str, x: TaskInput) ->
     return Answer(scores=_ranked(zip(x.sentences, map(float, found), strict=True)))
 
 
+def _words(text: object) -> str:
+    """The text with its runs of spaces and newlines made one space, as a local run writes it."""
+    return " ".join(str(text or "").split())
+
+
+async def _speech(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    found = await client.automatic_speech_recognition(x.file_bytes(), model=model)
+    return Answer(text=_words(found.text))
+
+
+async def _audio_classification(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    found = await client.audio_classification(x.file_bytes(), model=model, top_k=TOP_MEDIA_LABELS)
+    return Answer(scores=_ranked(((f.label, f.score) for f in found), TOP_MEDIA_LABELS))
+
+
+async def _image_classification(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    found = await client.image_classification(x.file_bytes(), model=model, top_k=TOP_MEDIA_LABELS)
+    return Answer(scores=_ranked(((f.label, f.score) for f in found), TOP_MEDIA_LABELS))
+
+
+async def _detection(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    found = await client.object_detection(
+        x.file_bytes(), model=model, threshold=DETECTION_THRESHOLD
+    )
+    boxes = [
+        Box(str(f.label), round(float(f.score), 4), *map(float, (b.xmin, b.ymin, b.xmax, b.ymax)))
+        for f in found
+        if (b := f.box) is not None and f.score >= DETECTION_THRESHOLD  # as a local run shows
+    ]
+    boxes.sort(key=lambda b: -b.score)
+    return Answer(boxes=tuple(boxes[:MAX_BOXES]))
+
+
+async def _caption(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    found = await client.image_to_text(x.file_bytes(), model=model)
+    return Answer(text=_words(found.generated_text))
+
+
 TASKS: dict[str, TaskCall] = {
     "text-classification": _text_classification,
     "token-classification": _token_classification,
@@ -135,6 +182,11 @@ TASKS: dict[str, TaskCall] = {
     "text2text-generation": _text2text,
     "zero-shot-classification": _zero_shot,
     "sentence-similarity": _similarity,
+    "automatic-speech-recognition": _speech,
+    "audio-classification": _audio_classification,
+    "image-classification": _image_classification,
+    "object-detection": _detection,
+    "image-to-text": _caption,
 }
 
 
@@ -164,7 +216,40 @@ async def run_task(call: HostedCall) -> RunResult:
     finally:
         for task in tasks:
             task.cancel()  # the first fault ends the job: its siblings' requests are abandoned
+    if params.task == "object-detection":
+        return await asyncio.to_thread(_pictured, params, outputs)
     return RunResult(tuple(outputs))
+
+
+def _pictured(params: RunParams, outputs: list[TaskOutput]) -> RunResult:
+    """object-detection: each model's boxes kept inside the image (a provider may answer
+    corners past its edges), and the image with them drawn, as a local run's result holds
+    it. Pillow work: called in a thread."""
+    data = params.input.file_bytes()
+    width, height = open_image(data).size
+    inside = [
+        replace(
+            out,
+            boxes=tuple(
+                Box(
+                    b.label,
+                    b.score,
+                    round(max(0.0, b.x0), 1),
+                    round(max(0.0, b.y0), 1),
+                    round(min(float(width), b.x1), 1),
+                    round(min(float(height), b.y1), 1),
+                )
+                for b in out.boxes
+            ),
+        )
+        for out in outputs
+    ]
+    panels = [
+        (o.model.short_name, [(b.label, b.score, b.x0, b.y0, b.x1, b.y1) for b in o.boxes])
+        for o in inside
+    ]
+    picture = base64.b64encode(draw_boxes(data, panels)).decode("ascii")
+    return RunResult(tuple(inside), picture)
 
 
 async def _one(
@@ -189,6 +274,7 @@ async def _one(
         scores=answer.scores,
         spans=answer.spans,
         text=answer.text,
+        boxes=answer.boxes,
     )
 
 

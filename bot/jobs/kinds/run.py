@@ -183,7 +183,7 @@ class TaskOutput:
 class RunResult:
     outputs: tuple[TaskOutput, ...]
     # object-detection: the image with each model's boxes drawn (PNG, base64), drawn by the
-    # worker so the bot's event loop never decodes or draws an image.
+    # worker (or, hosted, in a thread) so the bot's event loop never decodes or draws an image.
     picture: str = ""
 
     def to_json(self) -> dict[str, Any]:
