@@ -23,8 +23,7 @@ from bot.inference.tasks.vetting import check_task, requirement
 
 # The bot's commands by the task they run, with what the guard checks for each.
 REQUIREMENTS = {
-    need.task: need
-    for need in (TEXT_GENERATION, TEXT_TO_IMAGE, *(requirement(t) for t in TASKS))
+    need.task: need for need in (TEXT_GENERATION, TEXT_TO_IMAGE, *(requirement(t) for t in TASKS))
 }
 
 # A listed model: runs here, does not, or the listing cannot tell (open its page).
