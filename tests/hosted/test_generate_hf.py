@@ -38,8 +38,8 @@ async def test_streamed_jobs_one_after_another_reuse_one_connection(
         assert isinstance(hosted_bot.outbox.final(job), Card)
     connections = [s.connection for s in providers.requests("/chat/completions")]
     assert len(connections) == 4
-    # The first job's connection is sometimes closed by the time the next one starts (on a
-    # busy machine); from then on one connection serves them all.
+    # The first job's connection is not always the one kept (seen when other hosted tests
+    # ran just before); from the second job on, one connection serves them all.
     assert len(set(connections[1:])) == 1, connections
 
 
