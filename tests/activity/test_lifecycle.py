@@ -106,7 +106,7 @@ async def test_the_reminder_is_sent_once_at_the_right_time(
     clock.now = at(9)
     assert await scheduler.tick() == [Sent(short, "reminder")]
     assert await scheduler.tick() == []
-    (destination, reminder, key, _) = outbox.sent[0]
+    (destination, reminder, key) = outbox.sent[0]
     assert isinstance(reminder, Card) and reminder.title == f"Activity #{short} closes in 1 minute"
     assert reminder.buttons[0].action == f"/activity form id:{short}"
     assert key == f"activity:{short}:reminder" and destination.channel_id == "console"
@@ -209,7 +209,7 @@ async def test_posting_to_another_channel(
     )
     (confirmation,) = replies
     assert isinstance(confirmation, Text) and confirmation.private
-    (destination, announcement, key, _) = outbox.sent[0]
+    (destination, announcement, key) = outbox.sent[0]
     assert destination == Destination("console", "console", "C42", "teacher", {})
     assert isinstance(announcement, Card) and announcement.title == "Activity #1: Models hub"
     assert key == "activity:1:announcement"
