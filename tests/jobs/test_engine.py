@@ -10,9 +10,13 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
+from bot.delivery import Destination
+from bot.jobs import records
+from bot.jobs.protocol import JobRequest
 from bot.jobs.worker import WorkerProcess
 from bot.replies import Card, Error, Progress, Text
 from bot.store.models import Job, UsageEvent
@@ -300,3 +304,50 @@ async def test_a_class_pressing_enter_together_runs_as_one_batch(
         await bot.idle()
         rows = await bot.jobs()
         assert {rows[j].result["batch_jobs"] for j in jobs} == {8}
+
+
+async def test_a_job_submitted_while_the_dispatcher_claims_does_not_take_its_worker(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, monkeypatch: Any
+) -> None:
+    """Another bot's job, unknown to this one's order, is being claimed when a student's
+    command arrives: both run and are delivered (the worker is reserved during the claim,
+    so the new job cannot start directly on it and push the claimed batch aside)."""
+    async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
+        warm = await bot.generate(f'{GEN} prompt:"warm"')
+        await bot.idle()
+        template = (await bot.jobs())[warm]
+        claiming, go_on = asyncio.Event(), asyncio.Event()
+        claim = records.claim
+
+        async def held_claim(*args: Any, **kwargs: Any) -> Any:
+            claiming.set()
+            await go_on.wait()
+            return await claim(*args, **kwargs)
+
+        monkeypatch.setattr(records, "claim", held_claim)
+        # As another bot would: a queued row this bot's in-memory order does not know.
+        async with bot.driver.app.services.store.session(write=True) as session:
+            other = await records.enqueue(
+                session,
+                JobRequest(
+                    kind=template.kind,
+                    params={k: v for k, v in template.params.items() if not k.startswith("_")},
+                    guild_pk=template.guild_id,
+                    user_pk=template.user_id,
+                    destination=Destination.from_json(template.destination),
+                    batch_key=template.params["_batch"]["key"],
+                ),
+                now=bot.driver.app.services.clock(),
+                limit=10,
+            )
+        await asyncio.wait_for(claiming.wait(), 10)
+        # The student's command reaches the queue (its insert waits behind the claim's
+        # transaction) before the claim ends.
+        asking = asyncio.create_task(bot.generate(f'{GEN} prompt:"mine"', user="ben"))
+        await until(lambda: bot.engine._submitting > 0, what="the submit")
+        go_on.set()
+        mine = await asking
+        await bot.idle()
+        jobs = await bot.jobs()
+        assert (jobs[other].state, jobs[mine].state) == ("succeeded", "succeeded")
+        assert isinstance(bot.outbox.final(mine), Card)
