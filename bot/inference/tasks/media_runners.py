@@ -34,7 +34,7 @@ from transformers import (
 )
 
 from bot.inference.tasks.boxes import DETECTION_THRESHOLD, MAX_BOXES, open_image
-from bot.inference.tasks.runners import Answer, Row
+from bot.inference.tasks.runners import Answer, LoadedModel, Row
 
 _AUTO: dict[str, Any] = {
     "audio-classification": AutoModelForAudioClassification,
@@ -47,7 +47,7 @@ _TOP_LABELS = 5
 _CAPTION_TOKENS = 30
 
 
-class MediaRunner:
+class MediaRunner(LoadedModel):
     """A loaded model and its preprocessor for one audio or image task (the worker owns it;
     the same interface as bot.inference.tasks.runners.TaskRunner)."""
 
@@ -73,24 +73,6 @@ class MediaRunner:
         model = auto.from_pretrained(folder, use_safetensors=True, dtype=dtype, **safe)
         model = torch.nn.Module.to(model, torch_device)
         return cls(task, model, preprocessor, tokenizer, folder)
-
-    @property
-    def short_name(self) -> str:
-        return self.name.rstrip("/").rsplit("/", 1)[-1]
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
-    @property
-    def memory_bytes(self) -> int:
-        tensors = [*self.model.parameters(), *self.model.buffers()]
-        return sum(t.numel() * t.element_size() for t in tensors)
-
-    @property
-    def device(self) -> torch.device:
-        device: torch.device = next(self.model.parameters()).device
-        return device
 
     @property
     def dtype(self) -> torch.dtype:

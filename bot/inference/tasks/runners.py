@@ -72,23 +72,12 @@ class Answer:
     seconds: float = 0.0
 
 
-class TaskRunner:
-    """A loaded model + tokenizer for one text task. One call at a time (the worker owns it)."""
+class LoadedModel:
+    """What the worker's LRU and the job's answer need of any loaded /run model: `model`
+    (a torch module) and `name` (its repo id or folder)."""
 
-    def __init__(self, task: str, model: Any, tokenizer: Any, name: str) -> None:
-        self.task, self.model, self.tokenizer, self.name = task, model.train(False), tokenizer, name
-
-    @classmethod
-    def load(cls, path: str | Path, task: str, *, device: str = "cpu") -> TaskRunner:
-        """Safetensors only, never remote code."""
-        torch_device = torch.device(device)
-        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
-        model = _AUTO[task].from_pretrained(
-            str(path), trust_remote_code=False, use_safetensors=True, dtype=dtype
-        )
-        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
-        model = torch.nn.Module.to(model, torch_device)
-        return cls(task, model, tokenizer, str(path))
+    model: Any
+    name: str
 
     @property
     def short_name(self) -> str:
@@ -108,6 +97,25 @@ class TaskRunner:
     def device(self) -> torch.device:
         device: torch.device = next(self.model.parameters()).device
         return device
+
+
+class TaskRunner(LoadedModel):
+    """A loaded model + tokenizer for one text task. One call at a time (the worker owns it)."""
+
+    def __init__(self, task: str, model: Any, tokenizer: Any, name: str) -> None:
+        self.task, self.model, self.tokenizer, self.name = task, model.train(False), tokenizer, name
+
+    @classmethod
+    def load(cls, path: str | Path, task: str, *, device: str = "cpu") -> TaskRunner:
+        """Safetensors only, never remote code."""
+        torch_device = torch.device(device)
+        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
+        model = _AUTO[task].from_pretrained(
+            str(path), trust_remote_code=False, use_safetensors=True, dtype=dtype
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+        model = torch.nn.Module.to(model, torch_device)
+        return cls(task, model, tokenizer, str(path))
 
     @property
     def max_tokens(self) -> int:
