@@ -395,25 +395,12 @@ class EmbeddedQueue:
             if linger > 0:
                 asyncio.get_running_loop().call_later(linger, self._wake.set)
                 return
-            # Reserved while the claim awaits the database: a submit meanwhile must not
-            # start a job on this worker directly (one of the two batches would be lost).
-            batch = self._busy[worker] = _Batch(f"{self.owner}:{next(self._batch_ids)}", {})
-            self._no_batches.clear()
-            try:
-                jobs = await self._claim()
-            finally:
-                if self._busy.get(worker) is batch:
-                    del self._busy[worker]  # the reservation ends (taken up again below)
-                if not self._busy:
-                    self._no_batches.set()
+            jobs = await self._claim()
             if not jobs:
                 return
-            if worker in self._busy:
-                # Its worker died while we claimed, came back and was taken since.
-                await self.leases.release([j.id for j in jobs])
-                self.order.mark_stale()
-                return
-            batch.jobs.update({j.id: records.view(j) for j in jobs})
+            batch = _Batch(
+                f"{self.owner}:{next(self._batch_ids)}", {j.id: records.view(j) for j in jobs}
+            )
             self._busy[worker] = batch
             self._no_batches.clear()
             for job in jobs:

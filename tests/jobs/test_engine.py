@@ -310,8 +310,8 @@ async def test_a_job_submitted_while_the_dispatcher_claims_does_not_take_its_wor
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, monkeypatch: Any
 ) -> None:
     """Another bot's job, unknown to this one's order, is being claimed when a student's
-    command arrives: both run and are delivered (the worker is reserved during the claim,
-    so the new job cannot start directly on it and push the claimed batch aside)."""
+    command arrives: both run and are delivered (the claim's job is in the order by then,
+    so the new one queues behind it instead of starting directly on the same worker)."""
     async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
         warm = await bot.generate(f'{GEN} prompt:"warm"')
         await bot.idle()
