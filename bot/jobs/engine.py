@@ -395,12 +395,26 @@ class EmbeddedQueue:
             if linger > 0:
                 asyncio.get_running_loop().call_later(linger, self._wake.set)
                 return
-            jobs = await self._claim()
+            # Reserved while the claim awaits the database: a submit meanwhile must not
+            # start a job on this worker directly (the claimed batch would push it aside, and
+            # the worker would be sent both).
+            batch = self._busy[worker] = _Batch(f"{self.owner}:{next(self._batch_ids)}", {})
+            self._no_batches.clear()
+            try:
+                jobs = await self._claim()
+            finally:
+                if self._busy.get(worker) is batch:
+                    del self._busy[worker]  # the reservation ends (taken up again below)
+                if not self._busy:
+                    self._no_batches.set()
             if not jobs:
                 return
-            batch = _Batch(
-                f"{self.owner}:{next(self._batch_ids)}", {j.id: records.view(j) for j in jobs}
-            )
+            if worker in self._busy:
+                # Its worker died while we claimed, came back and was taken since.
+                await self.leases.release([j.id for j in jobs])
+                self.order.mark_stale()
+                return
+            batch.jobs.update({j.id: records.view(j) for j in jobs})
             self._busy[worker] = batch
             self._no_batches.clear()
             for job in jobs:

@@ -310,21 +310,23 @@ async def test_a_job_submitted_while_the_dispatcher_claims_does_not_take_its_wor
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, monkeypatch: Any
 ) -> None:
     """Another bot's job, unknown to this one's order, is being claimed when a student's
-    command arrives: both run and are delivered (the claim's job is in the order by then,
-    so the new one queues behind it instead of starting directly on the same worker)."""
+    command arrives. Until the claim has read the queue, this bot knows of nothing waiting,
+    so the new job would start directly on the free worker and the claimed batch would
+    then push it aside (it stayed "running" for good). The worker is reserved for the
+    claim instead: both jobs run."""
     async with job_bot(tmp_path, model_worker, tiny_model_dir) as bot:
         warm = await bot.generate(f'{GEN} prompt:"warm"')
         await bot.idle()
         template = (await bot.jobs())[warm]
         claiming, go_on = asyncio.Event(), asyncio.Event()
-        claim = records.claim
+        snapshot = records.queue_snapshot
 
-        async def held_claim(*args: Any, **kwargs: Any) -> Any:
-            claiming.set()
-            await go_on.wait()
-            return await claim(*args, **kwargs)
+        async def held_snapshot(*args: Any, **kwargs: Any) -> Any:
+            if not go_on.is_set():
+                claiming.set()
+                await go_on.wait()
+            return await snapshot(*args, **kwargs)
 
-        monkeypatch.setattr(records, "claim", held_claim)
         # As another bot would: a queued row this bot's in-memory order does not know.
         async with bot.driver.app.services.store.session(write=True) as session:
             other = await records.enqueue(
@@ -340,14 +342,23 @@ async def test_a_job_submitted_while_the_dispatcher_claims_does_not_take_its_wor
                 now=bot.driver.app.services.clock(),
                 limit=10,
             )
-        await asyncio.wait_for(claiming.wait(), 10)
-        # The student's command reaches the queue (its insert waits behind the claim's
-        # transaction) before the claim ends.
+        monkeypatch.setattr(records, "queue_snapshot", held_snapshot)
+        runs: list[int] = []  # every job id each batch sent to the worker carried
+        send = model_worker.send
+
+        def counted(message: Any) -> bool:
+            if message["op"] == "run":
+                runs.extend(int(job["id"]) for job in message["jobs"])
+            return send(message)
+
+        monkeypatch.setattr(model_worker, "send", counted)
+        await asyncio.wait_for(claiming.wait(), 10)  # the dispatcher's claim reads the queue
         asking = asyncio.create_task(bot.generate(f'{GEN} prompt:"mine"', user="ben"))
         await until(lambda: bot.engine._submitting > 0, what="the submit")
         go_on.set()
         mine = await asking
-        await bot.idle()
+        await bot.idle(timeout=30)
         jobs = await bot.jobs()
         assert (jobs[other].state, jobs[mine].state) == ("succeeded", "succeeded")
         assert isinstance(bot.outbox.final(mine), Card)
+        assert sorted(runs) == sorted({other, mine}), runs  # each sent to the worker once
