@@ -22,7 +22,7 @@ from bot.jobs.records import view
 from bot.replies import Card, Error, Image, as_plain_text
 from tests.hosted.conftest import TOKEN, hosted_job_bot
 from tests.jobs.support import JobBot
-from tests.support.media_files import picture, red_square, tone_wav
+from tests.support.media_files import red_square, write_samples
 from tests.support.providers_stub import SOUND_LABELS, ProvidersStub, Seen
 
 # The class's model per task, as the tests set it (each one is in the Hub stand-in's records).
@@ -37,18 +37,7 @@ MEDIA_DEFAULTS = {
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    """A clip at the rate the bot sends, a stereo 44.1 kHz clip, a PNG and a JPEG."""
-    made = {
-        "clip.wav": tone_wav(1.5),
-        "stereo.wav": tone_wav(1.0, rate=44_100, channels=2),
-        "photo.png": picture(),
-        "photo.jpg": picture(format="JPEG"),
-    }
-    folder = tmp_path / "files"
-    folder.mkdir()
-    for name, data in made.items():
-        (folder / name).write_bytes(data)
-    return {name: folder / name for name in made}
+    return write_samples(tmp_path / "files")
 
 
 @asynccontextmanager

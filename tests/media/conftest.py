@@ -10,7 +10,7 @@ import pytest
 
 from bot.jobs.worker import WorkerProcess
 from tests.jobs.support import JobBot
-from tests.support.media_files import picture, tone_wav
+from tests.support.media_files import write_samples
 from tests.tasks.conftest import class_defaults, task_bot
 
 
@@ -40,18 +40,7 @@ def media_models(request: pytest.FixtureRequest) -> dict[str, Path]:
 
 @pytest.fixture
 def media_files(tmp_path: Path) -> dict[str, Path]:
-    """Test files made here: a clip, a stereo 44.1 kHz clip, a picture, a JPEG."""
-    files = {
-        "clip.wav": tone_wav(1.5),
-        "stereo.wav": tone_wav(1.0, rate=44_100, channels=2),
-        "photo.png": picture(),
-        "photo.jpg": picture(format="JPEG"),
-    }
-    folder = tmp_path / "files"
-    folder.mkdir()
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    return {name: folder / name for name in files}
+    return write_samples(tmp_path / "files")
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ import io
 import math
 import struct
 import wave
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -43,3 +44,18 @@ def picture(width: int = 96, height: int = 64, format: str = "PNG") -> bytes:
 
 
 __all__ = ["picture", "red_square", "tone_wav"]
+
+
+def write_samples(folder: Path) -> dict[str, Path]:
+    """A clip at the rate the bot sends, a stereo 44.1 kHz clip, a PNG and a JPEG, written
+    into `folder` (made here); their paths by file name."""
+    made = {
+        "clip.wav": tone_wav(1.5),
+        "stereo.wav": tone_wav(1.0, rate=44_100, channels=2),
+        "photo.png": picture(),
+        "photo.jpg": picture(format="JPEG"),
+    }
+    folder.mkdir()
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    return {name: folder / name for name in made}
