@@ -216,8 +216,8 @@ class EmbeddedQueue:
 
     async def _launch_direct(self, job_id: int) -> None:
         """Send a job inserted running on a free worker. A lone job goes at once; the first
-        job of a burst waits for the burst (see _linger) and takes the jobs that fit with it
-        into its batch, as the dispatcher would."""
+        job of a burst waits for the burst (see _burst_pending) and takes the jobs that fit
+        with it into its batch, as the dispatcher would."""
         started = time.monotonic()
         await asyncio.sleep(0)  # let the commands of a burst reach submit()
         worker = self._direct.get(job_id)
