@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
+from bench.remote_providers import RemoteProviders  # noqa: E402
 from bot.replies import Card, Progress  # noqa: E402
 from tests.hosted.conftest import hosted_job_bot  # noqa: E402
 from tests.jobs.support import JobBot  # noqa: E402
 from tests.support.hub_stub import HubStub, point_huggingface_hub_at  # noqa: E402
-from tests.support.providers_stub import ProvidersStub, hub_records  # noqa: E402
+from tests.support.providers_stub import hub_records  # noqa: E402
 
 
 async def _submit(bot: JobBot, i: int) -> int:
@@ -48,10 +49,10 @@ async def _classify(bot: JobBot, i: int) -> int:
     return await bot.generate(f"/run task:text-classification Student {i} loved it", user=f"s{i}")
 
 
-async def _burst(bot: JobBot, stub: ProvidersStub, submit: Any, jobs: int) -> dict[str, Any]:
+async def _burst(bot: JobBot, stub: RemoteProviders, submit: Any, jobs: int) -> dict[str, Any]:
     """`jobs` commands at once; wall time until the last result is delivered."""
     await _wait(bot, [await submit(bot, -1)])  # warm: mapping, first connection
-    stub.most_in_flight = 0
+    stub.reset()
     started = time.monotonic()
     ids = await asyncio.gather(*(submit(bot, i) for i in range(jobs)))
     lost = await _wait(bot, ids)
@@ -79,8 +80,7 @@ async def _wait(bot: JobBot, jobs: list[int], within: float = 30.0) -> list[int]
 async def main(args: argparse.Namespace) -> dict[str, object]:
     hub = HubStub().start()
     hub.data.models.records.update(hub_records())
-    stub = ProvidersStub().start()
-    stub.latency = args.latency
+    stub = RemoteProviders(args.latency)
     with tempfile.TemporaryDirectory() as tmp:
         point_huggingface_hub_at(hub.url, Path(tmp) / "hf-cache")
         async with hosted_job_bot(
@@ -96,14 +96,13 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             overheads, before, after = [], [], []
             for _ in range(args.sequential):
                 stub.reset()
-                stub.latency = args.latency
                 t0 = time.monotonic()
                 job = await _submit(bot, 1000)
                 await _wait(bot, [job])
                 # When the outbox got the result, not when this loop's polling noticed it.
                 t1 = bot.outbox.delivered_at()[f"job:{job}"]
                 await bot.idle(10)  # the job's records are written: the next starts on a quiet bot
-                arrived = stub.requests("/chat/completions")[0].at
+                arrived = stub.arrivals("/chat/completions")[0]
                 overheads.append((t1 - t0 - args.latency) * 1000)
                 before.append((arrived - t0) * 1000)
                 after.append((t1 - arrived - args.latency) * 1000)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 from bot.app import App, create_app
 from bot.config import Settings
 from bot.identity import Actor, Role
+from bot.jobs.engine import BURST_GAP
 from bot.replies import Progress
 
 TEXT_PROMPTS = [
@@ -112,3 +114,33 @@ async def started_bot(**overrides: Any) -> AsyncIterator[tuple[App, ResultOutbox
             yield app, outbox
         finally:
             await app.close()
+
+
+async def latency_medians(
+    app: App,
+    end_to_end: Callable[[], Awaitable[float]],
+    raw: Callable[[], float],
+    *,
+    repeats: int,
+) -> tuple[float, float]:
+    """Median seconds of one job through the whole bot, and of the same work done raw in
+    this process, in turn (after one unmeasured run of each).
+
+    Both start after the same pause, longer than BURST_GAP: one student's commands arrive
+    alone (closer arrivals are a burst, which the engine holds back on purpose to batch;
+    the throughput part measures that), and a machine that has been idle for a moment runs
+    the first forward pass slower (on this 2-core VM a tiny model's 0.8 ms becomes 2 to
+    13 ms as torch's threads wake), so neither side may skip that. Each job also starts on
+    a quiet bot: the previous one's records are written."""
+    pause = 2 * BURST_GAP
+    await end_to_end()
+    raw()
+    e2e: list[float] = []
+    direct: list[float] = []
+    for _ in range(repeats):
+        await asyncio.sleep(pause)
+        e2e.append(await end_to_end())
+        await app.wait_idle()
+        await asyncio.sleep(pause)
+        direct.append(raw())
+    return statistics.median(e2e), statistics.median(direct)

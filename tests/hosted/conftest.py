@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -40,7 +40,13 @@ def providers(providers_session: ProvidersStub) -> Iterator[ProvidersStub]:
     providers_session.reset()
 
 
-def hosted_settings(tmp_path: Path, stub: ProvidersStub, **overrides: Any) -> Any:
+class Serving(Protocol):
+    """Where the stand-in listens (in this process, or in its own for the bench)."""
+
+    url: str
+
+
+def hosted_settings(tmp_path: Path, stub: Serving, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "backend": "hf",
         "hf_token": TOKEN,
@@ -55,7 +61,7 @@ def hosted_settings(tmp_path: Path, stub: ProvidersStub, **overrides: Any) -> An
 
 @asynccontextmanager
 async def hosted_job_bot(
-    tmp_path: Path, stub: ProvidersStub, clock: FakeClock | None = None, **overrides: Any
+    tmp_path: Path, stub: Serving, clock: FakeClock | None = None, **overrides: Any
 ) -> AsyncIterator[JobBot]:
     """A started bot whose jobs run on the stand-in; it records what it delivers."""
     values: dict[str, Any] = {"rate_limit_per_minute": 10_000, "rate_limit_burst": 10_000}

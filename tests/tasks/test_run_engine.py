@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from bot.jobs import records
 from bot.jobs.kinds.run import RUN
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
@@ -29,6 +34,30 @@ async def test_concurrent_requests_for_one_model_run_as_one_batch(
         assert len({tuple(o.scores) for o in outputs}) > 1  # each its own answer
         # Another task (and model) is never in that batch.
         assert RUN.result_of(view(stored[alone])).outputs[0].batch_rows == 1
+
+
+async def test_a_lone_run_on_an_idle_bot_starts_without_a_claim(
+    tmp_path: Path,
+    model_worker: WorkerProcess,
+    tiny_model_dir: Path,
+    task_models: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A /run is one forward pass: the few ms of the dispatcher's claim would show, so a
+    lone job goes to the free worker inserted already running, as /generate's do."""
+    claimed: list[int] = []
+    claim = records.claim
+
+    async def counted(session: Any, ids: Sequence[int], **kwargs: Any) -> Any:
+        claimed.extend(ids)
+        return await claim(session, ids, **kwargs)
+
+    monkeypatch.setattr(records, "claim", counted)
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        job = await bot.generate("/run task:text-classification I loved it")
+        await bot.idle()
+        assert (await bot.jobs())[job].state == "succeeded"
+        assert job not in claimed
 
 
 async def test_a_batched_answer_is_the_answer_alone(

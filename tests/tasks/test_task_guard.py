@@ -133,3 +133,23 @@ async def test_asking_a_task_of_another_kind_of_model(tmp_path: Path) -> None:
     with pytest.raises(ModelRefused) as damaged:
         await check_task(guard(model_allowlist=str(broken)), str(broken), None)
     assert "could not read" in damaged.value.error.what
+
+
+async def test_a_folder_changed_in_place_is_read_again(tmp_path: Path) -> None:
+    """The folder's files are kept between commands, but an instructor who swaps the model
+    in the folder is not answered from the old one."""
+    folder = tmp_path / "swapped"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
+    (folder / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    g = guard(model_allowlist=str(folder))
+    first = await check_task(g, str(folder), None)
+    assert isinstance(first, TaskModel) and first.task == "fill-mask"
+    (folder / "config.json").write_text(
+        json.dumps({"architectures": ["BertForTokenClassification"], "id2label": {}})
+    )
+    second = await check_task(g, str(folder), None)
+    assert isinstance(second, TaskModel) and second.task == "token-classification"
+    (folder / "config.json").unlink()
+    with pytest.raises(ModelRefused):
+        await check_task(g, str(folder), None)

@@ -7,6 +7,7 @@ cut to its length, and the output says so (`truncated`). Imported in worker proc
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,8 +85,9 @@ class LoadedModel:
         """The repo's or folder's last part: messages never show a server's folders."""
         return self.name.rstrip("/").rsplit("/", 1)[-1]
 
-    @property
+    @functools.cached_property
     def num_parameters(self) -> int:
+        # Every answer shows it; a loaded model's weights never change shape.
         return sum(p.numel() for p in self.model.parameters())
 
     @property

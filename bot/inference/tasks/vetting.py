@@ -130,12 +130,12 @@ def _asked(task: str | None) -> Requirement:
 async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
     placeholder = _asked(task)
     folder = guard.local_folder(name, placeholder)
-    config = await asyncio.to_thread(_read_json, folder / "config.json")
+    config = await _folder_json(folder / "config.json")
     if config is None:
         # No folder, no config.json, or a damaged one: the guard's own words for each.
         await guard.check(name, placeholder)
         raise unsupported(name, None)
-    tokenizer = await asyncio.to_thread(_read_json, folder / "tokenizer_config.json") or {}
+    tokenizer = await _folder_json(folder / "tokenizer_config.json") or {}
     found = task or config_task(config)
     known = _local_languages(name, config, tokenizer)
     if task is None and found == "text2text-generation" and (known.tokens or known.pair):
@@ -192,6 +192,29 @@ def _hub_languages(info: ModelInfo) -> Languages:
     pair = languages.from_name(info.id)
     card = info.card_data.get("language") if info.card_data is not None else None
     return Languages(pair=pair, codes=() if pair else languages.from_card(card))
+
+
+# A folder's JSON files as last read, with the modification time and size they were read at. A class
+# runs the same folders all lesson: reading both files again (off the event loop, a thread
+# hop each) cost every /run about half a millisecond. The keys are the folders the
+# instructor allows (local_folder refuses the others before anything is read).
+_READ: dict[Path, tuple[tuple[int, int], dict[str, Any] | None]] = {}
+
+
+async def _folder_json(path: Path) -> dict[str, Any] | None:
+    """`path`'s JSON object (None when missing or not one), read again only once changed."""
+    try:
+        # A stat is one quick system call; the hop to a thread would cost more than it.
+        stat = path.stat()  # noqa: ASYNC240
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _READ.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    data = await asyncio.to_thread(_read_json, path)
+    _READ[path] = (stamp, data)
+    return data
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -354,4 +354,5 @@ RUN: JobKind[RunParams, RunResult] = JobKind(
     batch_key=lambda p: f"run:{p.task}:" + "|".join(sorted(m.model.id for m in p.models)),
     cost=lambda p: float(p.input.max_new_tokens) if p.task in SEQ2SEQ_TASKS else 1.0,
     summary=summary,
+    start_at_once=True,  # one forward pass: the dispatcher's claim would show
 )
