@@ -133,9 +133,12 @@ async def test_bad_files_get_a_reply_and_nothing_runs(
     for name, data in made.items():
         (folder / name).write_bytes(data)
     clip, photo = media_files["clip.wav"], media_files["photo.png"]
+    vision = media_models["image-classification"]
     cases = {
         "/run task:automatic-speech-recognition": "none was attached",
         "/run task:image-classification a cat": "none was attached",
+        # The Run button of a model's page: the example names that model.
+        f"/run model:{vision}": f"e.g. /run model:{vision} file:<cat.jpg>",
         f"/run task:audio-classification file:{folder / 'big.wav'}": "the limit is 10.0 MB",
         f"/run task:automatic-speech-recognition file:{folder / 'long.wav'}": "31 s long",
         f"/run task:image-classification file:{folder / 'wide.png'}": "5000×20 pixels",

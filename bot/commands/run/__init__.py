@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from bot.attachments import MAX_REFERENCE, Attachment
+from bot.commandline import quote
 from bot.commands import generate
 from bot.commands.imagine.draw import draw
 from bot.commands.queueing import queued
@@ -102,8 +103,8 @@ async def run(
         )
         return
     if kind is not None:
-        if file is None:
-            yield _no_file(main.task)
+        if file is None:  # typed without one, or the Run button of the model's page
+            yield _no_file(main.task, model)
             return
         data = await media_input(kind, main.task, file, input or "")
         params = RunParams(task=main.task, input=data, models=tuple(chosen))
@@ -132,12 +133,16 @@ async def run(
         yield queued_reply(ticket, total=len(chosen))
 
 
-def _no_file(task: str) -> Error:
+def _no_file(task: str, model: str | None = None) -> Error:
+    """What to type: the task's example, for the model the student named if they did."""
     what = "an audio clip" if media_of(task) == "audio" else "an image"
+    example = TASKS[task].example
+    if model:
+        example = example.replace(f"task:{task}", f"model:{quote(model)}")
     return Error(
         what=f"{task} runs on {what}, and none was attached.",
         todo=f"Attach it with file: (on Slack: upload it in the channel, then give its link "
-        f"after file:), e.g. {TASKS[task].example}",
+        f"after file:), e.g. {example}",
     )
 
 
