@@ -4,7 +4,8 @@ every answer takes 500 ms. Prints one JSON object.
 - burst: 50 concurrent /generate commands through the console adapter, the router, the
   jobs table (SQLite), the engine's hosted links, the real huggingface_hub client (streamed
   chat completion) and the relay; wall time from the first command to the last delivered
-  result. They overlap, so the target is ≤ 1.5 s in total, not 50 × 0.5 s.
+  result. They overlap, so the target is ≤ 1.5 s in total, not 50 × 0.5 s. The stand-in
+  runs in a process of its own (bench/remote_providers.py), as a provider is elsewhere.
 - overhead: the same path one job at a time (one student, on a quiet bot); each job's time
   from command to delivered result, minus the stand-in's 500 ms, is what the bot itself adds
   (target ≤ 10 ms): before the request (router, jobs table, dispatch) and after the answer

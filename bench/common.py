@@ -129,9 +129,9 @@ async def latency_medians(
     Both start after the same pause, longer than BURST_GAP: one student's commands arrive
     alone (closer arrivals are a burst, which the engine holds back on purpose to batch;
     the throughput part measures that), and a machine that has been idle for a moment runs
-    the first forward pass slower (on this 2-core VM a tiny model's 0.8 ms becomes 2 to
-    13 ms as torch's threads wake), so neither side may skip that. Each job also starts on
-    a quiet bot: the previous one's records are written."""
+    the first forward pass slower (on a 2-core machine a tiny model's 0.8 ms became 2 to
+    13 ms as torch's threads woke), so neither side may skip that. Each job also starts
+    on a quiet bot: the previous one's records are written."""
     pause = 2 * BURST_GAP
     await end_to_end()
     raw()
