@@ -117,6 +117,10 @@ class ModalField:
     placeholder: str = ""
     required: bool = True
     default: str = ""
+    # A file to attach instead of text, where the platform's forms take files (Discord's
+    # file upload, Slack's file input); its value is the attached file, as a command's
+    # file option gets it.
+    upload: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ source below fetches it again, from Discord's CDN hosts only.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -37,10 +38,13 @@ class DiscordAttachment(Attachment):
 
 
 class CdnFile(Attachment):
-    """A saved attachment URL, fetched again (its size comes with the download)."""
+    """An attachment fetched by its URL: a saved one (its size comes with the download), or
+    one uploaded in a form (Discord states its size in the interaction)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(urlsplit(url).path.rsplit("/", 1)[-1], None)
+    def __init__(
+        self, url: str, *, name: str = "", size: int | None = None, content_type: str = ""
+    ) -> None:
+        super().__init__(name or urlsplit(url).path.rsplit("/", 1)[-1], size, content_type)
         self.url = url
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -58,6 +62,17 @@ class CdnFile(Attachment):
 
     def __str__(self) -> str:
         return self.url
+
+
+def uploaded_file(payload: dict[str, Any]) -> Attachment:
+    """A file uploaded in a form, from the attachment the interaction resolves it to."""
+    size = payload.get("size")
+    return CdnFile(
+        str(payload["url"]),
+        name=str(payload.get("filename") or ""),
+        size=int(size) if size is not None else None,
+        content_type=str(payload.get("content_type") or ""),
+    )
 
 
 def as_attachment(value: object) -> object:

@@ -34,12 +34,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.attachments import saved_attachment
+from adapters.discord.attachments import saved_attachment, uploaded_file
 from adapters.discord.components import make_modal
 from adapters.discord.messages import Conversation, DiscordOutbox, handle_for
 from adapters.discord.render import NO_MENTIONS
 from adapters.discord.tree import install
 from bot.app import App
+from bot.attachments import Attachment
 from bot.config import Settings
 from bot.delivery import Destination, Member
 from bot.errors import UsageError
@@ -119,11 +120,12 @@ class ClassbotClient(discord.Client):
         ):
             await self._run_line(interaction, custom_id, {})
         elif interaction.type is discord.InteractionType.modal_submit:
-            fields = dict(_form_values(data.get("components", [])))
+            uploaded = data.get("resolved", {}).get("attachments", {})
+            fields = dict(_form_values(data.get("components", []), uploaded))
             await self._run_line(interaction, custom_id, fields)
 
     async def _run_line(
-        self, interaction: discord.Interaction, line: str, fields: dict[str, str]
+        self, interaction: discord.Interaction, line: str, fields: dict[str, str | Attachment]
     ) -> None:
         """A button's or form's command line, run as the user who clicked (form fields are
         options; blank ones are left out so declared defaults apply)."""
@@ -132,7 +134,8 @@ class ClassbotClient(discord.Client):
         except UsageError as error:
             await self.answer(interaction, _just(error.error))
             return
-        options = {**invocation.options, **{k: v for k, v in fields.items() if v.strip()}}
+        given = {k: v for k, v in fields.items() if not isinstance(v, str) or v.strip()}
+        options = {**invocation.options, **given}
         invocation = replace(invocation, options=options, handle=_handle(interaction))
         await self._answer_saved(interaction, invocation)
 
@@ -337,16 +340,26 @@ def _handle(interaction: discord.Interaction) -> dict[str, str]:
     return handle_for(interaction.application_id, interaction.token, interaction.created_at)
 
 
-def _form_values(components: list[Any]) -> list[tuple[str, str]]:
-    """(custom id, value) of every text input in a submitted form, however nested."""
-    found: list[tuple[str, str]] = []
+def _form_values(
+    components: list[Any], uploaded: dict[str, Any]
+) -> list[tuple[str, str | Attachment]]:
+    """(custom id, value) of every input in a submitted form, however nested: a text
+    input's text, a file upload's file (its attachment, from the interaction's resolved
+    data)."""
+    found: list[tuple[str, str | Attachment]] = []
     for component in components:
         if "components" in component:
-            found += _form_values(component["components"])
+            found += _form_values(component["components"], uploaded)
         elif "component" in component:  # a Label wrapping one input
-            found += _form_values([component["component"]])
-        elif "custom_id" in component and isinstance(component.get("value"), str):
+            found += _form_values([component["component"]], uploaded)
+        elif "custom_id" not in component:
+            continue
+        elif isinstance(component.get("value"), str):
             found.append((component["custom_id"], component["value"]))
+        elif component.get("values") and str(component["values"][0]) in uploaded:
+            found.append(
+                (component["custom_id"], uploaded_file(uploaded[str(component["values"][0])]))
+            )
     return found
 
 

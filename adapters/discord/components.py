@@ -68,6 +68,16 @@ def make_modal(form: Modal) -> discord.ui.Modal | None:
         timeout=None,
     )
     for item in form.fields:
+        if item.upload:
+            upload: discord.ui.FileUpload[discord.ui.Modal] = discord.ui.FileUpload(
+                custom_id=item.name,
+                required=item.required,
+                min_values=1 if item.required else 0,
+                max_values=1,
+            )
+            label = clip(item.label, MAX_INPUT_LABEL) or item.name
+            modal.add_item(discord.ui.Label(text=label, component=upload))
+            continue
         modal.add_item(
             discord.ui.TextInput(
                 label=clip(item.label, MAX_INPUT_LABEL) or item.name,

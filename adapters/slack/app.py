@@ -391,11 +391,15 @@ def _destination(actor: Actor, handle: dict[str, str]) -> Destination:
 
 
 def _input_values(view: Payload) -> dict[str, str]:
-    """Modal inputs by block id (the ModalField name): {block: {action: {value}}}."""
+    """Modal inputs by block id (the ModalField name): {block: {action: {value}}}; a file
+    input's value is its file's id, which the file: option takes (adapters/slack/files.py)."""
     values: dict[str, str] = {}
     for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
         for action in (actions or {}).values():
-            value = action.get("value")
+            files = action.get("files") or [{}]
+            value = (
+                files[0].get("id") if action.get("type") == "file_input" else action.get("value")
+            )
             values[str(block_id)] = "" if value is None else str(value)
     return values
 

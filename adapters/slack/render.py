@@ -307,9 +307,11 @@ def modal_view(modal: Modal, metadata: str) -> dict[str, Any]:
             "multiline": field.multiline,
             "max_length": max(1, min(field.max_length, MODAL_INPUT)),
         }
-        if field.placeholder:
+        if field.upload:  # its submitted value is the file's id (app.py: _input_values)
+            element = {"type": "file_input", "action_id": field.name, "max_files": 1}
+        elif field.placeholder:
             element["placeholder"] = plain(truncate(escape(field.placeholder), 150))
-        if field.default:
+        if field.default and not field.upload:
             element["initial_value"] = field.default[:MODAL_INPUT]
         blocks.append(
             {

@@ -11,7 +11,7 @@ import pytest
 from adapters.discord.attachments import CdnFile, saved_attachment
 from bot.attachments import Attachment
 from bot.errors import UsageError
-from bot.replies import Reply, Text
+from bot.replies import Modal, ModalField, Reply, Text
 from bot.router import Command, Context, Option
 from tests.discord.conftest import DiscordBot, discord_bot_for, interaction
 from tests.discord.rest_stub import DiscordRestStub
@@ -31,6 +31,15 @@ PEEK = Command(
     handler=peek,
     options=(Option("file", Attachment, "A file", required=True, max_length=500),),
 )
+
+
+async def ask_file(ctx: Context) -> Reply:
+    """A form asking for a file."""
+    field = ModalField(name="file", label="Your clip", upload=True)
+    return Modal(title="Peek", fields=(field,), submit_action="/peek", fallback="Type /peek")
+
+
+ASK = Command(name="ask", handler=ask_file)
 
 
 def with_file(bot: DiscordBot, name: str, size: int, url: str) -> dict[str, Any]:
@@ -67,6 +76,52 @@ async def test_an_attachment_option_reaches_the_handler_and_downloads(
         # Too large by its stated size: refused, and never downloaded.
         stub.clear()
         await bot.interact(with_file(bot, "big.wav", 20_000_000, f"{stub.url}/files/big.wav"))
+        (edit,) = stub.find("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
+        assert "big.wav is 20.0 MB; the limit is 1.0 MB" in str(edit.json)
+        assert not stub.find("GET", "/files/big.wav")
+
+
+async def test_a_form_takes_a_file_and_its_submit_reaches_the_handler(
+    tmp_path: Path, clock: FakeClock, stub: DiscordRestStub
+) -> None:
+    """A form's file field is a file upload (in a label); the file uploaded in it reaches
+    the form's command as its file option, size-checked before the download."""
+    stub.files["/files/clip.wav"] = b"RIFF" + bytes(46)
+    async with discord_bot_for(tmp_path, clock, stub, commands=[PEEK, ASK]) as bot:
+        await bot.interact(bot.slash("ask"))
+        (opened,) = [r for r in stub.requests if r.method != "GET"]
+        assert opened.json["type"] == 9  # MODAL
+        (label,) = opened.json["data"]["components"]
+        assert label["type"] == 18 and label["label"] == "Your clip"
+        upload = label["component"]
+        assert (upload["type"], upload["custom_id"], upload["max_values"]) == (19, "file", 1)
+
+        def submitted(name: str, size: int) -> dict[str, Any]:
+            data = {
+                "custom_id": "/peek",
+                "components": [
+                    {"type": 18, "component": {"type": 19, "custom_id": "file", "values": ["901"]}}
+                ],
+                "resolved": {
+                    "attachments": {
+                        "901": {
+                            "id": "901",
+                            "filename": name,
+                            "size": size,
+                            "url": f"{stub.url}/files/{name}",
+                            "content_type": "audio/wav",
+                        }
+                    }
+                },
+            }
+            return interaction(5, data, created=bot.clock())
+
+        stub.clear()
+        await bot.interact(submitted("clip.wav", 50))
+        (edit,) = stub.find("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
+        assert edit.json["content"] == "clip.wav 50 audio/wav 50 b'RIFF'"
+        stub.clear()
+        await bot.interact(submitted("big.wav", 20_000_000))
         (edit,) = stub.find("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
         assert "big.wav is 20.0 MB; the limit is 1.0 MB" in str(edit.json)
         assert not stub.find("GET", "/files/big.wav")

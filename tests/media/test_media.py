@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from bot.jobs.kinds.run import RUN
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Error, File, Image, as_plain_text
+from bot.replies import Card, Error, File, Image, Modal, as_plain_text
 from tests.media.conftest import media_bot
 from tests.support.media_files import tone_wav
 from tests.support.tiny_media_models import (
@@ -23,6 +23,7 @@ from tests.support.tiny_media_models import (
     SOUNDS,
     png_claiming,
 )
+from tests.tasks.test_run_form import submitted_job
 
 
 async def test_every_media_task_returns_a_well_formed_result(
@@ -135,10 +136,8 @@ async def test_bad_files_get_a_reply_and_nothing_runs(
     clip, photo = media_files["clip.wav"], media_files["photo.png"]
     vision = media_models["image-classification"]
     cases = {
-        "/run task:automatic-speech-recognition": "none was attached",
         "/run task:image-classification a cat": "none was attached",
-        # The Run button of a model's page: the example names that model.
-        f"/run model:{vision}": f"e.g. /run model:{vision} file:<cat.jpg>",
+        f"/run model:{vision} a cat": f"e.g. /run model:{vision} file:<cat.jpg>",
         f"/run task:audio-classification file:{folder / 'big.wav'}": "the limit is 10.0 MB",
         f"/run task:automatic-speech-recognition file:{folder / 'long.wav'}": "31 s long",
         f"/run task:image-classification file:{folder / 'wide.png'}": "5000×20 pixels",
@@ -185,3 +184,32 @@ async def test_each_media_run_is_usage_in_the_activity_csv(
         (ana,) = [r for r in rows if r["user id"] == "ana"]
         for task in ("automatic-speech-recognition", "object-detection"):
             assert str(media_models[task]) in ana["models run"], ana["models run"]
+
+
+async def test_the_form_of_an_audio_or_image_model_asks_for_the_file(
+    tmp_path: Path,
+    model_worker: WorkerProcess,
+    tiny_model_dir: Path,
+    media_models: dict[str, Path],
+    media_files: dict[str, Path],
+) -> None:
+    """The Run button of a model's page (or /run model:<id> alone) opens a form whose one
+    field takes the file; submitting it runs the model on that file."""
+    vision = media_models["image-classification"]
+    async with media_bot(tmp_path, model_worker, tiny_model_dir, media_models) as bot:
+        form = await bot.run(f"/run model:{vision}")
+        assert isinstance(form, Modal), as_plain_text(form)
+        (field,) = form.fields
+        assert field.name == "file" and field.upload and "4096" in field.label
+        assert form.submit_action == f"/run model:{vision}"
+        assert (
+            form.fallback == f"Attach your image to the command: /run model:{vision} file:<cat.jpg>"
+        )
+        speech = await bot.run("/run task:automatic-speech-recognition")
+        assert isinstance(speech, Modal) and speech.fields[0].upload
+        assert "30 s" in speech.fields[0].label
+        job = await submitted_job(bot, form, {"file": str(media_files["photo.png"])})
+        await bot.idle()
+        result = bot.outbox.final(job)
+        assert isinstance(result, Card), as_plain_text(result)
+        assert (await bot.jobs())[job].state == "succeeded"

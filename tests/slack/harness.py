@@ -153,12 +153,17 @@ class SlackWorld:
         self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0OTHER"
     ) -> tuple[int, str]:
         """Submit a modal (as views.open received it) with these input values."""
+
+        def state_of(element: dict[str, Any], value: str | None) -> dict[str, Any]:
+            if element["type"] == "file_input":  # the value is the uploaded file's id
+                return {"type": "file_input", "files": [{"id": value}] if value else []}
+            return {"type": "plain_text_input", "value": value}
+
         state = {
             block["block_id"]: {
-                block["element"]["action_id"]: {
-                    "type": "plain_text_input",
-                    "value": values.get(block["block_id"]),
-                }
+                block["element"]["action_id"]: state_of(
+                    block["element"], values.get(block["block_id"])
+                )
             }
             for block in view["blocks"]
             if block["type"] == "input"

@@ -10,7 +10,7 @@ import pytest
 from adapters.slack.files import file_id_of
 from bot.attachments import Attachment
 from bot.errors import UsageError
-from bot.replies import Reply, Text
+from bot.replies import Modal, ModalField, Reply, Text
 from bot.router import Command, Context, Option
 from tests.slack.harness import BOT_TOKEN, SlackWorld, slack_world
 from tests.slack.webapi_stub import SlackStub
@@ -27,6 +27,15 @@ PEEK = Command(
     handler=peek,
     options=(Option("file", Attachment, "A file", required=True, max_length=500),),
 )
+
+
+async def ask_file(ctx: Context) -> Reply:
+    """A form asking for a file."""
+    field = ModalField(name="file", label="Your clip", upload=True)
+    return Modal(title="Peek", fields=(field,), submit_action="/peek", fallback="Type /peek")
+
+
+ASK = Command(name="ask", handler=ask_file)
 
 
 def test_a_file_id_comes_from_a_link_or_is_typed() -> None:
@@ -74,3 +83,26 @@ async def test_a_linked_file_is_found_and_downloaded_with_the_bot_token(tmp_path
         elsewhere = await _answer(world, "file:<https://evil.example/F0CLIP0001|x>")
         assert "Slack file's link or id" in elsewhere
         assert len(world.stub.of("files.info")) == before and len(world.stub.downloads) == 1
+
+
+async def test_a_form_takes_a_file_and_its_submit_reads_it(tmp_path: Path) -> None:
+    """A form's file field is a file input; the file uploaded in it reaches the form's
+    command as its file option (by its id, through files.info as a typed one)."""
+    stub = SlackStub()
+    stub.files["F0CLIP0002"] = ("clip.wav", "audio/wav", b"RIFF" + bytes(40))
+    async with slack_world(tmp_path, extra_commands=[PEEK, ASK], stub=stub) as world:
+        status, _ = await world.command("ask", "")
+        assert status == 200
+        await world.idle()
+        (opened,) = world.stub.of("views.open")
+        view = opened.params["view"]
+        (block,) = view["blocks"]
+        assert block["element"] == {"type": "file_input", "action_id": "file", "max_files": 1}
+        assert block["label"]["text"] == "Your clip" and block["optional"] is False
+        before = len(world.stub.responds)
+        assert await world.submit(view, {"file": "F0CLIP0002"}) == (200, "")
+        await world.idle()
+        answers = [str(r.body) for r in world.stub.responds[before:]]
+        assert any("read clip.wav 44 audio/wav 44 b'RIFF'" in a for a in answers), answers
+        (info,) = world.stub.of("files.info")
+        assert info.params["file"] == "F0CLIP0002"

@@ -64,8 +64,8 @@ async def run(
     asks for it.
     """
     guard = ctx.services.guard
-    if task is not None and media_of(task) and file is None:
-        yield _no_file(task)  # before any model is looked up
+    if task is not None and media_of(task) and file is None and input:
+        yield _no_file(task)  # text where the file belongs: before any model is looked up
         return
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
@@ -103,7 +103,10 @@ async def run(
         )
         return
     if kind is not None:
-        if file is None:  # typed without one, or the Run button of the model's page
+        if file is None and input is None:  # the Run button, or /run model:<id> alone
+            yield run_form(main, form_action(model, task, compare), {})
+            return
+        if file is None:
             yield _no_file(main.task, model)
             return
         data = await media_input(kind, main.task, file, input or "")

@@ -1,16 +1,17 @@
 """/run's form: what the Run button of a model page opens (`/run model:<id>` with no text).
 
 The form asks for the input and the task's own field (QA's context, zero-shot's labels,
-sentence-similarity's sentences, a multilingual translator's languages); submitting it runs
-`/run model:<id>` with the fields as options, like a typed command. Where forms do not
-exist (the console) the reply says what to type instead.
+sentence-similarity's sentences, a multilingual translator's languages), or, for the audio
+and image tasks, for the file; submitting it runs `/run model:<id>` with the fields as
+options, like a typed command. Where forms do not exist (the console) the reply says what to
+type instead.
 """
 
 from __future__ import annotations
 
 from bot.commandline import quote
 from bot.commands.run.inputs import MAX_INPUT_CHARS
-from bot.inference.tasks import TEXT_TASKS
+from bot.inference.tasks import TASKS, TEXT_TASKS, media_of
 from bot.inference.tasks.vetting import TaskModel
 from bot.replies import Modal, ModalField
 
@@ -81,13 +82,33 @@ def _example(found: TaskModel) -> str:
     return extras.get(found.task, "")
 
 
+def _title(found: TaskModel) -> str:
+    title = f"Run {found.model.short_name}"
+    return title if len(title) <= MAX_TITLE else "Run " + TASKS[found.task].title
+
+
+def upload_form(found: TaskModel, action: str) -> Modal:
+    """The form of an audio or image task: the file to run `found` on."""
+    audio = media_of(found.task) == "audio"
+    what = "clip" if audio else "image"
+    limit = "at most 30 s and 10 MB" if audio else "at most 4096×4096 and 10 MB"
+    field = ModalField(name="file", label=f"Your {what} ({limit})", upload=True)
+    example = TASKS[found.task].example.rsplit("file:", 1)[-1]
+    return Modal(
+        title=_title(found)[:MAX_TITLE],
+        fields=(field,),
+        submit_action=action,
+        fallback=f"Attach your {what} to the command: {action} file:{example}",
+        private=True,
+    )
+
+
 def run_form(found: TaskModel, action: str, given: dict[str, str]) -> Modal:
     """The form for `found`'s task; `action` is the command line it submits (the model and
     what else was typed), `given` the task options typed already (they fill the fields)."""
-    name = found.model.short_name
-    title = f"Run {name}"
-    if len(title) > MAX_TITLE:
-        title = "Run " + TEXT_TASKS[found.task].title
+    if media_of(found.task):
+        return upload_form(found, action)
+    title = _title(found)
     question = found.task == "question-answering"
     mask = found.mask_token
     placeholder = {
