@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import job_key, latency_medians, started_bot  # noqa: E402
+from bench.common import WorkerStages, job_key, latency_medians, started_bot  # noqa: E402
 from bench.common import student as _actor  # noqa: E402
 
 TEXTS = [
@@ -90,6 +91,8 @@ async def bench_bot(model_dir: Path, repeats: int) -> dict[str, Any]:
         concurrent = time.perf_counter() - start
 
         raw = RawPipeline(model_dir)
+        stages = WorkerStages(app)
+        split: list[tuple[float, float, float]] = []
 
         async def end_to_end() -> float:
             # One student, known since the warm-up: a student's first command also creates
@@ -97,11 +100,15 @@ async def bench_bot(model_dir: Path, repeats: int) -> dict[str, Any]:
             start = time.perf_counter()
             key = await _submit(app, line.format(TEXTS[0]), "warmup")
             await outbox.wait({key})
-            return outbox.done[key] - start
+            job = int(key.split(":")[1])
+            sent, back, done = stages.sent[job], stages.back[job], outbox.done[key]
+            split.append((sent - start, back - sent, done - back))
+            return done - start
 
         end_to_end_s, raw_s = await latency_medians(
             app, end_to_end, lambda: raw.seconds(TEXTS[0]), repeats=repeats
         )
+        before, worker, after = (statistics.median(s[i] for s in split[1:]) for i in range(3))
     return {
         "sequential_16_s": round(sequential, 3),
         "concurrent_16_s": round(concurrent, 3),
@@ -111,6 +118,11 @@ async def bench_bot(model_dir: Path, repeats: int) -> dict[str, Any]:
         "raw_pipeline_s": round(raw_s, 4),
         "latency_ratio": round(end_to_end_s / raw_s, 3),
         "latency_goal": "<= 1.10",
+        # Medians of the timed jobs: the command until the job is sent to the worker, the
+        # worker (process hand-over, the model, the answer), its result until delivered.
+        "bot_before_worker_ms": round(before * 1000, 2),
+        "worker_ms": round(worker * 1000, 2),
+        "bot_after_worker_ms": round(after * 1000, 2),
     }
 
 

@@ -144,3 +144,32 @@ async def latency_medians(
         await asyncio.sleep(pause)
         direct.append(raw())
     return statistics.median(e2e), statistics.median(direct)
+
+
+class WorkerStages:
+    """When each job went to the worker and when its result came back, from the engine's own
+    worker links (their send, and the reader thread's hand-over), so a job's end-to-end time
+    splits into the bot before the worker, the worker, and the bot after it."""
+
+    def __init__(self, app: App) -> None:
+        self.sent: dict[int, float] = {}
+        self.back: dict[int, float] = {}
+        assert app.queue.pool is not None, "start the app first"
+        for link in app.queue.pool.links:
+            self._watch(link)
+
+    def _watch(self, link: Any) -> None:
+        send, emit = link.send, link._emit
+
+        def timed_send(message: Any) -> bool:
+            if message["op"] == "run":
+                now = time.perf_counter()
+                self.sent.update((int(job["id"]), now) for job in message["jobs"])
+            return bool(send(message))
+
+        def timed_emit(generation: int, message: Any) -> None:
+            if message["op"] == "result":
+                self.back[int(message["id"])] = time.perf_counter()
+            emit(generation, message)
+
+        link.send, link._emit = timed_send, timed_emit
