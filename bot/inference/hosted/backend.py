@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,18 +36,12 @@ OPENAI_ROUTE = Route("openai", "conversational")
 # Without a key the client would fall back to the machine's HF token, and send it to a server
 # that is not Hugging Face's; vLLM and friends take any key when they ask for none.
 _NO_KEY = "EMPTY"
-# A streamed answer's rest (the stream's end after "data: [DONE]") is read at most this far
-# and this long so that its connection goes back to the pool.
+# A response closed before its body's end first reads the rest, at most this far and this
+# long, so that its connection goes back to the pool (see _ReturnsConnections). A stream's
+# last bytes follow its "[DONE]" at once; a job cancelled mid-stream keeps its request at
+# most this long before it is abandoned.
 _DRAIN_BYTES = 64 * 1024
-_DRAIN_SECONDS = 1.0
-# The responses opened by the call running in this context (see HostedBackend.streams).
-_OPENED: ContextVar[list[httpx2.Response] | None] = ContextVar("hosted_opened", default=None)
-
-
-async def _remember(response: httpx2.Response) -> None:
-    opened = _OPENED.get()
-    if opened is not None:
-        opened.append(response)
+_DRAIN_SECONDS = 0.1
 
 
 def choose_backend(settings: Settings) -> BackendName:
@@ -107,29 +100,8 @@ class HostedBackend:
     def http(self) -> httpx2.AsyncClient:
         """The connection pool every call of this backend shares."""
         if self._http is None:
-            self._http = get_async_session()
-            self._http.event_hooks = {
-                **self._http.event_hooks,
-                "response": [*self._http.event_hooks.get("response", []), _remember],
-            }
+            self._http = _returning_connections(get_async_session())
         return self._http
-
-    @contextlib.asynccontextmanager
-    async def streams(self) -> AsyncIterator[None]:
-        """Around one call: its streamed answers are read to their end before the client
-        closes them.
-
-        huggingface_hub stops reading a stream at "data: [DONE]", before the body's last
-        bytes, and a response closed unread loses its connection: every streamed job would
-        open a new connection (a TLS handshake to the providers' router). Reading the few
-        bytes left keeps the connection for the next job."""
-        token = _OPENED.set([])
-        try:
-            yield
-            for response in _OPENED.get() or []:
-                await _drain(response)
-        finally:
-            _OPENED.reset(token)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -175,15 +147,65 @@ class HostedBackend:
         )
 
 
-async def _drain(response: httpx2.Response) -> None:
-    """Read what is left of a streamed body (bounded); on any trouble, leave it to close."""
-    if response.is_closed or not response.is_stream_consumed:
-        return
-    left = _DRAIN_BYTES
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(_DRAIN_SECONDS):
-            # The transport's stream resumes where the client's reading stopped.
-            async for chunk in response.stream:  # type: ignore[union-attr]
-                left -= len(chunk)
-                if left <= 0:
-                    return
+def _returning_connections(client: httpx2.AsyncClient) -> httpx2.AsyncClient:
+    """huggingface_hub's client (its hooks and settings), its transports wrapped so that a
+    response closed early still gives its connection back."""
+    # httpx takes transports only when a client is made; huggingface_hub makes this one.
+    client._transport = _ReturnsConnections(client._transport)
+    client._mounts = {
+        pattern: _ReturnsConnections(transport) if transport is not None else None
+        for pattern, transport in client._mounts.items()
+    }
+    return client
+
+
+class _ReturnsConnections(httpx2.AsyncBaseTransport):
+    """A transport whose responses read what is left of their body before they close.
+
+    huggingface_hub stops reading a stream at "data: [DONE]", before the body's last bytes,
+    and the generators it abandons there close the response whenever they are collected.
+    A response closed unread loses its connection: every streamed job would open a new one
+    (a TLS handshake with the providers' router)."""
+
+    def __init__(self, transport: httpx2.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._transport.handle_async_request(request)
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        response.stream = _DrainedOnClose(response.stream)
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+class _DrainedOnClose(httpx2.AsyncByteStream):
+    def __init__(self, stream: httpx2.AsyncByteStream) -> None:
+        self._stream = stream
+        self._parts: AsyncIterator[bytes] | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._parts is None:
+            self._parts = aiter(self._stream)
+        # Not `async for`: a reader that stops early closes this generator, and that must
+        # not close the one beneath, which aclose() reads to its end.
+        while True:
+            try:
+                part = await anext(self._parts)
+            except StopAsyncIteration:
+                return
+            yield part
+
+    async def aclose(self) -> None:
+        parts = self._parts if self._parts is not None else aiter(self._stream)
+        left = _DRAIN_BYTES
+        try:
+            # Any trouble (a timeout, a dropped connection, the end): the connection is
+            # returned when the body ended, and closed otherwise.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_DRAIN_SECONDS):
+                    while left > 0:
+                        left -= len(await anext(parts))
+        finally:
+            await self._stream.aclose()

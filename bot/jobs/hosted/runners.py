@@ -75,7 +75,7 @@ class HostedCall:
         timeout = backend.settings.hosted_timeout_seconds
         for attempt in (1, 2):
             try:
-                async with backend.slots, backend.client(route) as client, backend.streams():
+                async with backend.slots, backend.client(route) as client:
                     return await asyncio.wait_for(work(client), timeout)
             except asyncio.CancelledError:
                 raise
