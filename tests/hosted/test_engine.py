@@ -45,6 +45,24 @@ async def test_cancel_abandons_the_http_request(
     assert jobs[job].state == "cancelled"
 
 
+async def test_cancel_mid_stream_drops_the_rest_of_the_stream(
+    hosted_bot: JobBot, providers: ProvidersStub
+) -> None:
+    """A response closed early reads what is left of its body (so its connection serves
+    the next job), but a job cancelled while its text streams in does not wait for the
+    rest (30 tokens, 6 s here): the request is dropped at once."""
+    providers.chunk_delay = 0.2
+    job = await hosted_bot.generate('/generate prompt:"Hi" max_new_tokens:30')
+    await until(lambda: providers.in_flight == 1, 5, "the stream to start")
+    await asyncio.sleep(0.3)
+    cancelled = time.monotonic()
+    await hosted_bot.run(f"/jobs cancel id:{job}")
+    await hosted_bot.idle(3)
+    assert (await hosted_bot.jobs())[job].state == "cancelled"
+    await until(lambda: providers.in_flight == 0, 3, "the stand-in to see the stream dropped")
+    assert time.monotonic() - cancelled < 3
+
+
 async def test_the_daily_budget_is_a_clear_reply(tmp_path: Path, providers: ProvidersStub) -> None:
     async with hosted_job_bot(tmp_path, providers, hosted_daily_jobs_per_student=2) as bot:
         for _ in range(2):

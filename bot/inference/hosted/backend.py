@@ -38,8 +38,8 @@ OPENAI_ROUTE = Route("openai", "conversational")
 _NO_KEY = "EMPTY"
 # A response closed before its body's end first reads the rest, at most this far and this
 # long, so that its connection goes back to the pool (see _ReturnsConnections). A stream's
-# last bytes follow its "[DONE]" at once; a job cancelled mid-stream keeps its request at
-# most this long before it is abandoned.
+# last bytes follow its "[DONE]" at once. A cancelled job's read ends with the cancel, which
+# ends the stream beneath too: nothing is read then, and the request is dropped at once.
 _DRAIN_BYTES = 64 * 1024
 _DRAIN_SECONDS = 0.1
 
