@@ -109,7 +109,7 @@ def build_services(
     hub = HubClient(settings, clock=clock)
     guard = ModelGuard(settings, hub) if backend == "local" else HostedGuard(settings, hub, backend)
     queue = build_queue(_JobEnv(settings, store, clock, outboxes))
-    budget = None if backend == "local" else DailyBudget(store, settings, clock).check
+    budget = None if backend == "local" else DailyBudget(settings, clock)
     activities = ActivityScheduler(store=store, settings=settings, clock=clock, outboxes=outboxes)
     services = Services(
         settings=settings,

@@ -28,6 +28,17 @@ WORKER_STOPPED = "The model worker stopped — try again, maybe with a smaller m
 
 
 @dataclass(frozen=True)
+class DailyCap:
+    """How many jobs a class, and each of its students, may have created since `since` (0:
+    no cap). Checked in the statement that inserts the job, so two submissions at once
+    cannot both take the last one (bot/jobs/hosted/budget.py sets it for hosted jobs)."""
+
+    since: datetime
+    per_class: int = 0
+    per_student: int = 0
+
+
+@dataclass(frozen=True)
 class JobRequest:
     kind: str
     params: dict[str, Any]
@@ -42,6 +53,7 @@ class JobRequest:
     cost: float = 1.0
     # One line for /jobs ("generate: Once upon a time…").
     summary: str = ""
+    daily: DailyCap | None = None
 
 
 @dataclass(frozen=True)
@@ -96,10 +108,20 @@ class QueueFull(Exception):
         self.limit = limit
 
 
+class CapReached(Exception):
+    """The day's jobs are used: the class's (`per_class`) or the student's."""
+
+    def __init__(self, whose: Literal["class", "student"], cap: int) -> None:
+        super().__init__(f"the {whose}'s {cap} jobs for the day are used")
+        self.whose = whose
+        self.cap = cap
+
+
 class JobQueue(Protocol):
     async def submit(self, request: JobRequest) -> Ticket:
-        """Record the job (raises QueueFull over the per-user limit). The job is held until
-        `release(job_id)`, so the command's first reply goes out before any progress."""
+        """Record the job (raises QueueFull over the per-user limit, CapReached over its
+        daily cap). The job is held until `release(job_id)`, so the command's first reply
+        goes out before any progress."""
         ...
 
     def release(self, job_id: int) -> None:

@@ -12,14 +12,21 @@ from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
 from bot.jobs.fairness import Waiting, fair_order
-from bot.jobs.protocol import ACTIVE_STATES, FINISHED_STATES, JobRequest, JobView, QueueFull
+from bot.jobs.protocol import (
+    ACTIVE_STATES,
+    FINISHED_STATES,
+    CapReached,
+    JobRequest,
+    JobView,
+    QueueFull,
+)
 from bot.store import Store
 from bot.store.models import Job
 
@@ -79,12 +86,13 @@ async def enqueue(
     claim: tuple[str, timedelta] | None = None,
 ) -> int:
     """Insert a queued job, in one statement; QueueFull when the user already has `limit`
-    unfinished jobs. With `claim` (owner, lease) it is inserted already running under that
-    lease, for a worker that is free now (no separate claim).
+    unfinished jobs, CapReached when the request's daily cap is used. With `claim` (owner,
+    lease) it is inserted already running under that lease, for a worker that is free now
+    (no separate claim).
 
-    The INSERT … SELECT counts the user's unfinished jobs and inserts only under the
-    limit, in one statement: on SQLite it holds the write lock throughout, so two quick
-    submits by one student cannot both slip under it.
+    The INSERT … SELECT counts the user's unfinished jobs (and the day's jobs the cap
+    counts) and inserts only under the limits, in one statement: on SQLite it holds the
+    write lock throughout, so two quick submits cannot both slip under a limit.
     """
     row: dict[str, Any] = {
         "kind": request.kind,
@@ -114,14 +122,36 @@ async def enqueue(
         .where(Job.user_id == request.user_pk, Job.state.in_(ACTIVE_STATES))
         .scalar_subquery()
     )
+    caps = _daily_counts(request)
     source = select(*(literal(v, columns[k].type).label(k) for k, v in row.items())).where(
-        active < limit
+        active < limit, *(count < cap for _, count, cap in caps)
     )
     job_id = await session.scalar(insert(Job).from_select(list(row), source).returning(Job.id))
     if job_id is None:
-        count = await session.scalar(select(active))
-        raise QueueFull(active=int(count or 0), limit=limit)
+        # Refused: say which limit (the class's day, the student's day, their queue).
+        for whose, count, cap in caps:
+            if (await session.scalar(select(count)) or 0) >= cap:
+                raise CapReached(whose, cap)
+        raise QueueFull(active=int(await session.scalar(select(active)) or 0), limit=limit)
     return int(job_id)
+
+
+def _daily_counts(request: JobRequest) -> list[tuple[Literal["class", "student"], Any, int]]:
+    """(whose, their jobs since the cap's start, the cap) for each cap the request carries.
+    A job cancelled before it started never ran, so it does not count."""
+    daily = request.daily
+    if daily is None:
+        return []
+    never_ran = and_(Job.state == "cancelled", Job.started_at.is_(None))
+    counted = (Job.guild_id == request.guild_pk, Job.created_at >= daily.since, not_(never_ran))
+    in_class = select(func.count()).select_from(Job).where(*counted)
+    caps: list[tuple[Literal["class", "student"], Any, int]] = []
+    if daily.per_class:
+        caps.append(("class", in_class.scalar_subquery(), daily.per_class))
+    if daily.per_student:
+        mine = in_class.where(Job.user_id == request.user_pk).scalar_subquery()
+        caps.append(("student", mine, daily.per_student))
+    return caps
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,23 @@ class opening /jobs together costs a few queries, not one each).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from sqlalchemy import select
 
+from bot.errors import UsageError
 from bot.jobs import records
 from bot.jobs.kinds.base import JobKind, P, R
-from bot.jobs.protocol import CancelOutcome, JobQueue, JobRequest, JobView, Ticket
+from bot.jobs.protocol import (
+    CancelOutcome,
+    CapReached,
+    DailyCap,
+    JobQueue,
+    JobRequest,
+    JobView,
+    Ticket,
+)
 from bot.store import Store
 from bot.store.models import Job, User
 
@@ -41,9 +50,16 @@ class JobLine:
     position: int | None  # in the queue (1 = next), for a queued job
 
 
-# Runs before a job is queued and may refuse it with a UsageError (the hosted backends'
-# daily budget: bot/jobs/hosted/budget.py).
-Admission = Callable[[JobRequest], Awaitable[None]]
+class Admission(Protocol):
+    """A daily cap on submissions (the hosted backends' budget: bot/jobs/hosted/budget.py)."""
+
+    def cap(self, request: JobRequest) -> DailyCap | None:
+        """The cap the jobs table checks as it inserts this job."""
+        ...
+
+    def refusal(self, reached: CapReached) -> UsageError:
+        """The reply when the cap is used."""
+        ...
 
 
 class JobService:
@@ -55,9 +71,12 @@ class JobService:
         self._reader: asyncio.Task[None] | None = None
 
     async def submit(self, request: JobRequest) -> Ticket:
-        if self.admit is not None:
-            await self.admit(request)
-        return await self.queue.submit(request)
+        if self.admit is None:
+            return await self.queue.submit(request)
+        try:
+            return await self.queue.submit(replace(request, daily=self.admit.cap(request)))
+        except CapReached as reached:
+            raise self.admit.refusal(reached) from None
 
     def release(self, job_id: int) -> None:
         self.queue.release(job_id)

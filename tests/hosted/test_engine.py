@@ -81,6 +81,21 @@ async def test_the_daily_budget_is_a_clear_reply(tmp_path: Path, providers: Prov
         assert "This class has used its 1 hosted model runs for today" in refused
 
 
+async def test_commands_at_once_cannot_pass_the_daily_cap_together(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    """The cap is counted in the statement that inserts the job: five commands sent at
+    once by a student with two runs left start two jobs, and the other three are told."""
+    async with hosted_job_bot(tmp_path, providers, hosted_daily_jobs_per_student=2) as bot:
+        line = '/generate prompt:"Hi" max_new_tokens:2'
+        replies = await asyncio.gather(*(bot.run(line) for _ in range(5)))
+        await bot.idle(10)
+        texts = [as_plain_text(r) for r in replies]
+        refused = [t for t in texts if "used your 2 hosted model runs for today" in t]
+        assert len(refused) == 3, texts
+        assert len(await bot.jobs()) == 2
+
+
 async def test_openai_backend_serves_generate_by_the_servers_model_names(
     tmp_path: Path, providers: ProvidersStub
 ) -> None:

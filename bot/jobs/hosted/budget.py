@@ -3,7 +3,9 @@ student may run so many a day (instructors are not counted against it) and the c
 many in all (`CLASSBOT_HOSTED_DAILY_JOBS_PER_STUDENT` / `_PER_CLASS`, 0 = no limit).
 
 The jobs table is the count: jobs created since midnight in the class's time zone, less
-those cancelled before they started (they never called anything).
+those cancelled before they started (they never called anything). The count is checked in
+the statement that inserts the job (bot/jobs/records.py: enqueue), so a class submitting at
+once cannot pass the cap together.
 """
 
 from __future__ import annotations
@@ -12,21 +14,16 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, not_, select
-
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.jobs.protocol import JobRequest
+from bot.jobs.protocol import CapReached, DailyCap, JobRequest
 from bot.replies import Error
-from bot.store import Store
-from bot.store.models import Job
 
 
 class DailyBudget:
-    """Refuses a submission over the day's budget (the job service calls `check` first)."""
+    """Puts the day's cap on hosted submissions, and says plainly when it is used."""
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
-        self.store = store
+    def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.per_student = settings.hosted_daily_jobs_per_student
         self.per_class = settings.hosted_daily_jobs_per_class
         self.zone = ZoneInfo(settings.timezone)
@@ -38,37 +35,27 @@ class DailyBudget:
         start = datetime.combine(local.date(), time(), self.zone)
         return start, start + timedelta(days=1)
 
-    async def _used(self, guild_pk: int, user_pk: int, since: datetime) -> tuple[int, int]:
-        """(the class's jobs, the student's jobs) since `since`, in one query."""
-        never_ran = and_(Job.state == "cancelled", Job.started_at.is_(None))
-        mine = func.coalesce(func.sum(case((Job.user_id == user_pk, 1), else_=0)), 0)
-        query = select(func.count(Job.id), mine).where(
-            Job.guild_id == guild_pk, Job.created_at >= since, not_(never_ran)
-        )
-        async with self.store.session() as session:
-            row = (await session.execute(query)).one()
-        return int(row[0]), int(row[1])
+    def cap(self, request: JobRequest) -> DailyCap | None:
+        """Today's cap for this submission; instructors' jobs count only for the class."""
+        per_student = self.per_student if request.priority == 0 else 0
+        if not (self.per_class or per_student):
+            return None
+        return DailyCap(since=self._day()[0], per_class=self.per_class, per_student=per_student)
 
-    async def check(self, request: JobRequest) -> None:
-        """Raise UsageError, saying when the count starts again, when the day's runs are used."""
-        student = request.priority == 0
-        if self.per_class or (student and self.per_student):
-            start, tomorrow = self._day()
-            reset = f"The count starts again at midnight ({tomorrow:%H:%M %Z})."
-            in_class, used = await self._used(request.guild_pk, request.user_pk, start)
-            if self.per_class and in_class >= self.per_class:
-                raise UsageError(
-                    Error(
-                        what=f"This class has used its {self.per_class} hosted model runs "
-                        "for today.",
-                        todo=f"{reset} Your instructor can raise "
-                        "CLASSBOT_HOSTED_DAILY_JOBS_PER_CLASS.",
-                    )
+    def refusal(self, reached: CapReached) -> UsageError:
+        """What to tell whoever met the cap, and when the count starts again."""
+        _, tomorrow = self._day()
+        reset = f"The count starts again at midnight ({tomorrow:%H:%M %Z})."
+        if reached.whose == "class":
+            return UsageError(
+                Error(
+                    what=f"This class has used its {reached.cap} hosted model runs for today.",
+                    todo=f"{reset} Your instructor can raise CLASSBOT_HOSTED_DAILY_JOBS_PER_CLASS.",
                 )
-            if student and self.per_student and used >= self.per_student:
-                raise UsageError(
-                    Error(
-                        what=f"You have used your {self.per_student} hosted model runs for today.",
-                        todo=f"{reset} Until then, /search and the model pages still work.",
-                    )
-                )
+            )
+        return UsageError(
+            Error(
+                what=f"You have used your {reached.cap} hosted model runs for today.",
+                todo=f"{reset} Until then, /search and the model pages still work.",
+            )
+        )
