@@ -9,9 +9,11 @@ type instead.
 
 from __future__ import annotations
 
+from bot.attachments import megabytes
 from bot.commandline import quote
 from bot.commands.run.inputs import MAX_INPUT_CHARS
-from bot.inference.tasks import TASKS, TEXT_TASKS, media_of
+from bot.inference.tasks import TASKS, TEXT_TASKS, Media, media_of
+from bot.inference.tasks.media import MAX_AUDIO_SECONDS, MAX_BYTES, MAX_IMAGE_SIDE
 from bot.inference.tasks.vetting import TaskModel
 from bot.replies import Modal, ModalField
 
@@ -87,11 +89,11 @@ def _title(found: TaskModel) -> str:
     return title if len(title) <= MAX_TITLE else "Run " + TASKS[found.task].title
 
 
-def upload_form(found: TaskModel, action: str) -> Modal:
+def upload_form(found: TaskModel, kind: Media, action: str) -> Modal:
     """The form of an audio or image task: the file to run `found` on."""
-    audio = media_of(found.task) == "audio"
-    what = "clip" if audio else "image"
-    limit = "at most 30 s and 10 MB" if audio else "at most 4096×4096 and 10 MB"
+    what = "clip" if kind == "audio" else "image"
+    size = f"{MAX_AUDIO_SECONDS:.0f} s" if kind == "audio" else f"{MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE}"
+    limit = f"at most {size} and {megabytes(MAX_BYTES[kind])}"
     field = ModalField(name="file", label=f"Your {what} ({limit})", upload=True)
     example = TASKS[found.task].example.rsplit("file:", 1)[-1]
     return Modal(
@@ -106,8 +108,9 @@ def upload_form(found: TaskModel, action: str) -> Modal:
 def run_form(found: TaskModel, action: str, given: dict[str, str]) -> Modal:
     """The form for `found`'s task; `action` is the command line it submits (the model and
     what else was typed), `given` the task options typed already (they fill the fields)."""
-    if media_of(found.task):
-        return upload_form(found, action)
+    kind = media_of(found.task)
+    if kind is not None:
+        return upload_form(found, kind, action)
     title = _title(found)
     question = found.task == "question-answering"
     mask = found.mask_token
