@@ -11,11 +11,12 @@ import pytest
 from adapters.discord.attachments import CdnFile, saved_attachment
 from bot.attachments import Attachment
 from bot.errors import UsageError
-from bot.replies import Modal, ModalField, Reply, Text
+from bot.replies import Reply, Text
 from bot.router import Command, Context, Option
 from tests.discord.conftest import DiscordBot, discord_bot_for, interaction
 from tests.discord.rest_stub import DiscordRestStub
 from tests.support.botdriver import FakeClock
+from tests.support.file_form import ASK
 
 LIMIT = 1_000_000
 
@@ -31,15 +32,6 @@ PEEK = Command(
     handler=peek,
     options=(Option("file", Attachment, "A file", required=True, max_length=500),),
 )
-
-
-async def ask_file(ctx: Context) -> Reply:
-    """A form asking for a file."""
-    field = ModalField(name="file", label="Your clip", upload=True)
-    return Modal(title="Peek", fields=(field,), submit_action="/peek", fallback="Type /peek")
-
-
-ASK = Command(name="ask", handler=ask_file)
 
 
 def with_file(bot: DiscordBot, name: str, size: int, url: str) -> dict[str, Any]:

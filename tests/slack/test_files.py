@@ -10,10 +10,11 @@ import pytest
 from adapters.slack.files import file_id_of
 from bot.attachments import Attachment
 from bot.errors import UsageError
-from bot.replies import Modal, ModalField, Reply, Text
+from bot.replies import Reply, Text
 from bot.router import Command, Context, Option
 from tests.slack.harness import BOT_TOKEN, SlackWorld, slack_world
 from tests.slack.webapi_stub import SlackStub
+from tests.support.file_form import ASK
 
 
 async def peek(ctx: Context, file: Attachment) -> Reply:
@@ -27,15 +28,6 @@ PEEK = Command(
     handler=peek,
     options=(Option("file", Attachment, "A file", required=True, max_length=500),),
 )
-
-
-async def ask_file(ctx: Context) -> Reply:
-    """A form asking for a file."""
-    field = ModalField(name="file", label="Your clip", upload=True)
-    return Modal(title="Peek", fields=(field,), submit_action="/peek", fallback="Type /peek")
-
-
-ASK = Command(name="ask", handler=ask_file)
 
 
 def test_a_file_id_comes_from_a_link_or_is_typed() -> None:
