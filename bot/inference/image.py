@@ -271,7 +271,8 @@ class ImageModel:
         rows = list(zip(batch, seeds, strict=True))
         # Without classifier-free guidance the UNet batch equals the image count; a batch
         # of one takes other CPU conv kernels than two or more. Pad with a copy (dropped
-        # below) so a lone image is bit-identical to the same seed in a batch.
+        # below) so a lone image is bit-identical to the same seed in a batch (on some CPUs
+        # a pixel or two may still land one level apart: tests/inference/test_image.py).
         if len(rows) == 1 and not self._uses_cfg(first.guidance):
             rows.append(rows[0])
         # CPU generators: the same seed gives the same starting noise on any device.
