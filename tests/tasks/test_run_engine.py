@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.jobs import records
+from bot.jobs import engine, records
+from bot.jobs.engine import BURST_GAP
 from bot.jobs.kinds.run import RUN
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
 from bot.replies import Card, Error, Progress, as_plain_text
+from tests.jobs.support import JobBot, until
 from tests.tasks.conftest import task_bot
 
 
@@ -152,3 +155,82 @@ async def test_run_jobs_queued_when_the_bot_stops_run_after_a_restart(
             assert isinstance(second.outbox.final(job), Card)
         stored = await second.jobs()
         assert all(stored[j].state == "succeeded" and stored[j].delivered_at for j in ids)
+
+
+class _WorkerResults:
+    """The ids of the results the shared worker gave back, as they come."""
+
+    def __init__(self, worker: WorkerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ids: list[int] = []
+        emit = worker._emit
+
+        def emitting(generation: int, message: Any) -> None:
+            if message["op"] == "result":
+                self.ids.append(int(message["id"]))
+            emit(generation, message)
+
+        monkeypatch.setattr(worker, "_emit", emitting)
+
+
+async def _warm_and_idle(bot: JobBot) -> None:
+    """The model loaded, its worker free, and the next command not part of a burst: a
+    lone job on an idle bot."""
+    await bot.generate("/run task:text-classification warm up")
+    await bot.idle()
+    await until(lambda: not bot.engine._busy, what="the worker's batch to end")
+    await asyncio.sleep(2 * BURST_GAP)
+
+
+async def test_a_lone_run_runs_while_its_first_reply_goes_out_and_answers_after_it(
+    tmp_path: Path,
+    model_worker: WorkerProcess,
+    tiny_model_dir: Path,
+    task_models: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Discord or Slack the command's first reply takes a round trip to the platform:
+    a quick job's model runs meanwhile, and its answer waits until that reply is out (it
+    would otherwise be overwritten by it)."""
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        await _warm_and_idle(bot)
+        results = _WorkerResults(model_worker, monkeypatch)
+        replies = bot.driver.app.router.run_line(
+            "/run task:text-classification I loved it", bot.driver.adapter.actor()
+        )
+        first = await anext(replies)  # on its way to the platform: the command waits
+        assert isinstance(first, Progress), as_plain_text(first)
+        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        await until(lambda: job in results.ids, timeout=20, what="the model's answer")
+        await asyncio.sleep(0.2)
+        assert bot.outbox.for_job(job) == []  # the answer waits for the reply
+        assert [r async for r in replies] == []  # the command ends: the job is released
+        await bot.idle()
+        card = bot.outbox.final(job)
+        assert isinstance(card, Card) and card.title.startswith("text classification")
+        stored = (await bot.jobs())[job]
+        assert stored.state == "succeeded" and stored.delivered_at is not None
+        assert RUN.result_of(view(stored)).outputs[0].scores
+
+
+async def test_a_run_whose_command_never_ends_is_answered_after_the_hold(
+    tmp_path: Path,
+    model_worker: WorkerProcess,
+    tiny_model_dir: Path,
+    task_models: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command stuck before it releases its job (its platform never took the first
+    reply) does not keep the answer, or the worker, forever."""
+    monkeypatch.setattr(engine, "HOLD_SECONDS", 0.3)
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        await _warm_and_idle(bot)
+        replies = bot.driver.app.router.run_line(
+            "/run task:text-classification I loved it", bot.driver.adapter.actor()
+        )
+        first = await anext(replies)  # and never resumed
+        assert isinstance(first, Progress)
+        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        await until(lambda: bot.outbox.for_job(job), timeout=10, what="the answer")
+        assert isinstance(bot.outbox.final(job), Card)
+        await until(lambda: not bot.engine._busy, what="the worker to be free")
+        await replies.aclose()

@@ -339,6 +339,19 @@ def usage(result: RunResult) -> list[UsageRun]:
     return [UsageRun(o.model.id, o.model_params, "run") for o in result.outputs]
 
 
+# Tasks whose models write their answer a token at a time (Whisper and captioning models
+# too; a CTC speech model does not, but the task alone does not tell them apart).
+_WRITING_TASKS = SEQ2SEQ_TASKS | {"automatic-speech-recognition", "image-to-text"}
+
+
+def cost(params: RunParams) -> float:
+    """About how many model steps the job takes: a step per token for a task that writes,
+    one forward pass otherwise, for each model compared. A job of one step may start
+    before it is inserted (bot/jobs/engine.py: _start_early)."""
+    steps = params.input.max_new_tokens if params.task in _WRITING_TASKS else 1
+    return float(steps * len(params.models))
+
+
 def summary(params: RunParams) -> str:
     return f"{params.task}: {clip(params.input.shown, 40)} ({params.models[0].model.short_name})"
 
@@ -352,7 +365,7 @@ RUN: JobKind[RunParams, RunResult] = JobKind(
     render=render,
     usage=usage,
     batch_key=lambda p: f"run:{p.task}:" + "|".join(sorted(m.model.id for m in p.models)),
-    cost=lambda p: float(p.input.max_new_tokens) if p.task in SEQ2SEQ_TASKS else 1.0,
+    cost=cost,
     summary=summary,
     start_at_once=True,  # one forward pass: the dispatcher's claim would show
 )
