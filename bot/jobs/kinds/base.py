@@ -63,7 +63,7 @@ class JobKind(Generic[P, R]):
     # soon as its command has replied, skipping the dispatcher's claim (a few ms): worth it
     # for short jobs where those ms show. Long jobs (images) rather wait for the dispatcher,
     # whose later look catches more of a burst to share one batched call. A job of one step
-    # (cost 1) on a local worker goes even before its insert (bot/jobs/engine.py).
+    # (cost 1) is sent even before its command has replied (bot/jobs/engine.py).
     start_at_once: bool = False
     # Runs once after the result is marked delivered, in its own transaction (e.g. the
     # image's outcome goes to the audit log). A crash between the mark and the hook skips

@@ -346,8 +346,8 @@ _WRITING_TASKS = SEQ2SEQ_TASKS | {"automatic-speech-recognition", "image-to-text
 
 def cost(params: RunParams) -> float:
     """About how many model steps the job takes: a step per token for a task that writes,
-    one forward pass otherwise, for each model compared. A job of one step may start
-    before it is inserted (bot/jobs/engine.py: _start_early)."""
+    one forward pass otherwise, for each model compared. A job of one step starts before
+    its command's first reply is out (bot/jobs/engine.py: _start_early)."""
     steps = params.input.max_new_tokens if params.task in _WRITING_TASKS else 1
     return float(steps * len(params.models))
 
