@@ -224,16 +224,7 @@ class EmbeddedQueue:
         batch = self._busy[worker]
         batch.parked = []
         self._early[job.id] = worker
-        sent = worker.send(
-            {
-                "op": "run",
-                "batch": batch.id,
-                "kind": job.kind,
-                "jobs": [{"id": job.id, "params": dict(job.params)}],
-            }
-        )
-        if not sent:
-            log.warning("worker %s did not take batch %s", worker.pid, batch.id)
+        self._send(worker, batch)
 
     def _unpark(self, worker: WorkerLink) -> None:
         """The messages the worker's batch parked go on (behind any already in the inbox)."""
@@ -283,12 +274,18 @@ class EmbeddedQueue:
             for job in joining:
                 batch.jobs[job.id] = records.view(job)
                 self._track(job.id)
+        self._send(worker, batch)
+
+    @staticmethod
+    def _send(worker: WorkerLink, batch: _Batch) -> None:
+        """Send the batch's jobs (all of one kind) to run on the worker."""
+        jobs = list(batch.jobs.values())
         sent = worker.send(
             {
                 "op": "run",
                 "batch": batch.id,
-                "kind": lead.kind,
-                "jobs": [{"id": j.id, "params": dict(j.params)} for j in batch.jobs.values()],
+                "kind": jobs[0].kind,
+                "jobs": [{"id": j.id, "params": dict(j.params)} for j in jobs],
             }
         )
         if not sent:
@@ -462,16 +459,7 @@ class EmbeddedQueue:
             self._no_batches.clear()
             for job in jobs:
                 self._track(job.id)
-            sent = worker.send(
-                {
-                    "op": "run",
-                    "batch": batch.id,
-                    "kind": jobs[0].kind,
-                    "jobs": [{"id": j.id, "params": dict(j.params or {})} for j in jobs],
-                }
-            )
-            if not sent:
-                log.warning("worker %s did not take batch %s", worker.pid, batch.id)
+            self._send(worker, batch)
 
     def _may_have_work(self) -> bool:
         """Whether a claim could find a job: the order knows one that is ready, or it is old

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from bot.jobs.engine import BURST_GAP
 from bot.jobs.kinds.run import RUN
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Error, Progress, as_plain_text
+from bot.replies import Card, Error, Progress, Reply, as_plain_text
 from tests.jobs.support import JobBot, until
 from tests.tasks.conftest import task_bot
 
@@ -181,6 +181,17 @@ async def _warm_and_idle(bot: JobBot) -> None:
     await asyncio.sleep(2 * BURST_GAP)
 
 
+async def _first_reply(bot: JobBot) -> tuple[AsyncIterator[Reply], int]:
+    """A /run's command after its first reply, not resumed (as while that reply travels
+    to the platform), and its job's id."""
+    replies = bot.driver.app.router.run_line(
+        "/run task:text-classification I loved it", bot.driver.adapter.actor()
+    )
+    first = await anext(replies)
+    assert isinstance(first, Progress), as_plain_text(first)
+    return replies, int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+
+
 async def test_a_lone_run_runs_while_its_first_reply_goes_out_and_answers_after_it(
     tmp_path: Path,
     model_worker: WorkerProcess,
@@ -194,12 +205,7 @@ async def test_a_lone_run_runs_while_its_first_reply_goes_out_and_answers_after_
     async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
         await _warm_and_idle(bot)
         results = _WorkerResults(model_worker, monkeypatch)
-        replies = bot.driver.app.router.run_line(
-            "/run task:text-classification I loved it", bot.driver.adapter.actor()
-        )
-        first = await anext(replies)  # on its way to the platform: the command waits
-        assert isinstance(first, Progress), as_plain_text(first)
-        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        replies, job = await _first_reply(bot)  # on its way to the platform
         await until(lambda: job in results.ids, timeout=20, what="the model's answer")
         await asyncio.sleep(0.2)
         assert bot.outbox.for_job(job) == []  # the answer waits for the reply
@@ -224,12 +230,7 @@ async def test_a_run_whose_command_never_ends_is_answered_after_the_hold(
     monkeypatch.setattr(engine, "HOLD_SECONDS", 0.3)
     async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
         await _warm_and_idle(bot)
-        replies = bot.driver.app.router.run_line(
-            "/run task:text-classification I loved it", bot.driver.adapter.actor()
-        )
-        first = await anext(replies)  # and never resumed
-        assert isinstance(first, Progress)
-        job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
+        replies, job = await _first_reply(bot)  # and never resumed
         await until(lambda: bot.outbox.for_job(job), timeout=10, what="the answer")
         assert isinstance(bot.outbox.final(job), Card)
         await until(lambda: not bot.engine._busy, what="the worker to be free")
