@@ -217,7 +217,7 @@ class EmbeddedQueue:
 
         The platform's round trip for that reply (on Discord or Slack, 100 ms or more)
         then runs beside the model instead of before it. Measured with a 100 ms round trip
-        on a DistilBERT-sized /run: 156–163 ms from command to answer before, 105 ms now
+        on a DistilBERT-sized /run: 156–164 ms from command to answer before, 105 ms now
         (bench/bench_tasks.py). A longer job waits for release() instead: a burst's first
         job then takes the jobs that arrive meanwhile into its batch (_launch_direct),
         where running alone would cost them a whole generation."""
