@@ -23,14 +23,23 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import WorkerStages, job_key, latency_medians, started_bot  # noqa: E402
+from bench.common import (  # noqa: E402
+    ResultOutbox,
+    WorkerStages,
+    job_key,
+    latency_medians,
+    started_bot,
+)
 from bench.common import student as _actor  # noqa: E402
+from bot.app import App  # noqa: E402
 from bot.jobs.engine import BURST_GAP  # noqa: E402
 
 # How long the command's first reply takes to reach a chat platform and come back.
@@ -78,13 +87,19 @@ class RawPipeline:
 LINE = "/run task:text-classification {}"
 
 
-async def throughput(model_dir: Path) -> dict[str, Any]:
-    """16 students one after another, then the same 16 at once."""
+@asynccontextmanager
+async def warm_bot(model_dir: Path) -> AsyncIterator[tuple[App, ResultOutbox]]:
+    """A started bot whose worker has loaded the model (the "warmup" student's job)."""
     async with started_bot(
         text_classification_model=str(model_dir), device="cpu", max_batch_size=16
     ) as (app, outbox):
         await outbox.wait({await _submit(app, LINE.format(TEXTS[0]), "warmup")})
+        yield app, outbox
 
+
+async def throughput(model_dir: Path) -> dict[str, Any]:
+    """16 students one after another, then the same 16 at once."""
+    async with warm_bot(model_dir) as (app, outbox):
         start = time.perf_counter()
         for i, text in enumerate(TEXTS):
             await outbox.wait({await _submit(app, LINE.format(text), f"seq{i}")})
@@ -107,10 +122,7 @@ async def throughput(model_dir: Path) -> dict[str, Any]:
 async def latency(model_dir: Path, repeats: int) -> dict[str, float]:
     """One lone job at a time through a new bot (and its new worker process) vs the raw
     pipeline newly loaded here; medians in seconds."""
-    async with started_bot(
-        text_classification_model=str(model_dir), device="cpu", max_batch_size=16
-    ) as (app, outbox):
-        await outbox.wait({await _submit(app, LINE.format(TEXTS[0]), "warmup")})
+    async with warm_bot(model_dir) as (app, outbox):
         raw = RawPipeline(model_dir)
         stages = WorkerStages(app)
         split: list[tuple[float, float, float]] = []

@@ -145,10 +145,10 @@ async def enqueue(
         counts = _limit_counts()
         for whose in _CAPS:
             cap = int(values[f"per_{whose}"])
-            if (
-                cap
-                and ((await session.execute(select(counts[whose]), values)).scalar() or 0) >= cap
-            ):
+            if not cap:
+                continue
+            count = (await session.execute(select(counts[whose]), values)).scalar()
+            if (count or 0) >= cap:
                 raise CapReached(whose, cap)
         active = (await session.execute(select(counts["active"]), values)).scalar()
         raise QueueFull(active=int(active or 0), limit=limit)
