@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 import migrations
 from bot.errors import UsageError
@@ -102,13 +103,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+    # The pool rolls back every connection it takes back, even one whose session has just
+    # committed; through aiosqlite that is one more thread round trip on every session
+    # (0.1 to 0.2 ms, on every submission's path). SQLite says whether a transaction is
+    # open, so only a connection that still holds one is rolled back.
+    if state.asyncio_safe and record.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def create_engine(url: str) -> AsyncEngine:
     sqlite = make_url(url).get_backend_name() == "sqlite"
     # A server connection can drop while pooled; a SQLite file cannot, and through aiosqlite
     # the ping costs four thread round trips on every checkout.
-    engine = create_async_engine(async_url(url), pool_pre_ping=not sqlite)
+    engine = create_async_engine(
+        async_url(url),
+        pool_pre_ping=not sqlite,
+        pool_reset_on_return="rollback" if not sqlite else None,
+    )
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
     return engine
 
 

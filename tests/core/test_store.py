@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
 
 from bot.identity import Actor, Role
 from bot.store import Store
@@ -81,6 +81,34 @@ async def upgraded_sqlite(tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'd.db'}")
     await store.upgrade()
     return store
+
+
+async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_path: Path) -> None:
+    # The pool rolls back only connections that still hold a transaction (SQLite says so):
+    # a write left open, behind SQLAlchemy's back, must neither stay nor keep the lock.
+    store = await upgraded_sqlite(tmp_path)
+    other = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    try:
+
+        def write_and_walk_away(sync: Connection) -> bool:
+            cursor = sync.connection.cursor()
+            cursor.execute(
+                "INSERT INTO guilds (platform, external_id, name, settings, created_at)"
+                " VALUES ('console', 'left', '', '{}', '2026-03-02')"
+            )
+            cursor.close()
+            return bool(sync.connection.driver_connection.in_transaction)
+
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(write_and_walk_away)
+        async with store.session() as session:
+            assert (await session.scalars(select(Guild))).all() == []
+        async with other.session() as session:  # another connection gets the write lock
+            await session.execute(text("PRAGMA busy_timeout=100"))
+            await touch_actor(session, Actor("console", "u", "u", Role.STUDENT, "G", "C"), NOW)
+    finally:
+        await other.close()
+        await store.close()
 
 
 async def test_first_commands_of_many_users_at_once_do_not_collide(tmp_path: Path) -> None:
