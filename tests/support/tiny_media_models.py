@@ -161,6 +161,12 @@ def _detector() -> YolosForObjectDetection:
     )
     model = YolosForObjectDetection(config)
     with torch.no_grad():
+        # Untrained, YOLOS's four detection tokens start equal (zeros) and its box head
+        # answers about 0 for each: four boxes on one spot, the whole image's middle.
+        # Random tokens and a box head of some weight put each box somewhere else.
+        model.vit.embeddings.detection_tokens.normal_(std=1.0)
+        for layer in model.bbox_predictor.layers:
+            layer.weight.normal_(std=1.0)
         # Random logits fall below the 50% threshold; make "car" sure of itself so boxes
         # are found and drawn (their places stay random).
         head = model.class_labels_classifier.layers[-1]

@@ -180,16 +180,12 @@ class MediaRunner(LoadedModel):
                 result["scores"], result["labels"], result["boxes"], strict=True
             ):
                 x0, y0, x1, y1 = (float(v) for v in box)
-                boxes.append(
-                    (
-                        labels.get(int(label), f"LABEL_{int(label)}"),
-                        float(score),
-                        max(0.0, x0),
-                        max(0.0, y0),
-                        min(float(image.width), x1),
-                        min(float(image.height), y1),
-                    )
-                )
+                x0, y0 = max(0.0, x0), max(0.0, y0)
+                x1, y1 = min(float(image.width), x1), min(float(image.height), y1)
+                if x1 - x0 < 1 or y1 - y0 < 1:
+                    continue  # off the picture, or under a pixel: nothing to draw or see
+                name = labels.get(int(label), f"LABEL_{int(label)}")
+                boxes.append((name, float(score), x0, y0, x1, y1))
             boxes.sort(key=lambda b: -b[1])
             answers.append(Answer(boxes=boxes[:MAX_BOXES]))
         return answers
