@@ -6,7 +6,7 @@ Prints JSON.
 - overhead: end-to-end /run latency ÷ a raw transformers `pipeline("text-classification")`
   call on the same model and text in-process (goal: ≤ 1.10).
 
-    .venv/bin/python bench/bench_tasks.py [--repeats 21] [--rounds 3] [--size tiny|base|both]
+    .venv/bin/python bench/bench_tasks.py [--repeats 15] [--rounds 5] [--size tiny|base|both]
 
 `tiny` is the test suite's 27K-parameter BERT; `base` has DistilBERT-base's shape (66M
 parameters, random weights, the tiny tokenizer), where the model's own time dominates as
@@ -214,8 +214,8 @@ def build(size: str, folder: Path) -> tuple[Path, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", choices=("tiny", "base", "both"), default="both")
     args = parser.parse_args()
     sizes = ("tiny", "base") if args.size == "both" else (args.size,)

@@ -119,7 +119,7 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
         pool_pre_ping=not sqlite,
-        pool_reset_on_return="rollback" if not sqlite else None,
+        pool_reset_on_return=None if sqlite else "rollback",  # SQLite: _sqlite_reset
     )
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
