@@ -124,7 +124,8 @@ async def test_every_media_task_runs_on_hf_inference_with_the_file(
     assert isinstance(card, Card) and "▓" in card.description
     assert "86M parameters · license not stated" in (card.footer or "")
 
-    # Detection: the threshold sent, boxes kept inside the image, and the picture drawn.
+    # Detection: the threshold sent, boxes kept inside the image (the kite, wholly past its
+    # edge, left out), and the picture drawn.
     (detect,) = sent["object-detection"]
     image, params = _sent_file(detect)
     assert image == files["photo.png"].read_bytes() and params == {"threshold": 0.5}
@@ -145,7 +146,7 @@ async def test_every_media_task_runs_on_hf_inference_with_the_file(
     assert original.getpixel((95, 55)) == (0, 128, 0) and shown.getpixel((95, 55)) == (60, 180, 75)
     assert shown.getpixel((40, 25)) == (255, 0, 0) and shown.getpixel((50, 55)) == (0, 128, 0)
     assert "apple  " in drawn.caption and "grass  " in drawn.caption
-    assert "cloud" not in drawn.caption
+    assert "cloud" not in drawn.caption and "kite" not in drawn.caption
     assert "detect (size unknown · license not stated · " in drawn.caption
 
     # Image to text: the image sent raw; the caption's spacing made one space, as locally.

@@ -6,7 +6,7 @@ Pillow work: call it in a worker process or a thread, never on the bot's event l
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -27,6 +27,19 @@ def open_image(data: bytes) -> Image.Image:
 
 
 Box = tuple[str, float, float, float, float, float]  # label, score, x0, y0, x1, y1
+
+
+def visible(boxes: Iterable[Box], width: float, height: float) -> list[Box]:
+    """The boxes as the picture can show them, best first, at most MAX_BOXES: clipped to
+    the image (a model or a provider may place corners past its edges), and without those
+    left under a pixel wide or high, which no one could see in the picture."""
+    kept = []
+    for label, score, x0, y0, x1, y1 in boxes:
+        x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(width, x1), min(height, y1)
+        if x1 - x0 >= 1 and y1 - y0 >= 1:
+            kept.append((label, score, x0, y0, x1, y1))
+    kept.sort(key=lambda box: -box[1])
+    return kept[:MAX_BOXES]
 
 
 def draw_boxes(data: bytes, panels: Sequence[tuple[str, Sequence[Box]]]) -> bytes:

@@ -33,7 +33,7 @@ from transformers import (
     AutoTokenizer,
 )
 
-from bot.inference.tasks.boxes import DETECTION_THRESHOLD, MAX_BOXES, open_image
+from bot.inference.tasks.boxes import DETECTION_THRESHOLD, Box, open_image, visible
 from bot.inference.tasks.runners import Answer, LoadedModel, Row
 
 _AUTO: dict[str, Any] = {
@@ -175,19 +175,14 @@ class MediaRunner(LoadedModel):
         labels = self._labels()
         answers = []
         for image, result in zip(images, found, strict=True):
-            boxes = []
-            for score, label, box in zip(
+            boxes: list[Box] = []
+            for score, label, corners in zip(
                 result["scores"], result["labels"], result["boxes"], strict=True
             ):
-                x0, y0, x1, y1 = (float(v) for v in box)
-                x0, y0 = max(0.0, x0), max(0.0, y0)
-                x1, y1 = min(float(image.width), x1), min(float(image.height), y1)
-                if x1 - x0 < 1 or y1 - y0 < 1:
-                    continue  # off the picture, or under a pixel: nothing to draw or see
+                x0, y0, x1, y1 = (float(v) for v in corners)
                 name = labels.get(int(label), f"LABEL_{int(label)}")
                 boxes.append((name, float(score), x0, y0, x1, y1))
-            boxes.sort(key=lambda b: -b[1])
-            answers.append(Answer(boxes=boxes[:MAX_BOXES]))
+            answers.append(Answer(boxes=visible(boxes, image.width, image.height)))
         return answers
 
     def _caption(self, rows: list[Row]) -> list[Answer]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from huggingface_hub import AsyncInferenceClient
 
 from bot.inference.hosted.faults import HostedFault
-from bot.inference.tasks.boxes import DETECTION_THRESHOLD, MAX_BOXES, draw_boxes, open_image
+from bot.inference.tasks.boxes import DETECTION_THRESHOLD, draw_boxes, open_image, visible
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.hosted.runners import HostedCall
 from bot.jobs.kinds.run import Box, RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
@@ -163,8 +163,7 @@ async def _detection(client: AsyncInferenceClient, model: str, x: TaskInput) -> 
         for f in found
         if (b := f.box) is not None and f.score >= DETECTION_THRESHOLD  # as a local run shows
     ]
-    boxes.sort(key=lambda b: -b.score)
-    return Answer(boxes=tuple(boxes[:MAX_BOXES]))
+    return Answer(boxes=tuple(boxes))  # sorted and cut where they meet the image (_pictured)
 
 
 async def _caption(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
@@ -222,7 +221,7 @@ async def run_task(call: HostedCall) -> RunResult:
 
 
 def _pictured(params: RunParams, outputs: list[TaskOutput]) -> RunResult:
-    """object-detection: each model's boxes kept inside the image (a provider may answer
+    """object-detection: each model's boxes as the picture shows them (a provider may answer
     corners past its edges), and the image with them drawn, as a local run's result holds
     it. Pillow work: called in a thread."""
     data = params.input.file_bytes()
@@ -231,15 +230,10 @@ def _pictured(params: RunParams, outputs: list[TaskOutput]) -> RunResult:
         replace(
             out,
             boxes=tuple(
-                Box(
-                    b.label,
-                    b.score,
-                    round(max(0.0, b.x0), 1),
-                    round(max(0.0, b.y0), 1),
-                    round(min(float(width), b.x1), 1),
-                    round(min(float(height), b.y1), 1),
+                Box(label, score, *(round(v, 1) for v in corners))
+                for label, score, *corners in visible(
+                    ((b.label, b.score, b.x0, b.y0, b.x1, b.y1) for b in out.boxes), width, height
                 )
-                for b in out.boxes
             ),
         )
         for out in outputs
