@@ -95,6 +95,15 @@ class Progress(Reply):
     def fraction(self) -> float:
         return 0.0 if self.total <= 0 else min(1.0, max(0.0, self.step / self.total))
 
+    @property
+    def line(self) -> str:
+        """The progress as one line of text: a bar and step/total, or, while the total is
+        unknown (a model loading, a download of unknown size), the label alone rather than
+        an empty bar reading "0/0"."""
+        if self.total <= 0:
+            return f"⏳ {self.label}".rstrip()
+        return f"{meter(self.fraction)} {self.step}/{self.total} {self.label}".rstrip()
+
 
 @dataclass(frozen=True, kw_only=True)
 class Error(Reply):
@@ -203,9 +212,7 @@ def as_plain_text(reply: Reply) -> str:
         case File():
             lines.append(f"[{reply.filename}] {reply.caption}".rstrip())
         case Progress():
-            lines.append(
-                f"{meter(reply.fraction)} {reply.step}/{reply.total} {reply.label}".rstrip()
-            )
+            lines.append(reply.line)
         case Modal():
             lines.append(reply.fallback or f"{reply.title}: use {reply.submit_action}")
         case _:

@@ -29,7 +29,6 @@ from bot.replies import (
     Text,
     as_plain_text,
     format_table,
-    meter,
 )
 from bot.replies import Field as CardField
 
@@ -124,9 +123,8 @@ def render(reply: Reply) -> Parts:
                 content=content, uploads=(upload,), buttons=reply.buttons, private=reply.private
             )
         case Progress():
-            line = f"{meter(reply.fraction)} {reply.step}/{reply.total} {plain(reply.label)}"
             return Parts(
-                content=clip(line.rstrip(), MAX_CONTENT),
+                content=clip(plain(reply.line), MAX_CONTENT),
                 buttons=reply.buttons,
                 private=reply.private,
             )

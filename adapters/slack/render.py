@@ -30,7 +30,6 @@ from bot.replies import (
     Text,
     as_plain_text,
     format_table,
-    meter,
 )
 from bot.replies import File as FileReply
 
@@ -198,10 +197,6 @@ def _error_blocks(error: Error) -> list[Block]:
     return _sections("\n".join(lines))
 
 
-def progress_line(progress: Progress) -> str:
-    return f"{meter(progress.fraction)} {progress.step}/{progress.total} {progress.label}".rstrip()
-
-
 def reply_blocks(reply: Reply) -> list[Block]:
     """The blocks of one reply, before splitting into messages (buttons not included)."""
     match reply:
@@ -212,7 +207,7 @@ def reply_blocks(reply: Reply) -> list[Block]:
         case Error():
             return _error_blocks(reply)
         case Progress():
-            return _sections(escape(progress_line(reply)))
+            return _sections(escape(reply.line))
         case Text():
             return _sections(escape(reply.text))
         case FileReply():
@@ -248,7 +243,7 @@ def summary(reply: Reply) -> str:
         case Error():
             line = reply.what
         case Progress():
-            line = progress_line(reply)
+            line = reply.line
         case Text():
             line = reply.text
         case FileReply():

@@ -17,7 +17,7 @@ from adapters.discord.render import (
     render,
     units,
 )
-from bot.replies import Button, Card, Field, Modal, ModalField, Progress, Table
+from bot.replies import Button, Card, Field, Modal, ModalField, Progress, Table, as_plain_text
 from tests.discord.conftest import DiscordBot
 from tests.discord.limits import embed_problems
 from tests.discord.rest_stub import APP_ID
@@ -118,6 +118,13 @@ def test_table_cells_cannot_close_the_code_block() -> None:
 
 def test_progress_is_a_meter_line() -> None:
     assert render(Progress(step=3, total=10, label="steps")).content == "▓▓▓░░░░░░░ 3/10 steps"
+
+
+def test_progress_of_unknown_length_shows_its_label_not_an_empty_bar() -> None:
+    # A model loading has no steps to count: "░░░░░░░░░░ 0/0 loading" read as stuck.
+    content = render(Progress(step=0, total=0, label="loading the *tiny* model")).content
+    assert content == "⏳ loading the \\*tiny\\* model"
+    assert as_plain_text(Progress(step=0, total=0, label="loading")) == "⏳ loading"
 
 
 async def test_buttons_become_a_view_and_unusable_actions_are_dropped() -> None:
