@@ -25,7 +25,7 @@ LINES = {
     "text2text-generation": "/run task:text2text-generation What is the capital of France? "
     "max_new_tokens:8",
     "zero-shot-classification": "/run task:zero-shot-classification I need a new phone "
-    "labels:shopping,sport,cooking",
+    "labels:shopping,sport,cooking,Sport",  # a label typed twice is scored once
     "sentence-similarity": '/run task:sentence-similarity A cat sits on the mat sentences:"A cat '
     'is sitting|Dogs bark|The weather is sunny"',
 }
@@ -127,7 +127,8 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             "/run task:fill-mask Paris is the capital of France": "mask token [MASK]",
             "/run task:fill-mask [MASK] is the [MASK] of France": "2 times",
             "/run task:question-answering Where does Ada live?": "needs a context",
-            "/run task:zero-shot-classification I need a phone labels:shopping": "two labels",
+            "/run task:zero-shot-classification I need a phone labels:shopping": "two different",
+            "/run task:zero-shot-classification I need a phone labels:sport,Sport": "two different",
             "/run task:sentence-similarity A cat sits": "none were given",
             "/run I loved it": "needs a model or a task",
             "/run task:image-segmentation a cat": "choose one of",
