@@ -327,7 +327,8 @@ class ModelGuard:
                 kind = ", ".join(config.get("architectures") or []) or "unknown"
                 raise _refuse(
                     f"{name} holds a {kind} model, which does not do {need.task}.",
-                    f"Use a {need.task} model with {need.command}, e.g. {self._default_for(need)}.",
+                    f"Use {with_article(need.task)} model with {need.command}, e.g. "
+                    f"{self._default_for(need)}.",
                 )
         elif need.library == "transformers":
             architectures = [str(a) for a in config.get("architectures") or []]
@@ -437,7 +438,8 @@ class ModelGuard:
         if info.pipeline_tag != need.task:
             raise _refuse(
                 f"{repo} does {info.pipeline_tag or 'an unlisted task'}, not {need.task}.",
-                f"Pick a {need.task} model, e.g. {default}; /search task:{need.task} lists more.",
+                f"Pick {with_article(need.task)} model, e.g. {default}; /search task:{need.task} "
+                "lists more.",
             )
         if "custom_code" in (info.tags or []):
             raise self._remote_code(repo, need)

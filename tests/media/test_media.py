@@ -112,6 +112,7 @@ async def test_compare_gives_one_column_per_model(
             f"file:{photo}"
         )
         assert isinstance(wrong, Error) and "does not do object-detection" in wrong.what
+        assert wrong.todo.startswith("Use an object-detection model with /run")
 
 
 async def test_bad_files_get_a_reply_and_nothing_runs(

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.hub.client import HubClient
 from bot.hub.errors import HubError
 from bot.hub.records import param_count
+from bot.hub.tasks import with_article
 from bot.inference.guard import (
     TEXT_GENERATION,
     ApprovedModel,
@@ -86,7 +87,7 @@ class HostedGuard(ModelGuard):
             # /run asked for a task the model's page does not name: the same words as locally.
             raise _refuse(
                 f"{info.id} does {info.pipeline_tag or 'an unlisted task'}, not {need.task}.",
-                f"Pick a {need.task} model, e.g. {self._default_for(need)}; /search "
+                f"Pick {with_article(need.task)} model, e.g. {self._default_for(need)}; /search "
                 f"task:{need.task} lists more.",
             )
         mapping = info.inference_provider_mapping or []
