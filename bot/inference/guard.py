@@ -254,6 +254,8 @@ class ModelGuard:
         """The command's default model as students may see it: a Hub id, never the path of
         a folder on the server."""
         default = self._default_name(need)
+        if not default:
+            return "the class's model for your task (task:<task>)"
         return "the class's default model" if looks_local(default) else default
 
     def _check_lists(self, model_id: str, need: Requirement) -> None:
@@ -406,6 +408,10 @@ class ModelGuard:
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
+        """The class's model for `need`; "" for a /run whose task is not known yet (before
+        the lists allow a Hub lookup): each task has its own, and /generate's is none of them."""
+        if not need.task:
+            return ""
         if need.task in TASKS:
             return str(getattr(self.settings, setting_name(need.task)))
         transformers = need.library == "transformers"

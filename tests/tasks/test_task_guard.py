@@ -70,6 +70,26 @@ async def test_refusals_say_why_and_list_the_supported_tasks() -> None:
         await check_task(g, None, None)
 
 
+async def test_a_model_off_the_list_is_offered_the_class_models_of_run_not_of_generate() -> None:
+    # /run model:<id> has no task until the Hub is asked, and the lists come first: the
+    # way on is task:<task> (each task has its own model), never /generate's text model.
+    g = guard(model_allowlist="deepset/*", model_denylist="google-bert/*")
+    other = "cardiffnlp/twitter-roberta-base-sentiment-latest"
+    with pytest.raises(ModelRefused) as off_list:
+        await check_task(g, other, None)
+    todo = off_list.value.error.todo
+    assert todo == "You can use: the class's model for your task (task:<task>), deepset/*."
+    with pytest.raises(ModelRefused) as blocked:
+        await check_task(g, "google-bert/bert-base-uncased", None)
+    assert "leave model: out to use the class's model for your task" in blocked.value.error.todo
+    # With the task named, the offer is that task's own model.
+    with pytest.raises(ModelRefused) as named:
+        await check_task(g, other, "text-classification")
+    default = str(Settings(_env_file=None).text_classification_model)  # type: ignore[call-arg]
+    assert named.value.error.todo.startswith(f"You can use: {default}")
+    assert g.settings.text_model not in named.value.error.todo + todo
+
+
 def test_local_folders_get_their_task_from_the_architecture() -> None:
     def config(arch: str, **extra: Any) -> dict[str, Any]:
         return {"architectures": [arch], **extra}
