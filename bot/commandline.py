@@ -129,6 +129,16 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
     return "", -1
 
 
+def unquote(text: str) -> str:
+    """Free text typed wholly in double quotes, read as a quoted option value is (the quotes
+    around it removed, `\\"` inside is a quote); any other text as it is."""
+    if len(text) >= 2 and text[0] in _OPENING:
+        value, end = _quoted(text, 1)
+        if end == len(text):
+            return value
+    return text
+
+
 def quote(value: str) -> str:
     """Write an option value so that `split_options` gives it back unchanged."""
     if value and not re.search(r'[\s"“”„«»\\]', value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commandline import CommandLineError, next_word, quote, split_options
+from bot.commandline import CommandLineError, next_word, quote, split_options, unquote
 
 NAMES = {"prompt", "seed", "model"}
 
@@ -17,6 +17,21 @@ def test_a_quoted_value_reads_back_unchanged(value: str) -> None:
     split = split_options(f"prompt:{quote(value)} seed:1 rest", NAMES)
     assert split.pairs == [("prompt", value), ("seed", "1")]
     assert split.text == "rest"
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ('"She said \\"hi\\" to me"', 'She said "hi" to me'),  # escaped as in an option value
+        ("“curly quotes from a phone”", "curly quotes from a phone"),
+        ('"Hello" and "bye"', '"Hello" and "bye"'),  # two quoted parts: not one quoted text
+        ('"not closed', '"not closed'),
+        ("plain text", "plain text"),
+        ('"', '"'),
+    ],
+)
+def test_free_text_wholly_in_quotes_reads_like_a_quoted_value(typed: str, read: str) -> None:
+    assert unquote(typed) == read
 
 
 def test_only_declared_names_and_values_right_after_the_colon_are_options() -> None:

@@ -7,7 +7,7 @@ import csv
 import io
 from pathlib import Path
 
-from bot.jobs.kinds.run import RUN, TaskOutput
+from bot.jobs.kinds.run import RUN, RunParams, TaskOutput
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
 from bot.replies import Card, Error, File, as_plain_text
@@ -138,6 +138,22 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             assert isinstance(reply, Error), (line, as_plain_text(reply))
             assert words in as_plain_text(reply), (line, as_plain_text(reply))
         assert await bot.jobs() == {}
+
+
+async def test_text_typed_in_quotes_reads_like_a_quoted_option(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        lines = {
+            r'/run task:text-classification "She said \"hi\" to me"': 'She said "hi" to me',
+            '/run task:text-classification "Hello" and "bye"': '"Hello" and "bye"',
+            "/run task:text-classification 'I loved it'": "I loved it",
+        }
+        for line in lines:
+            await bot.generate(line)
+        stored = await bot.jobs()
+        typed = [RunParams.from_json(job.params).input.text for job in stored.values()]
+        assert typed == list(lines.values())
 
 
 async def test_input_over_the_model_length_is_cut_with_a_note(

@@ -8,6 +8,7 @@ import asyncio
 import base64
 
 from bot.attachments import Attachment
+from bot.commandline import unquote
 from bot.errors import UsageError
 from bot.inference.tasks import Media
 from bot.inference.tasks.languages import check as check_languages
@@ -54,8 +55,12 @@ def build_input(
     """The job's input, or a UsageError saying what is missing."""
     task = main.task
     text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()  # the free text typed in quotes, like the options
+    # The free text typed in quotes, like the options (\" inside is a quote), or in
+    # single quotes.
+    text = unquote(text)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    text = text.strip()
     if not text:
         raise _bad("/run needs some text to run the model on.", "Type it after the options.")
     if task == "fill-mask":
