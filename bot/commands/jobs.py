@@ -30,7 +30,9 @@ async def _list(ctx: Context) -> Reply:
     )
     if not jobs:
         whose = "No one has" if instructor else "You have no"
-        return Text(text=f"{whose} queued or running jobs. Start one with /generate.")
+        return Text(
+            text=f"{whose} queued or running jobs. Start one with /run, /generate or /imagine."
+        )
     columns = ("id", "job", "state") + (("who",) if instructor else ())
     table_rows = []
     for job in jobs:

@@ -159,6 +159,7 @@ async def test_bad_requests_are_clear_errors(
         assert await bot.jobs() == {}
         none = await bot.run("/jobs")
         assert isinstance(none, Text) and "You have no queued or running jobs" in none.text
+        assert none.text.endswith("Start one with /run, /generate or /imagine.")
         which = await bot.run("/jobs cancel")
         assert isinstance(which, Error) and "Which job?" in which.what
         missing = await bot.run("/jobs cancel id:99")
