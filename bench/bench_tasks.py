@@ -4,7 +4,8 @@ Prints JSON.
 - throughput: 16 concurrent /run (16 students) vs the same 16 one after another on the same
   model (goal: ≥ 4x, from batching them into one forward pass);
 - overhead: end-to-end /run latency ÷ a raw transformers `pipeline("text-classification")`
-  call on the same model and text in-process (goal: ≤ 1.10).
+  call on the same model and text in-process (goal: ≤ 1.10), and each job's time split into
+  the model's own time in the worker and everything outside it (the bot, the pipe).
 
     .venv/bin/python bench/bench_tasks.py [--repeats 15] [--rounds 5] [--size tiny|base|both]
 
@@ -41,6 +42,9 @@ from bench.common import (  # noqa: E402
 from bench.common import student as _actor  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.jobs.engine import BURST_GAP  # noqa: E402
+from bot.jobs.kinds.run import RUN  # noqa: E402
+from bot.jobs.records import view  # noqa: E402
+from bot.store.models import Job  # noqa: E402
 
 # How long the command's first reply takes to reach a chat platform and come back.
 PLATFORM_ROUND_TRIP = 0.1
@@ -126,6 +130,7 @@ async def latency(model_dir: Path, repeats: int) -> dict[str, float]:
         raw = RawPipeline(model_dir)
         stages = WorkerStages(app)
         split: list[tuple[float, float, float]] = []
+        timed: dict[int, float] = {}  # job id: its end-to-end seconds
 
         async def end_to_end() -> float:
             # One student, known since the warm-up: a student's first command also creates
@@ -136,12 +141,14 @@ async def latency(model_dir: Path, repeats: int) -> dict[str, float]:
             job = int(key.split(":")[1])
             sent, back, done = stages.sent[job], stages.back[job], outbox.done[key]
             split.append((sent - start, back - sent, done - back))
+            timed[job] = done - start
             return done - start
 
         end_to_end_s, raw_s = await latency_medians(
             app, end_to_end, lambda: raw.seconds(TEXTS[0]), repeats=repeats
         )
         before, worker, after = (statistics.median(s[i] for s in split[1:]) for i in range(3))
+        model = await model_seconds(app, list(timed)[1:])
 
         async def with_round_trip() -> float:
             # As on Discord or Slack: the command's first reply ("starting (job N)") takes
@@ -166,8 +173,18 @@ async def latency(model_dir: Path, repeats: int) -> dict[str, float]:
         "before": before,
         "worker": worker,
         "after": after,
+        "model": statistics.median(model.values()),
+        "outside_model": statistics.median(timed[job] - model[job] for job in model),
         "round_trip": statistics.median(round_trips),
     }
+
+
+async def model_seconds(app: App, jobs: list[int]) -> dict[int, float]:
+    """The model's own time for each job, as its worker measured it (the result's time
+    taken, around the tokenizer and the forward pass), read once the jobs are recorded."""
+    async with app.services.store.session() as session:
+        stored = [await session.get(Job, job) for job in jobs]
+    return {job.id: RUN.result_of(view(job)).outputs[0].seconds for job in stored if job}
 
 
 async def bench_bot(model_dir: Path, repeats: int, rounds: int) -> dict[str, Any]:
@@ -195,6 +212,11 @@ async def bench_bot(model_dir: Path, repeats: int, rounds: int) -> dict[str, Any
             "bot_before_worker_ms": ms("before"),
             "worker_ms": ms("worker"),
             "bot_after_worker_ms": ms("after"),
+            # The same job split the other way: the model's own time in the worker (which
+            # moves with the process pair, as the raw call does), and everything else
+            # (the bot, the pipe, the worker's preparing and answering).
+            "model_in_worker_ms": ms("model"),
+            "outside_the_model_ms": ms("outside_model"),
             # The same job when the first reply takes a platform round trip: the model
             # runs meanwhile, so this is about the round trip alone, not the round trip
             # plus the model.
