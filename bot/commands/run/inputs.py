@@ -27,7 +27,7 @@ def split_list(text: str, sep: str = ",") -> list[str]:
     return [part.strip() for part in text.split(sep) if part.strip()]
 
 
-def distinct(parts: list[str]) -> tuple[str, ...]:
+def _distinct(parts: list[str]) -> tuple[str, ...]:
     """Each once, in the order given, the first spelling kept: zero-shot scores its labels
     against each other, so a label typed twice ("sport, Sport") would split its share."""
     first: dict[str, str] = {}
@@ -78,7 +78,7 @@ def build_input(
             "question-answering needs a context: the text the answer is found in.",
             'Add context:"…" with that text; your input is the question.',
         )
-    found_labels = distinct(split_list(labels or ""))
+    found_labels = _distinct(split_list(labels or ""))
     if task == "zero-shot-classification" and len(found_labels) < 2:
         raise _bad(
             "zero-shot-classification needs at least two different labels to choose from.",
