@@ -50,6 +50,10 @@ class DeclarationError(ValueError):
     """A command's declaration contradicts its handler or the router's rules."""
 
 
+# Usage lines name an option's choices up to this many, and the option otherwise.
+MAX_CHOICES_IN_USAGE = 8
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -70,7 +74,11 @@ class Option:
         """How the option is written, e.g. `steps:1-50`, `[sort:likes|downloads]`, `[text]`."""
         if self.rest:
             return f"<{self.name}>" if self.required else f"[{self.name}]"
-        if self.choices:
+        if self.choices and len(self.choices) > MAX_CHOICES_IN_USAGE:
+            # /run's sixteen tasks would make every usage line a paragraph; the option's
+            # help (/help <command>) lists them.
+            shape = f"<{self.name}>"
+        elif self.choices:
             shape = "|".join(self.choices)
         elif self.type is bool:
             shape = "true|false"

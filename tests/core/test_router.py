@@ -140,6 +140,12 @@ async def test_bad_options_reply_with_usage(router: Router, line: str, what: str
     assert reply.private
 
 
+def test_a_usage_line_names_a_long_list_of_choices_by_the_option() -> None:
+    few = Option("sort", str, "Order", choices=("downloads", "likes"))
+    many = Option("task", str, "Task", choices=tuple(f"task-{n}" for n in range(9)))
+    assert (few.usage(), many.usage()) == ("[sort:downloads|likes]", "[task:<task>]")
+
+
 async def test_unknown_command_suggests_the_closest(router: Router) -> None:
     reply = await error(router, "/serch gpt")
     assert reply.what == "There is no /serch command."
