@@ -116,6 +116,13 @@ async def test_where_the_guard_refuses_the_page_says_why_and_offers_no_run(
         assert "translation" in depth.footer and "image-classification" in depth.footer
         assert "Run" not in [b.label for b in depth.buttons]
 
+    # Off the class's list: the way on is the class's model for the page's task.
+    async with search_bot(tmp_path / "listed", clock, model_allowlist="deepset/*") as bot:
+        bert = await bot.run("/search model:google-bert/bert-base-uncased")
+        assert isinstance(bert, Card) and bert.footer is not None
+        default = bot.app.services.settings.fill_mask_model
+        assert f"is not on this class's list of models. You can use: {default}," in bert.footer
+
 
 async def test_translation_languages_come_from_the_card_and_the_name(
     tmp_path: Path, clock: FakeClock, translators: HubStub

@@ -74,9 +74,9 @@ async def where_it_runs(guard: ModelGuard | None, model_id: str, tag: str | None
         return Where(command=need.command, runs_here=False, why_not="Models do not run here.")
     try:
         if need.command == RUN_COMMAND:
-            # /run's own vetting (the task from the model), so the Run button never opens a
-            # form that /run would refuse.
-            await check_task(guard, model_id, None)
+            # /run's own vetting, so the Run button never opens a form that /run would
+            # refuse; with the page's task, so a refusal offers that task's class model.
+            await check_task(guard, model_id, tag)
         else:
             await guard.check(model_id, need)
     except ModelRefused as refused:
