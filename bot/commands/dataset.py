@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.commandline import quote
+from bot.commandline import quote, unquote
 from bot.commands.cardtext import section_buttons, section_card
 from bot.commands.listing import MAX_PAGE, for_platform, list_options
 from bot.declare import MAX_REPO_ID
@@ -89,6 +89,7 @@ async def _list(
     ctx: Context, text: str | None, task: str | None, sort: str, limit: int, page: int
 ) -> Reply | list[Reply]:
     hub = ctx.services.hub
+    text = unquote(text) if text else text  # /dataset "movie reviews": not part of the name
     tag = normalize_task(task) if task else None
     try:
         found = await hub.search_datasets(text=text, task=tag, sort=sort, limit=limit, page=page)

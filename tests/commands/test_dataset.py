@@ -34,6 +34,8 @@ async def test_search_datasets_by_task(hub_bot: BotDriver, fresh_hub_stub: HubSt
     assert isinstance(names, Table)
     assert [row[1] for row in names.rows] == ["imdb", "imdb_urdu_reviews"]
     assert names.rows[0][3:5] == ("10K<n<100K", "other")
+    quoted = await hub_bot.run("/dataset “imdb”")  # a phone's curly quotes
+    assert isinstance(quoted, Table) and quoted.rows == names.rows
     assert fresh_hub_stub.count("/api/datasets") == 2
 
 

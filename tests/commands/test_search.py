@@ -87,6 +87,9 @@ async def test_words_search_names_and_spaces_mean_hyphens(hub_bot: BotDriver) ->
     assert isinstance(reply, Table)
     assert reply.rows and all("gpt-neo" in row[1].lower() for row in reply.rows)
     assert "EleutherAI/gpt-neo-125M" in {row[1] for row in reply.rows}
+    # Words in quotes are the same search: the quotes are not part of any name.
+    quoted = await hub_bot.run('/search "gpt neo" sort:likes')
+    assert isinstance(quoted, Table) and quoted.rows == reply.rows
 
 
 async def test_a_misspelled_task_gets_a_suggestion(hub_bot: BotDriver) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.charts import ModelBar, models_chart
-from bot.commandline import quote
+from bot.commandline import quote, unquote
 from bot.commands.cardtext import MAX_ACTION, section_buttons, section_card
 from bot.commands.listing import MAX_PAGE, for_platform
 from bot.commands.search.guess import params_text
@@ -52,6 +52,7 @@ async def list_models(
     chart: bool = False,
 ) -> Reply | list[Reply]:
     hub = ctx.services.hub
+    text = unquote(text) if text else text  # /search "gpt neo": the quotes are not the name
     tag = normalize_task(task) if task else None
     library = library.strip().lower() if library else None
     try:
