@@ -9,10 +9,28 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 
 from bot.config import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WORKER_FORMAT = "%(asctime)s %(levelname)s worker %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class WorkerLogging:
+    """Where a model worker process started from this one sends its records: the same
+    place, at the same level, as this process (setup_logging decides both)."""
+
+    level: str = "WARNING"
+    file: str | None = None
+
+
+_for_workers = WorkerLogging()
+
+
+def for_workers() -> WorkerLogging:
+    return _for_workers
 
 
 def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handler:
@@ -35,9 +53,26 @@ def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handl
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    global _for_workers
+    # A worker shares this process's stderr (the console's screen) or log file.
+    level = max(handler.level, logging.getLevelName(settings.log_level))
+    file = str(settings.log_file) if settings.log_file is not None else None
+    _for_workers = WorkerLogging(logging.getLevelName(level), file)
     # Library warnings (deprecations, tokenizer notices) become log records, not prints.
     logging.captureWarnings(True)
     if settings.log_level != "DEBUG":
         # Migration chatter on every start hides what matters.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     return handler
+
+
+def setup_worker_logging(where: WorkerLogging) -> None:
+    """A worker process's logging: where and how much its bot's setup_logging chose."""
+    handler: logging.Handler
+    if where.file is not None:
+        handler = logging.FileHandler(where.file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(WORKER_FORMAT))
+    logging.basicConfig(level=where.level, handlers=[handler], force=True)
+    logging.captureWarnings(True)

@@ -23,14 +23,17 @@ if TYPE_CHECKING:
 
 def worker_config(env: JobEnv) -> WorkerConfig:
     from bot.jobs.wire import WorkerConfig
+    from bot.logs import for_workers
 
     settings = env.settings
     token = settings.hf_token
+    logs = for_workers()
     return WorkerConfig(
         device="cpu",  # replaced per planned device by the link factory
         memory_budget_mb=settings.model_memory_budget_mb,
         hf_token=token.get_secret_value() if token else None,
-        log_level=settings.log_level,
+        log_level=logs.level,
+        log_file=logs.file,
     )
 
 

@@ -96,4 +96,6 @@ class WorkerConfig:
     # The worker sends at most one progress message per job this often (the bot coalesces
     # further for chat edits).
     progress_interval: float = 0.25
+    # Where and how much the worker logs: as the bot process does (bot.logs.for_workers).
     log_level: str = "WARNING"
+    log_file: str | None = None

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from bot.jobs import wire
 from bot.jobs.links import LinkBase, LinkFactory, Sink, WorkerLink
 from bot.jobs.wire import FromWorker, ToWorker, WorkerConfig
+from bot.logs import WorkerLogging, setup_worker_logging
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,7 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         # Chat comes first: when the CPU is short, the bot's event loop (acks, /help) must
         # not wait behind a batch of matrix multiplications.
         os.nice(10)
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s worker %(name)s: %(message)s"
-    )
+    setup_worker_logging(WorkerLogging(config.log_level, config.log_file))
     runs: queue.Queue[wire.Run | None] = queue.Queue()
     cancelled: set[int] = set()
     send_lock = threading.Lock()
