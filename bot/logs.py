@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings
 
@@ -39,15 +40,11 @@ def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handl
     `console`: the answers are read on this terminal; without CLASSBOT_LOG_FILE only
     warnings and errors reach stderr, so no chatter lands between a command and its answer.
     """
-    handler: logging.Handler
     if settings.log_file is not None:
         settings.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(settings.log_file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        if console:
-            handler.setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler = _handler(settings.log_file, FORMAT)
+    if settings.log_file is None and console:
+        handler.setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -68,11 +65,17 @@ def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handl
 
 def setup_worker_logging(where: WorkerLogging) -> None:
     """A worker process's logging: where and how much its bot's setup_logging chose."""
-    handler: logging.Handler
-    if where.file is not None:
-        handler = logging.FileHandler(where.file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(WORKER_FORMAT))
+    handler = _handler(where.file, WORKER_FORMAT)
     logging.basicConfig(level=where.level, handlers=[handler], force=True)
     logging.captureWarnings(True)
+
+
+def _handler(file: Path | str | None, form: str) -> logging.Handler:
+    """The log file when there is one, else stderr (never stdout: it holds the answers)."""
+    handler: logging.Handler = (
+        logging.FileHandler(file, encoding="utf-8")
+        if file is not None
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter(form))
+    return handler
