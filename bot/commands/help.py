@@ -29,7 +29,7 @@ async def run(ctx: Context, command: str | None) -> Reply:
         return Card(
             title="classbot commands",
             description="Explore the Hugging Face Hub from chat. Type /help <command> for "
-            f"details.\nModels for /generate and /imagine run on {where}.",
+            f"details.\nModels for /run, /generate and /imagine run on {where}.",
             fields=fields,
         )
     path = command.removeprefix("/").split()

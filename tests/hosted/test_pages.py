@@ -18,7 +18,9 @@ from tests.support.providers_stub import ProvidersStub
 async def test_help_says_models_run_on_inference_providers(hosted_bot: JobBot) -> None:
     reply = await hosted_bot.run("/help")
     assert isinstance(reply, Card)
-    assert "run on Hugging Face Inference Providers" in (reply.description or "")
+    assert "Models for /run, /generate and /imagine run on Hugging Face Inference Providers" in (
+        reply.description or ""
+    )
 
 
 async def test_the_model_page_names_the_provider(hosted_bot: JobBot) -> None:
