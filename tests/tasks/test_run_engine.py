@@ -91,11 +91,14 @@ async def test_a_text_generation_model_is_handed_to_generate(
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
 ) -> None:
     async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
-        first = await bot.run(f"/run model:{tiny_model_dir} Once upon a time")
+        first = await bot.run(f'/run model:{tiny_model_dir} "Once: upon a time"')
         assert isinstance(first, Progress), as_plain_text(first)
         job = int(first.label.rsplit("job ", 1)[1].rstrip(")"))
         await bot.idle()
-        assert (await bot.jobs())[job].kind == "generate"
+        stored = (await bot.jobs())[job]
+        assert stored.kind == "generate"
+        # The text reads as /run reads it (the quotes are not part of the prompt).
+        assert stored.params["prompt"] == "Once: upon a time"
         card = bot.outbox.final(job)
         assert isinstance(card, Card) and "parameters" in card.title
         via_task = await bot.run("/run task:text-generation Hello")

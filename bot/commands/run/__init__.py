@@ -24,6 +24,7 @@ from bot.commands.run.inputs import (
     build_input,
     media_input,
     split_list,
+    typed_text,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.inference.tasks import HANDED_OVER, MEDIA_TASKS, TASKS, TEXT_TASKS, media_of
@@ -69,7 +70,8 @@ async def run(
         return
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
-        async for reply in _hand_over(ctx, main, input or "", max_new_tokens, compare):
+        text = typed_text(input or "")
+        async for reply in _hand_over(ctx, main, text, max_new_tokens, compare):
             yield reply
         return
     chosen = [main]

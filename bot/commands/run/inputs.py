@@ -36,6 +36,15 @@ def _distinct(parts: list[str]) -> tuple[str, ...]:
     return tuple(first.values())
 
 
+def typed_text(text: str) -> str:
+    """The text typed after the options: wholly in double quotes it reads like a quoted
+    option value (\\" inside is a quote); wholly in single quotes, without them."""
+    text = unquote(text.strip())
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    return text.strip()
+
+
 def _bad(what: str, todo: str) -> UsageError:
     return UsageError(Error(what=what, todo=todo))
 
@@ -54,13 +63,7 @@ def build_input(
 ) -> TaskInput:
     """The job's input, or a UsageError saying what is missing."""
     task = main.task
-    text = text.strip()
-    # The free text typed in quotes, like the options (\" inside is a quote), or in
-    # single quotes.
-    text = unquote(text)
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        text = text[1:-1]
-    text = text.strip()
+    text = typed_text(text)
     if not text:
         raise _bad("/run needs some text to run the model on.", "Type it after the options.")
     if task == "fill-mask":
