@@ -1,4 +1,5 @@
-"""Charts as PNG pictures: /search lists, /activity results and the repetition meter.
+"""Charts as PNG pictures: /search lists, /run comparisons, /activity results and the
+repetition meter.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot: no global state, safe in a
 worker thread) by `asyncio.to_thread`, so the event loop never waits on a drawing.
@@ -88,6 +89,52 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
     )
     height = 1.5 + 0.3 * len(bars)
     return await render(draw, filename="models.png", alt=alt, caption=title, size=(7, height))
+
+
+# -- /run compare: ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ComparedModel:
+    model: str
+    params: int | None  # None: a hosted model whose size the Hub does not list
+    seconds: float
+
+
+async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
+    """Two panels, one bar per model in the order run: its size and its time on the same
+    input (the lesson's "note each model's size; what differences do you notice?")."""
+
+    def draw(figure: Figure) -> None:
+        from matplotlib.ticker import FuncFormatter
+
+        sizes, times = figure.subplots(1, 2, sharey=True)
+        names = [_short(m.model) for m in reversed(models)]
+        colours = [PALETTE[i % len(PALETTE)] for i in reversed(range(len(models)))]
+        drawn = sizes.barh(names, [m.params or 0 for m in reversed(models)], color=colours)
+        sizes.bar_label(
+            drawn,
+            labels=[format_params(m.params) if m.params else "?" for m in reversed(models)],
+            padding=3,
+            fontsize=8,
+        )
+        sizes.set_xlabel("parameters")
+        # 66M, not 6.6 with "1e7" in the corner.
+        sizes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_params(int(x))))
+        sizes.margins(x=0.25)
+        ms = [m.seconds * 1000 for m in reversed(models)]
+        timed = times.barh(names, ms, color=colours)
+        times.bar_label(timed, labels=[f"{t:,.0f} ms" for t in ms], padding=3, fontsize=8)
+        times.set_xlabel("time on this input (ms)")
+        times.margins(x=0.25)
+        sizes.tick_params(axis="y", labelsize=8)
+        figure.suptitle(title, fontsize=10)
+
+    alt = f"{title}: size and time of each model. " + "; ".join(
+        f"{m.model}: {format_params(m.params) if m.params else 'size not published'}, "
+        f"{m.seconds * 1000:,.0f} ms"
+        for m in models
+    )
+    height = 1.5 + 0.4 * len(models)
+    return await render(draw, filename="compare.png", alt=alt, caption=title, size=(8, height))
 
 
 # -- /activity results -----------------------------------------------------------------------

@@ -12,7 +12,8 @@ async def run(ctx: Context, job: int) -> Reply | list[Reply]:
     """Draw a finished job's result as a picture, with the same numbers in its text.
 
     /chart job:N for a /generate job: where each text repeats itself (the repetition meter
-    along the text). Press Chart under the result, or type it with the job's number.
+    along the text); for a /run with compare: each model's size and time on the same input.
+    Press Chart under the result, or type it with the job's number.
     """
     shown = await ctx.services.jobs.view(job, guild_pk=ctx.guild_pk)
     if shown is None:
@@ -32,7 +33,8 @@ async def run(ctx: Context, job: int) -> Reply | list[Reply]:
     if not pictures:
         return Error(
             what=f"Job {job}'s result has no picture.",
-            todo="/chart draws /generate results (where the text repeats itself).",
+            todo="/chart draws /generate results (where the text repeats itself) and /run "
+            "comparisons (each model's size and time).",
         )
     return pictures
 

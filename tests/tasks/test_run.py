@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.jobs.kinds.run import RUN, RunParams, TaskOutput
 from bot.jobs.records import view
 from bot.jobs.worker import WorkerProcess
-from bot.replies import Card, Error, File, as_plain_text
+from bot.replies import Card, Error, File, Image, as_plain_text
 from tests.tasks.conftest import task_bot
 
 # One line per task, and what its reply must show.
@@ -112,6 +112,18 @@ async def test_compare_gives_one_column_per_model_with_size_license_and_time(
         first, second = RUN.result_of(view(stored)).outputs
         assert [m.model.id for m in (first, second)] == [str(main), str(other)]
         assert first.scores != second.scores
+        # The comparison as a picture: each model's size and time, in the alt text too.
+        (chart,) = [b for b in card.buttons if b.label == "Chart"]
+        picture = await bot.run(chart.action)
+        assert isinstance(picture, Image) and picture.data.startswith(b"\x89PNG")
+        for out in (first, second):
+            assert f"{out.model.short_name}: 27K, {out.seconds * 1000:,.0f} ms" in picture.alt
+        alone = await bot.generate(f"/run model:{main} What a great film")
+        await bot.idle()
+        single = bot.outbox.final(alone)
+        assert isinstance(single, Card) and "Chart" not in [b.label for b in single.buttons]
+        nothing = await bot.run(f"/chart job:{alone}")
+        assert isinstance(nothing, Error) and "/run comparisons" in nothing.todo
         twice = await bot.run(f"/run model:{main} compare:{other},{other} Hi")
         assert isinstance(twice, Error) and "twice" in twice.what
         wrong = await bot.run(f"/run model:{main} compare:{task_models['fill-mask']} Hi")

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
 from bot.jobs.protocol import JobRequest, JobView
-from bot.replies import Reply
+from bot.replies import Button, Reply
 
 
 class JsonData(Protocol):
@@ -123,3 +123,8 @@ class JobKind(Generic[P, R]):
 
 
 AnyKind = JobKind[Any, Any]
+
+
+def chart_button(job_id: int) -> Button:
+    """Under a result that has a picture to draw (the kind's `chart`)."""
+    return Button(label="Chart", action=f"/chart job:{job_id}")

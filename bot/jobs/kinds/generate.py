@@ -15,9 +15,9 @@ from typing import Any, Self
 from bot.charts import repetition_chart
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.repetition import repetition_report
-from bot.jobs.kinds.base import JobKind, UsageRun
+from bot.jobs.kinds.base import JobKind, UsageRun, chart_button
 from bot.jobs.protocol import JobView
-from bot.replies import Button, Card, Field, Reply, clip
+from bot.replies import Card, Field, Reply, clip
 
 # Chat limits: a part of a reply stays under 1,800 characters (Discord messages hold 2,000),
 # and a side-by-side column under 1,024 (a Discord embed field).
@@ -270,10 +270,6 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
 
 def usage(result: GenerateResult) -> list[UsageRun]:
     return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs if not r.error]
-
-
-def chart_button(job_id: int) -> Button:
-    return Button(label="Chart", action=f"/chart job:{job_id}")
 
 
 async def chart(job: JobView, params: GenerateParams, result: GenerateResult) -> list[Reply]:

@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from bot.charts import ComparedModel, compare_chart
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.tasks import SEQ2SEQ_TASKS, TASKS
 from bot.inference.tasks.vetting import TaskModel
-from bot.jobs.kinds.base import JobKind, UsageRun
+from bot.jobs.kinds.base import JobKind, UsageRun, chart_button
 from bot.jobs.protocol import JobView
 from bot.replies import Card, Field, Image, Reply, clip, meter
 
@@ -315,7 +316,20 @@ def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
         description=f"Input: {clip(params.input.shown, 300)}",
         fields=columns,
         footer=f"same input on {len(outputs)} models · job {job.id}",
+        buttons=(chart_button(job.id),),
     )
+
+
+async def chart(job: JobView, params: RunParams, result: RunResult) -> list[Reply]:
+    """A comparison as a picture: each model's size and time on the same input."""
+    if len(result.outputs) < 2:
+        return []
+    spec = TASKS.get(params.task)
+    title = f"{spec.title if spec is not None else params.task} · job {job.id}"
+    compared = [
+        ComparedModel(o.model.short_name, o.model_params, o.seconds) for o in result.outputs
+    ]
+    return [await compare_chart(title, compared)]
 
 
 def _picture(job: JobView, params: RunParams, result: RunResult, title: str) -> Reply:
@@ -364,6 +378,7 @@ RUN: JobKind[RunParams, RunResult] = JobKind(
     hosted="bot.jobs.hosted.tasks:run_task",
     render=render,
     usage=usage,
+    chart=chart,
     batch_key=lambda p: f"run:{p.task}:" + "|".join(sorted(m.model.id for m in p.models)),
     cost=cost,
     summary=summary,
