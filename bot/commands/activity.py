@@ -124,7 +124,7 @@ async def submit(ctx: Context, answer: str, id: int | None) -> Reply:
     try:
         saved = await store.submissions(ctx.services.store).submit(item)
     except store.UnknownActivity:
-        raise UsageError(_unknown(activity_id)) from None
+        raise UsageError(_unknown(activity_id, in_answer=True)) from None
     except store.ActivityClosed as closed:
         raise UsageError(_closed(ctx, closed.activity)) from None
     until = deadline(saved.closes_at, _tz(ctx), now)
@@ -256,11 +256,15 @@ def _closed(ctx: Context, activity: Activity) -> Error:
     )
 
 
-def _unknown(activity_id: int) -> Error:
-    return Error(
-        what=f"There is no activity #{activity_id} here.",
-        todo="Type /activity list to see this class's activities.",
-    )
+def _unknown(activity_id: int, *, in_answer: bool = False) -> Error:
+    todo = "Type /activity list to see this class's activities."
+    if in_answer:
+        # "… id:2 was faster" in a typed answer picks activity #2: say how to keep it prose.
+        todo += (
+            f" If id:{activity_id} is part of your answer, write it another way (id {activity_id}):"
+            " id: with a number picks the activity."
+        )
+    return Error(what=f"There is no activity #{activity_id} here.", todo=todo)
 
 
 async def _pick(ctx: Context, activity_id: int | None, *, open_only: bool) -> Activity:

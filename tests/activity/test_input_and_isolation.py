@@ -50,6 +50,15 @@ async def test_bad_answers_get_a_clear_reply(bot: BotDriver, line: str, expected
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
 
 
+async def test_an_id_inside_a_typed_answer_gets_told_how_to_keep_it(bot: BotDriver) -> None:
+    await post(bot)
+    reply = await bot.run("/activity submit Note: the 8B model was refused; id:2 was faster")
+    assert isinstance(reply, Error) and reply.what == "There is no activity #2 here."
+    assert "If id:2 is part of your answer, write it another way (id 2)" in reply.todo
+    form = await bot.run("/activity form id:2")  # no answer typed: the plain words
+    assert isinstance(form, Error) and "part of your answer" not in form.todo
+
+
 async def test_an_answer_of_exactly_4000_characters_is_kept(bot: BotDriver) -> None:
     await post(bot)
     reply = await bot.run("/activity submit id:1 " + "x" * 4000, user="ana")
