@@ -107,12 +107,13 @@ async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
         from matplotlib.ticker import FuncFormatter
 
         sizes, times = figure.subplots(1, 2, sharey=True)
-        names = [_short(m.model) for m in reversed(models)]
+        upward = list(reversed(models))  # barh draws bottom-up: the first model on top
+        names = [_short(m.model) for m in upward]
         colours = [PALETTE[i % len(PALETTE)] for i in reversed(range(len(models)))]
-        drawn = sizes.barh(names, [m.params or 0 for m in reversed(models)], color=colours)
+        drawn = sizes.barh(names, [m.params or 0 for m in upward], color=colours)
         sizes.bar_label(
             drawn,
-            labels=[format_params(m.params) if m.params else "?" for m in reversed(models)],
+            labels=[format_params(m.params) if m.params else "?" for m in upward],
             padding=3,
             fontsize=8,
         )
@@ -120,7 +121,7 @@ async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
         # 66M, not 6.6 with "1e7" in the corner.
         sizes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_params(int(x))))
         sizes.margins(x=0.25)
-        ms = [m.seconds * 1000 for m in reversed(models)]
+        ms = [m.seconds * 1000 for m in upward]
         timed = times.barh(names, ms, color=colours)
         times.bar_label(timed, labels=[f"{t:,.0f} ms" for t in ms], padding=3, fontsize=8)
         times.set_xlabel("time on this input (ms)")

@@ -287,10 +287,14 @@ def _about(out: TaskOutput) -> str:
     return f"{size} · license {out.license or 'not stated'} · {_time(out.seconds)}"
 
 
+def _task_title(task: str) -> str:
+    spec = TASKS.get(task)
+    return spec.title if spec is not None else task
+
+
 def render(job: JobView, params: RunParams, result: RunResult) -> Reply:
     """The finished job: one model's answer, or one column per model (compare:)."""
-    spec = TASKS.get(params.task)
-    title = spec.title if spec is not None else params.task
+    title = _task_title(params.task)
     outputs = result.outputs
     if result.picture:
         return _picture(job, params, result, title)
@@ -324,8 +328,7 @@ async def chart(job: JobView, params: RunParams, result: RunResult) -> list[Repl
     """A comparison as a picture: each model's size and time on the same input."""
     if len(result.outputs) < 2:
         return []
-    spec = TASKS.get(params.task)
-    title = f"{spec.title if spec is not None else params.task} · job {job.id}"
+    title = f"{_task_title(params.task)} · job {job.id}"
     compared = [
         ComparedModel(o.model.short_name, o.model_params, o.seconds) for o in result.outputs
     ]
