@@ -108,8 +108,10 @@ def _ctc_tokenizer(folder: Path) -> Wav2Vec2CTCTokenizer:
     return Wav2Vec2CTCTokenizer(str(path), word_delimiter_token="|")
 
 
-def build_media_models(root: Path) -> dict[str, Path]:
-    """Write one folder per task under `root`; {task: folder}."""
+def build_media_models(root: str | Path) -> dict[str, Path]:
+    """Write one folder per task under `root` (README's `b('models')` passes a string);
+    {task: folder}."""
+    root = Path(root)
     features = Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=16_000, padding_value=0.0, return_attention_mask=True
     )

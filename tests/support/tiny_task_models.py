@@ -53,7 +53,7 @@ def _vocab(specials: list[str]) -> dict[str, int]:
     return {token: i for i, token in enumerate(dict.fromkeys(tokens))}
 
 
-def bert_tokenizer() -> PreTrainedTokenizerFast:
+def bert_tokenizer(max_length: int = MAX_TOKENS) -> PreTrainedTokenizerFast:
     vocab = _vocab(BERT_SPECIALS)
     backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -67,7 +67,7 @@ def bert_tokenizer() -> PreTrainedTokenizerFast:
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
-        model_max_length=MAX_TOKENS,
+        model_max_length=max_length,
         unk_token="[UNK]",
         pad_token="[PAD]",
         cls_token="[CLS]",
@@ -128,8 +128,10 @@ def _build(folder: Path, make: Any, tokenizer: PreTrainedTokenizerFast) -> Path:
     return folder
 
 
-def build_task_models(root: Path) -> dict[str, Path]:
-    """Write one folder per task under `root`; {task: folder}."""
+def build_task_models(root: str | Path) -> dict[str, Path]:
+    """Write one folder per task under `root` (README's `b('models')` passes a string);
+    {task: folder}."""
+    root = Path(root)
     bert = bert_tokenizer()
     t5 = t5_tokenizer()
     t5_vocab = len(_vocab(T5_SPECIALS))
@@ -190,11 +192,11 @@ def build_task_models(root: Path) -> dict[str, Path]:
 
 
 def distilbert_base_shaped(folder: Path) -> Path:
-    """A sentiment classifier of DistilBERT-base's shape (66M parameters, random weights)
-    with the tiny tokenizer, for benches that time a real size."""
+    """A sentiment classifier of DistilBERT-base's shape (66M parameters, random weights,
+    512 tokens) with the tiny tokenizer's vocabulary, for benches that time a real size."""
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     config = DistilBertConfig(
         vocab_size=30522, max_position_embeddings=512, **_labelled(["NEGATIVE", "POSITIVE"])
     )
-    return _build(folder, lambda: DistilBertForSequenceClassification(config), bert_tokenizer())
+    return _build(folder, lambda: DistilBertForSequenceClassification(config), bert_tokenizer(512))

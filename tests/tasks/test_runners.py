@@ -77,3 +77,14 @@ def test_a_many_to_many_translator_gets_its_language_tokens(nllb_model: Path) ->
     assert into_german[0][:, 0].tolist() == [french]
     assert into_french[2][:, 1].tolist() == [french, french]
     assert into_german[2][:, 1].tolist() == [german]
+
+
+def test_the_cut_note_matches_the_tokenizer_at_every_length(task_models: dict[str, Path]) -> None:
+    """Short ASCII texts skip the second tokenization; the note must not change for it."""
+    runner = TaskRunner.load(task_models["text-classification"], "text-classification")
+    for word in ("a", "cat", "ﷺ", "été"):
+        for n in range(1, runner.max_tokens + 4):
+            text = " ".join([word] * n)
+            (answer,) = runner.run([Row(text=text)])
+            tokens = len(runner.tokenizer(text)["input_ids"])
+            assert answer.truncated == (tokens > runner.max_tokens), (word, n, tokens)

@@ -135,6 +135,20 @@ async def test_local_folders_need_the_instructor_and_a_fitting_model(
     assert "trust_remote_code" in remote.value.error.what
 
 
+async def test_a_class_default_folder_is_allowed_however_it_is_spelled(
+    task_models: dict[str, Path],
+) -> None:
+    ner = task_models["token-classification"]
+    g = guard(token_classification_model=str(ner))
+    for name in (None, str(ner), f"{ner}/", f"{ner.parent}/./{ner.name}"):
+        found = await check_task(g, name, "token-classification")
+        assert isinstance(found, TaskModel) and found.task == "token-classification"
+    # Its neighbours are still the instructor's to open.
+    with pytest.raises(ModelRefused) as closed:
+        await check_task(g, str(task_models["fill-mask"]), None)
+    assert "chosen by the instructor" in closed.value.error.what
+
+
 async def test_asking_a_task_of_another_kind_of_model(tmp_path: Path) -> None:
     g = guard()
     assert await check_task(g, "gpt2", "text-generation") == HandOver("/generate", "gpt2")

@@ -41,6 +41,10 @@ _AUTO: dict[str, Any] = {
 _MAX_TOKENS = 512
 _TOP_FILLS = 5
 _MAX_ANSWER_TOKENS = 30
+# No tokenizer makes more than two tokens of one ASCII character (SentencePiece at worst: a
+# bare "▁" before a one-letter word), plus a few special tokens. (Other text can grow when
+# normalized: NFKC makes 18 characters of "ﷺ".)
+_TOKENS_PER_CHAR, _SPECIAL_TOKENS = 2, 8
 
 
 class TaskInputError(ValueError):
@@ -165,6 +169,9 @@ class TaskRunner(LoadedModel):
         return encoded
 
     def _was_cut(self, first: str, second: str | None = None) -> bool:
+        text = first + (second or "")
+        if text.isascii() and _TOKENS_PER_CHAR * len(text) + _SPECIAL_TOKENS <= self.max_tokens:
+            return False  # too short to be cut: no second tokenization (80 µs a sentence)
         ids = (
             self.tokenizer(first)["input_ids"]
             if second is None
