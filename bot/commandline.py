@@ -16,7 +16,7 @@ surrounding quotes are removed (`\\"` inside them is a quote).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 # Chat clients (Slack on macOS, phones) turn straight quotes into curly ones.
@@ -25,6 +25,7 @@ _CLOSING = '"”“»'
 _ESCAPED = _OPENING + _CLOSING + "\\"
 _PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):")
 _SPACE = re.compile(r"\s+")
+_GAP = re.compile(r"[ \t]+")  # spaces within a line
 # Code points that no reply or database can carry: UTF-16 surrogates (a chat platform's JSON
 # can hold a lone one, UTF-8 cannot) and NUL (PostgreSQL text refuses it).
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
@@ -57,13 +58,24 @@ def next_word(text: str) -> tuple[str, str]:
     return text[: match.start()], text[match.end() :]
 
 
-def split_options(text: str, names: Collection[str]) -> SplitLine:
+def split_options(
+    text: str,
+    names: Collection[str],
+    *,
+    lists: Mapping[str, str] | None = None,
+    prose: Collection[str] = (),
+) -> SplitLine:
     """Take every `name:value` whose name is in `names` out of `text`; the rest is free text.
 
     An option starts a word, its name is declared and a value follows the colon at once:
-    a URL (`http://x`), `key=value&a:b` and `Answer: Paris` stay text. Raises
-    CommandLineError when a quoted option value is not closed.
+    a URL (`http://x`), `key=value&a:b` and `Answer: Paris` stay text. An unquoted value
+    ends at the first space, except that of a list option (`lists`: name → separator),
+    which goes on over the spaces around a separator as people type lists (`labels:sport,
+    politics ,cooking`), and that of a `prose` option, which runs to the end of its line or
+    the next option (`context:Ada lives in Paris.`). Raises CommandLineError when a quoted
+    option value is not closed.
     """
+    lists = lists or {}
     result = SplitLine()
     kept: list[str] = []
     at = 0
@@ -79,7 +91,10 @@ def split_options(text: str, names: Collection[str]) -> SplitLine:
             kept.append(text[at])
             at += 1
             continue
-        value, at = _value(text, match.end())
+        if name in prose and not text.startswith(tuple(_OPENING), match.end()):
+            value, at = _prose(text, match.end(), names)
+        else:
+            value, at = _value(text, match.end(), lists.get(name, ""))
         result.pairs.append((name, value))
         # The option leaves one gap in the text, not two.
         while kept and kept[-1] in " \t":
@@ -99,16 +114,44 @@ def _starts_word(text: str, at: int) -> bool:
     return at == 0 or text[at - 1].isspace()
 
 
-def _value(text: str, start: int) -> tuple[str, int]:
+def _value(text: str, start: int, separator: str = "") -> tuple[str, int]:
     """An option's value starting at `start`, and where it ends."""
     if start < len(text) and text[start] in _OPENING:
         value, end = _quoted(text, start + 1)
         if end < 0:
             raise CommandLineError('a double quote (") is not closed')
         return value, end
-    match = _SPACE.search(text, start)
-    end = len(text) if match is None else match.start()
+    end = _word_end(text, start)
+    while separator:
+        gap = _GAP.match(text, end)
+        if gap is None or gap.end() == len(text):
+            break
+        if not (text[start:end].endswith(separator) or text.startswith(separator, gap.end())):
+            break
+        end = _word_end(text, gap.end())
     return text[start:end], end
+
+
+def _prose(text: str, start: int, names: Collection[str]) -> tuple[str, int]:
+    """An unquoted prose value: up to the end of the line or the next declared option."""
+    line_end = text.find("\n", start)
+    end = len(text) if line_end < 0 else line_end
+    for gap in _GAP.finditer(text, start, end):
+        match = _PAIR.match(text, gap.end())
+        if (
+            match is not None
+            and match.group(1).lower() in names
+            and match.end() < len(text)
+            and not text[match.end()].isspace()
+        ):
+            end = gap.start()
+            break
+    return text[start:end].rstrip(), end
+
+
+def _word_end(text: str, start: int) -> int:
+    match = _SPACE.search(text, start)
+    return len(text) if match is None else match.start()
 
 
 def _quoted(text: str, start: int) -> tuple[str, int]:

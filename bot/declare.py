@@ -67,6 +67,12 @@ class Option:
     max_length: int | None = None
     # Takes the free words of a typed line ("/search gpt neo" → text="gpt neo").
     rest: bool = False
+    # A list with this between its items (labels:a,b,c). Typed, the value goes on past a
+    # separator and spaces: `labels:sport, politics` is two labels, not one and some text.
+    separator: str = ""
+    # Prose (a context, sentences): typed without quotes, the value runs to the end of its
+    # line or the next option, not to the first space.
+    to_line_end: bool = False
     # Suggests values as the user types (Discord autocomplete); at most 25 are shown.
     complete: Completer | None = None
 

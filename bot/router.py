@@ -274,7 +274,13 @@ class Router:
         command = self.resolve(path)
         # A verb's options are read too, so that `answer:` on /search says where it goes.
         try:
-            split = split_options(rest, {o.name for o in command.all_options()})
+            declared = command.all_options()
+            split = split_options(
+                rest,
+                {o.name for o in declared},
+                lists={o.name: o.separator for o in declared if o.separator},
+                prose={o.name for o in declared if o.to_line_end},
+            )
         except CommandLineError as error:
             raise self._usage_error(path, f"I could not read that: {error}.") from None
         options: dict[str, object] = {}

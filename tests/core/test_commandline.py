@@ -49,3 +49,58 @@ def test_an_unclosed_quoted_value_is_an_error_but_a_lone_quote_in_text_is_not() 
 def test_next_word_keeps_the_rest_as_typed() -> None:
     assert next_word("  /search  gpt\n neo ") == ("/search", "gpt\n neo ")
     assert next_word("help") == ("help", "")
+
+
+@pytest.mark.parametrize(
+    ("typed", "labels", "text"),
+    [
+        ("labels:sport, politics, cooking I love it", "sport, politics, cooking", "I love it"),
+        ("I love it labels:sport ,politics , cooking", "sport ,politics , cooking", "I love it"),
+        ("labels:sport,politics I love it", "sport,politics", "I love it"),
+        ("labels:sport, I love it", "sport, I", "love it"),  # a list's words run on
+        ("labels:sport,\npolitics", "sport,", "politics"),  # never past the line
+        ('labels:"a, b" c', "a, b", "c"),
+    ],
+)
+def test_a_list_value_goes_on_over_spaces_around_its_separators(
+    typed: str, labels: str, text: str
+) -> None:
+    split = split_options(typed, {"labels", "model"}, lists={"labels": ","})
+    assert split.pairs == [("labels", labels)]
+    assert split.text == text
+
+
+def test_other_values_stop_at_the_first_space() -> None:
+    split = split_options("model:a, b c", {"labels", "model"}, lists={"labels": ","})
+    assert split.pairs == [("model", "a,")]
+    assert split.text == "b c"
+
+
+@pytest.mark.parametrize(
+    ("typed", "pairs", "text"),
+    [
+        (
+            "Where does Ada live? context:Ada lives in Paris.",
+            [("context", "Ada lives in Paris.")],
+            "Where does Ada live?",
+        ),
+        (
+            "Where? context:Ada lives in Paris. model:x",
+            [("context", "Ada lives in Paris."), ("model", "x")],
+            "Where?",
+        ),
+        (
+            "Where? context:Ada lives in Paris.\nmore text",
+            [("context", "Ada lives in Paris.")],
+            "Where?\nmore text",
+        ),
+        ('Where? context:"Ada lives" in Paris', [("context", "Ada lives")], "Where? in Paris"),
+        ("Where? context:Ada says model: yes", [("context", "Ada says model: yes")], "Where?"),
+    ],
+)
+def test_a_prose_value_runs_to_the_line_end_or_the_next_option(
+    typed: str, pairs: list[tuple[str, str]], text: str
+) -> None:
+    split = split_options(typed, {"context", "model"}, prose={"context"})
+    assert split.pairs == pairs
+    assert split.text == text

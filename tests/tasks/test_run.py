@@ -142,6 +142,12 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             "/run task:zero-shot-classification I need a phone labels:shopping": "two different",
             "/run task:zero-shot-classification I need a phone labels:sport,Sport": "two different",
             "/run task:sentence-similarity A cat sits": "none were given",
+            "/run task:zero-shot-classification I need a phone labels: sport, politics": (
+                "Write labels:sport,politics with no space after the colon"
+            ),
+            "/run task:question-answering Where? context: Ada lives in Paris": (
+                "Write context:Ada lives in Paris. with no space"
+            ),
             "/run I loved it": "needs a model or a task",
             "/run task:image-segmentation a cat": "choose one of",
         }
@@ -150,6 +156,32 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             assert isinstance(reply, Error), (line, as_plain_text(reply))
             assert words in as_plain_text(reply), (line, as_plain_text(reply))
         assert await bot.jobs() == {}
+
+
+async def test_options_typed_as_people_type_them(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    """Spaces after the commas of a list, and a context or sentences without quotes."""
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models, start=False) as bot:
+        await bot.generate(
+            "/run task:zero-shot-classification I love football labels:sport, politics ,cooking"
+        )
+        await bot.generate(
+            "/run task:question-answering Where does Ada live? context:Ada lives in Paris."
+        )
+        await bot.generate(
+            "/run task:sentence-similarity The cat sits sentences:A cat is sitting|Dogs bark"
+        )
+        typed = [RunParams.from_json(job.params).input for job in (await bot.jobs()).values()]
+        assert (typed[0].text, typed[0].labels) == (
+            "I love football",
+            ("sport", "politics", "cooking"),
+        )
+        assert (typed[1].text, typed[1].context) == ("Where does Ada live?", "Ada lives in Paris.")
+        assert (typed[2].text, typed[2].sentences) == (
+            "The cat sits",
+            ("A cat is sitting", "Dogs bark"),
+        )
 
 
 async def test_text_typed_in_quotes_reads_like_a_quoted_option(

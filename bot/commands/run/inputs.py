@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 
 from bot.attachments import Attachment
 from bot.commandline import unquote
@@ -25,6 +26,15 @@ MAX_SENTENCES = 10
 
 def split_list(text: str, sep: str = ",") -> list[str]:
     return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+def _missing(text: str, example: str, todo: str) -> str:
+    """What to do about a missing option: `todo`, or, where the text has the option with a
+    space after the colon (read as prose, like `Answer: Paris`), to take that space out."""
+    option = example.split(":", 1)[0]
+    if re.search(rf"(?:^|\s){option}:\s", text, flags=re.IGNORECASE):
+        return f"Write {example} with no space after the colon."
+    return todo
 
 
 def _distinct(parts: list[str]) -> tuple[str, ...]:
@@ -79,13 +89,21 @@ def build_input(
     if task == "question-answering" and not (context or "").strip():
         raise _bad(
             "question-answering needs a context: the text the answer is found in.",
-            'Add context:"…" with that text; your input is the question.',
+            _missing(
+                text,
+                "context:Ada lives in Paris.",
+                "Add context: with that text (after your question, which is the input).",
+            ),
         )
     found_labels = _distinct(split_list(labels or ""))
     if task == "zero-shot-classification" and len(found_labels) < 2:
         raise _bad(
             "zero-shot-classification needs at least two different labels to choose from.",
-            "Add labels:sport,politics,cooking (comma-separated).",
+            _missing(
+                text,
+                "labels:sport,politics",
+                "Add labels:sport,politics,cooking (comma-separated).",
+            ),
         )
     if len(found_labels) > MAX_LABELS:
         raise _bad(f"{len(found_labels)} labels is too many.", f"Give at most {MAX_LABELS}.")
@@ -93,7 +111,11 @@ def build_input(
     if task == "sentence-similarity" and not found_sentences:
         raise _bad(
             "sentence-similarity compares your sentence with others, and none were given.",
-            'Add sentences:"A cat sits.|Dogs bark." (separated by |).',
+            _missing(
+                text,
+                "sentences:A cat sits.|Dogs bark.",
+                "Add sentences:A cat sits.|Dogs bark. (separated by |, after your sentence).",
+            ),
         )
     if len(found_sentences) > MAX_SENTENCES:
         raise _bad(
