@@ -7,7 +7,7 @@ Prints JSON.
   call on the same model and text in-process (goal: ≤ 1.10), and each job's time split into
   the model's own time in the worker and everything outside it (the bot, the pipe).
 
-    .venv/bin/python bench/bench_tasks.py [--repeats 15] [--rounds 5] [--size tiny|base|both]
+    .venv/bin/python bench/bench_tasks.py [--repeats 15] [--rounds 9] [--size tiny|base|both]
 
 `tiny` is the test suite's 27K-parameter BERT; `base` has DistilBERT-base's shape (66M
 parameters, random weights, the tiny tokenizer), where the model's own time dominates as
@@ -237,7 +237,7 @@ def build(size: str, folder: Path) -> tuple[Path, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--size", choices=("tiny", "base", "both"), default="both")
     args = parser.parse_args()
     sizes = ("tiny", "base") if args.size == "both" else (args.size,)

@@ -142,6 +142,8 @@ def count_safetensors_params(path: Path) -> int:
 
 
 def looks_local(name: str) -> bool:
+    if not name.strip():
+        return False  # Path("") is the working folder
     return name.startswith(("/", "./", "../", "~", ".\\")) or Path(name).expanduser().is_dir()
 
 
@@ -276,6 +278,8 @@ class ModelGuard:
             # Never offer another command's model (the text model to /imagine).
             others = {d.lower() for d in self._defaults() - {self._default_name(need)}}
             offered = [p for p in allow if not looks_local(p) and p.lower() not in others]
+            if looks_local(self._default_name(need)):
+                default += " (leave model: out)"  # no name to type for a folder
             shown = ", ".join(list(dict.fromkeys([default, *offered]))[:6])
             raise _refuse(
                 f"{model_id} is not on this class's list of models.", f"You can use: {shown}."

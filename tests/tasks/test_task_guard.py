@@ -135,6 +135,18 @@ async def test_local_folders_need_the_instructor_and_a_fitting_model(
     assert "trust_remote_code" in remote.value.error.what
 
 
+async def test_off_the_list_a_folder_default_says_how_to_use_it(
+    task_models: dict[str, Path],
+) -> None:
+    g = guard(translation_model=str(task_models["text2text-generation"]), model_allowlist="x/*")
+    with pytest.raises(ModelRefused) as refused:
+        await check_task(g, "google-t5/t5-small", "translation")
+    assert refused.value.error.todo == (
+        "You can use: the class's default model (leave model: out), x/*."
+    )
+    assert str(task_models["text2text-generation"]) not in refused.value.error.todo
+
+
 async def test_a_class_default_folder_is_allowed_however_it_is_spelled(
     task_models: dict[str, Path],
 ) -> None:

@@ -29,7 +29,10 @@ REQUIREMENTS = {
 # A listed model: runs here, does not, or the listing cannot tell (open its page).
 Verdict = Literal["yes", "no", "maybe"]
 MARKS: dict[Verdict, str] = {"yes": "✓", "no": "✗", "maybe": "?"}
-LEGEND = "Runs here: ✓ yes · ✗ no (task, library, weights or size) · ? open the model to know"
+LEGEND = (
+    "Runs here: ✓ yes · ✗ no (task, library, weights, size or the class's list of models)"
+    " · ? open the model to know"
+)
 
 
 @dataclass(frozen=True)
