@@ -7,6 +7,7 @@ from bot.inference.tasks.languages import (
     check,
     from_card,
     from_name,
+    from_task_params,
     from_tokenizer_config,
 )
 
@@ -66,3 +67,25 @@ def test_what_each_kind_of_model_accepts() -> None:
     assert check(no_english, "", "ja") == (
         "needs the language of your text: say it with source: (de, fr, ja)"
     )
+
+
+def test_t5_translates_only_in_the_directions_of_its_prompts() -> None:
+    # t5-small's config.json: one prompt per direction, all from English.
+    config = {
+        "task_specific_params": {
+            "summarization": {"prefix": "summarize: "},
+            "translation_en_to_de": {"prefix": "translate English to German: "},
+            "translation_en_to_fr": {"prefix": "translate English to French: "},
+            "translation_en_to_ro": {"prefix": "translate English to Romanian: "},
+        }
+    }
+    directions = from_task_params(config)
+    assert directions == (("en", "de"), ("en", "fr"), ("en", "ro"))
+    t5 = Languages(codes=("en", "de", "fr", "ro"), directions=directions)
+    assert Languages.from_json(t5.to_json()) == t5
+    for fits in (("", ""), ("en", "fr"), ("", "ro"), ("en", "")):
+        assert check(t5, *fits) is None, fits
+    only = "translates only: source:en target:de, source:en target:fr, source:en target:ro"
+    for wrong in (("fr", "en"), ("de", "fr"), ("fr", "")):
+        assert check(t5, *wrong) == only, wrong
+    assert check(t5, "en", "es") == "does not know es; it knows: en, de, fr, ro"

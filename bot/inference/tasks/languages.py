@@ -57,7 +57,9 @@ def language_tokens(tokens: Iterable[object]) -> tuple[str, ...]:
 class Languages:
     tokens: tuple[str, ...] = ()  # the model's language tokens: many-to-many
     pair: tuple[str, str] | None = None  # one direction only (source, target)
-    codes: tuple[str, ...] = ()  # named by the card; directions unknown
+    codes: tuple[str, ...] = ()  # named by the card or by the directions below
+    # T5's prompts (task_specific_params): the only (source, target) pairs it translates.
+    directions: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.tokens or self.pair or self.codes)
@@ -91,6 +93,7 @@ class Languages:
             "tokens": list(self.tokens),
             "pair": list(self.pair or ()),
             "codes": list(self.codes),
+            "directions": [list(d) for d in self.directions],
         }
 
     @classmethod
@@ -101,6 +104,9 @@ class Languages:
             tokens=tuple(str(t) for t in data.get("tokens") or ()),
             pair=(pair[0], pair[1]) if len(pair) == 2 else None,
             codes=tuple(str(c) for c in data.get("codes") or ()),
+            directions=tuple(
+                (str(d[0]), str(d[1])) for d in data.get("directions") or () if len(d) == 2
+            ),
         )
 
 
@@ -137,14 +143,15 @@ def from_tokenizer_config(
     return language_tokens(found), pair
 
 
-def from_task_params(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The languages of a T5-style config's "translation_en_to_de" prompts."""
+def from_task_params(config: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The (source, target) pairs of a T5-style config's "translation_en_to_de" prompts."""
     params = config.get("task_specific_params")
-    codes: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for key in params if isinstance(params, dict) else ():
-        if str(key).startswith("translation_") and "_to_" in str(key):
-            codes += str(key).removeprefix("translation_").split("_to_")
-    return tuple(dict.fromkeys(codes))
+        source, to, target = str(key).removeprefix("translation_").partition("_to_")
+        if str(key).startswith("translation_") and to and source and target:
+            pairs.append((source, target))
+    return tuple(sorted(dict.fromkeys(pairs)))
 
 
 def check(languages: Languages, source: str, target: str) -> str | None:
@@ -160,6 +167,17 @@ def check(languages: Languages, source: str, target: str) -> str | None:
     for given in (source, target):
         if given and languages.find(given) is None:
             return f"does not know {given}; it knows: {languages.shown()}"
+    if languages.directions:
+        # As the worker picks the prompt: from English unless told, the first pair unless
+        # a target is given.
+        wanted = source or "en"
+        if target:
+            fits = (wanted, target) in languages.directions
+        else:
+            fits = any(s == wanted for s, _ in languages.directions)
+        if not fits:
+            pairs = (f"source:{s} target:{t}" for s, t in languages.directions)
+            return f"translates only: {', '.join(pairs)}"
     if languages.tokens and not source and languages.find("en") is None:
         return f"needs the language of your text: say it with source: ({languages.shown()})"
     if languages.tokens and not target:
