@@ -88,3 +88,16 @@ def test_the_cut_note_matches_the_tokenizer_at_every_length(task_models: dict[st
             (answer,) = runner.run([Row(text=text)])
             tokens = len(runner.tokenizer(text)["input_ids"])
             assert answer.truncated == (tokens > runner.max_tokens), (word, n, tokens)
+
+
+def test_a_t5_prompt_follows_the_source_given_without_a_target(
+    task_models: dict[str, Path],
+) -> None:
+    runner = TaskRunner.load(task_models["text2text-generation"], "translation")
+    runner.model.config.task_specific_params = {
+        "translation_en_to_de": {"prefix": "translate English to German: "},
+        "translation_de_to_en": {"prefix": "translate German to English: "},
+    }
+    assert runner._prompt(Row(text="Hallo", source="de")) == "translate German to English: Hallo"
+    assert runner._prompt(Row(text="Hi")) == "translate English to German: Hi"
+    assert runner._prompt(Row(text="Hi", target="de")) == "translate English to German: Hi"

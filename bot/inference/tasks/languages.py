@@ -168,8 +168,8 @@ def check(languages: Languages, source: str, target: str) -> str | None:
         if given and languages.find(given) is None:
             return f"does not know {given}; it knows: {languages.shown()}"
     if languages.directions:
-        # As the worker picks the prompt: from English unless told, the first pair unless
-        # a target is given.
+        # As the worker picks the prompt: from English unless told, into the target given
+        # or the first one that source has.
         wanted = source or "en"
         if target:
             fits = (wanted, target) in languages.directions

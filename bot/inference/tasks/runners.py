@@ -336,7 +336,8 @@ class TaskRunner(LoadedModel):
             if not pairs:  # one language pair (e.g. Marian opus-mt): nothing to choose
                 return row.text
             source, target = row.source or "en", row.target
-            key = f"{source}_to_{target}" if target else next(iter(pairs))
+            mine = [k for k in pairs if k.startswith(f"{source}_to_")] or list(pairs)
+            key = f"{source}_to_{target}" if target else mine[0]
             if key not in pairs:
                 known = ", ".join(f"source:{k.replace('_to_', ' target:')}" for k in sorted(pairs))
                 raise TaskInputError(f"{self.short_name} translates only: {known}.")
