@@ -67,6 +67,9 @@ async def run(
     personal-information, social-impact, other-limitations, creation, source-data, ...)
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
     """
+    named = (text or "").split()
+    if not id and len(named) == 1 and (preview or config or split or section):
+        id = named[0]  # /dataset imdb preview:true: the one word names the dataset
     if id:
         if preview:
             return await _preview(ctx, id.strip(), config, split, rows)

@@ -102,6 +102,18 @@ async def test_preview_rows(hub_bot: BotDriver, fresh_hub_stub: HubStub) -> None
     assert fresh_hub_stub.count("/datasets-server/splits") == 1
 
 
+async def test_one_word_before_preview_or_section_names_the_dataset(hub_bot: BotDriver) -> None:
+    typed = await hub_bot.run("/dataset imdb preview:true rows:3")
+    assert isinstance(typed, Table) and typed.title == "imdb — plain_text/train: first 3 rows"
+    section = await hub_bot.run("/dataset rotten_tomatoes section:biases")
+    named = await hub_bot.run("/dataset id:rotten_tomatoes section:biases")
+    assert isinstance(section, Card) and isinstance(named, Card)
+    assert (section.title, section.description) == (named.title, named.description)
+    # More words are a search, which has no rows to show.
+    words = await hub_bot.run("/dataset movie reviews preview:true")
+    assert isinstance(words, Error) and words.what == "preview:, config: and split: need a dataset."
+
+
 async def test_preview_media_truncated_cells_and_no_preview(hub_bot: BotDriver) -> None:
     images = await hub_bot.run_all(
         "/dataset id:huggan/horse2zebra preview:true config:default split:train rows:2"
