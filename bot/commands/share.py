@@ -32,6 +32,13 @@ async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
     return credited(kept.reply, ctx.actor.display_name)
 
 
+# What to do about a job that has no result to share, by its state.
+_NO_RESULT_YET = {
+    "queued": "Share it once its result is shown.",
+    "running": "Share it once its result is shown.",
+}
+
+
 async def _job(ctx: Context, job_id: int) -> Reply:
     shown = await ctx.services.jobs.view(job_id, guild_pk=ctx.guild_pk)
     if shown is None:
@@ -41,7 +48,7 @@ async def _job(ctx: Context, job_id: int) -> Reply:
     if shown.state != "succeeded":
         return Error(
             what=f"Job {job_id} has no result to share ({shown.state}).",
-            todo="Share it once its result is shown.",
+            todo=_NO_RESULT_YET.get(shown.state, "Run it again, then share the new result."),
         )
     kind = by_name().get(shown.kind)
     if kind is None:

@@ -163,3 +163,17 @@ async def test_share_a_job_result_reposts_its_stored_result(
         assert len(bot.outbox.sent) == runs_before  # no job ran again
         other = await bot.run(f"/share job:{job}", user="ben")
         assert isinstance(other, Error) and "not yours" in other.what
+
+
+async def test_a_job_without_a_result_says_what_to_do_instead_of_sharing(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, start=False) as bot:
+        job = await bot.generate('/generate prompt:"Hello" max_new_tokens:8')
+        waiting = await bot.run(f"/share job:{job}")
+        assert isinstance(waiting, Error) and waiting.todo == "Share it once its result is shown."
+        await bot.run(f"/jobs cancel id:{job}")
+        cancelled = await bot.run(f"/share job:{job}")
+        assert isinstance(cancelled, Error)
+        assert cancelled.what == f"Job {job} has no result to share (cancelled)."
+        assert cancelled.todo == "Run it again, then share the new result."
