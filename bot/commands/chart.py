@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.identity import Role
+from bot.jobs.commands import no_result
 from bot.jobs.kinds import by_name
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -24,10 +25,7 @@ async def run(ctx: Context, job: int) -> Reply | list[Reply]:
             todo="Ask its student to press Share, or run your own.",
         )
     if shown.state != "succeeded":
-        return Error(
-            what=f"Job {job} has no result to draw ({shown.state}).",
-            todo="Chart it once its result is shown.",
-        )
+        return no_result(job, shown.state, to="draw", command="Chart")
     kind = by_name().get(shown.kind)
     pictures = await kind.charts(shown) if kind is not None else []
     if not pictures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.identity import Role
+from bot.jobs.commands import no_result
 from bot.jobs.kinds import by_name
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -32,13 +33,6 @@ async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
     return credited(kept.reply, ctx.actor.display_name)
 
 
-# What to do about a job that has no result to share, by its state.
-_NO_RESULT_YET = {
-    "queued": "Share it once its result is shown.",
-    "running": "Share it once its result is shown.",
-}
-
-
 async def _job(ctx: Context, job_id: int) -> Reply:
     shown = await ctx.services.jobs.view(job_id, guild_pk=ctx.guild_pk)
     if shown is None:
@@ -46,10 +40,7 @@ async def _job(ctx: Context, job_id: int) -> Reply:
     if shown.user_pk != ctx.user_pk and ctx.actor.role is not Role.INSTRUCTOR:
         return Error(what=f"Job {job_id} is not yours to share.")
     if shown.state != "succeeded":
-        return Error(
-            what=f"Job {job_id} has no result to share ({shown.state}).",
-            todo=_NO_RESULT_YET.get(shown.state, "Run it again, then share the new result."),
-        )
+        return no_result(job_id, shown.state, to="share", command="Share")
     kind = by_name().get(shown.kind)
     if kind is None:
         return Error(what=f"Job {job_id}'s result cannot be shared.")

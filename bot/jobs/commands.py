@@ -42,3 +42,13 @@ def queued_reply(ticket: Ticket, total: int) -> Progress:
         label=f"{label} (job {ticket.job_id})",
         buttons=(cancel_button(ticket.job_id),),
     )
+
+
+def no_result(job_id: int, state: str, *, to: str, command: str) -> Error:
+    """The reply to /share or /chart on a job without a result: wait for it, or, once it
+    was cancelled or failed (it will never have one), run it again."""
+    if state in ("queued", "running"):
+        todo = f"{command} it once its result is shown."
+    else:
+        todo = f"Run it again, then {command.lower()} the new result."
+    return Error(what=f"Job {job_id} has no result to {to} ({state}).", todo=todo)

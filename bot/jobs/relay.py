@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Destination
-from bot.jobs import records
+from bot.jobs import records, wire
 from bot.jobs.kinds.base import AnyKind
 from bot.jobs.protocol import JobEnv, JobView
 from bot.replies import Button, Error, Progress, Reply, Text
@@ -142,9 +142,10 @@ class Relay:
         if job.state == "cancelled":
             return Text(text=f"Job {job.id} was cancelled.")
         if job.state == "failed":
+            todo = (job.result or {}).get(wire.TODO)
             return Error(
                 what=job.error or "The job failed.",
-                todo="Try again; if it keeps failing, tell your instructor.",
+                todo=str(todo or "Try again; if it keeps failing, tell your instructor."),
                 ref=f"job {job.id}",
                 private=False,
             )

@@ -69,7 +69,7 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
     params = {job.id: RunParams.from_json(job.params) for job in jobs}
     first = params[jobs[0].id]
     outputs: dict[int, list[TaskOutput]] = {job.id: [] for job in jobs}
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str]] = {}  # job: what went wrong, what to do about it
     for index, wanted in enumerate(first.models):
         live = [j for j in jobs if j.id not in failed and j.id not in rt.cancelled]
         if not live:
@@ -78,7 +78,7 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
             model = load_task_model(rt, wanted.model.to_json(), first.task, live)
         except ModelUnavailable as error:
             for job in live:
-                failed[job.id] = str(error)
+                failed[job.id] = (str(error), "")
             continue
         if index:  # compare: a step per model after the first (one model needs none)
             for job in live:
@@ -89,17 +89,21 @@ def run_text_task(rt: Runtime, jobs: list[WorkerJob]) -> None:
             # A file the bot's checks passed that this model's preprocessor still refuses.
             log.warning("run jobs %s on %s: %s", [j.id for j in live], model.short_name, error)
             for job in live:
-                failed[job.id] = f"{model.short_name} could not read the file: {error}"
+                failed[job.id] = (
+                    f"{model.short_name} could not read the file: {error}",
+                    "Attach another file (a screenshot, a phone photo or a short clip).",
+                )
             continue
         for job, answer in zip(live, answers, strict=True):
             if answer.error:
-                failed[job.id] = answer.error
+                failed[job.id] = (answer.error, answer.todo)
                 continue
             mine = params[job.id].models[index]
             outputs[job.id].append(_output(mine, model, answer, len(live)))
     for job in jobs:
         if job.id in failed:
-            rt.result(job.id, "failed", error=failed[job.id])
+            what, todo = failed[job.id]
+            rt.result(job.id, "failed", error=what, todo=todo)
         elif job.id in rt.cancelled:
             rt.result(job.id, "cancelled", result=RunResult(tuple(outputs[job.id])))
         else:

@@ -119,13 +119,17 @@ class Runtime:
         *,
         result: JsonData | dict[str, Any] | None = None,
         error: str | None = None,
+        todo: str = "",
     ) -> None:
         """Report a job's outcome once; `result` is the kind's result type (or, for a
-        cancelled job, what it got done so far)."""
+        cancelled job, what it got done so far); `todo`, for a failed one, what the
+        student can do about `error` (see wire.TODO)."""
         if job_id in self._reported:
             return
         self._reported.add(job_id)
         data = result if isinstance(result, dict) or result is None else result.to_json()
+        if state == "failed" and todo:
+            data = {wire.TODO: todo}
         self.send({"op": "result", "id": job_id, "state": state, "result": data, "error": error})
 
 

@@ -57,11 +57,17 @@ class Progress(TypedDict):
     generation: NotRequired[int]
 
 
+# A failed job's result may say what the student can do about it, {TODO: "…"}: a problem
+# with their input, which trying again would not fix (the reply says to try again otherwise).
+TODO = "todo"
+
+
 class Result(TypedDict):
     op: Literal["result"]
     id: int
     state: JobOutcome
-    result: dict[str, Any] | None  # the kind's result, as JSON (JobKind.result_type.to_json)
+    # The kind's result, as JSON (JobKind.result_type.to_json); failed: None or {TODO: …}.
+    result: dict[str, Any] | None
     error: str | None
     generation: NotRequired[int]
 

@@ -200,6 +200,25 @@ async def test_text_typed_in_quotes_reads_like_a_quoted_option(
         assert typed == list(lines.values())
 
 
+async def test_an_input_the_worker_refuses_says_what_to_change_not_to_retry(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
+) -> None:
+    late = " ".join(["the cat sat"] * 30) + " [MASK]"  # the mask falls past 48 tokens
+    async with task_bot(tmp_path, model_worker, tiny_model_dir, task_models) as bot:
+        job = await bot.generate(f"/run task:fill-mask {late}")
+        await bot.idle()
+        reply = bot.outbox.final(job)
+        assert isinstance(reply, Error), as_plain_text(reply)
+        assert (reply.what, reply.todo) == (
+            "The mask is past the model's length.",
+            "Put it earlier, or shorten the text.",
+        )
+        assert (await bot.jobs())[job].state == "failed"
+        shared = await bot.run(f"/share job:{job}")
+        assert isinstance(shared, Error)
+        assert shared.todo == "Run it again, then share the new result."
+
+
 async def test_input_over_the_model_length_is_cut_with_a_note(
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, task_models: dict[str, Path]
 ) -> None:

@@ -50,6 +50,10 @@ _TOKENS_PER_CHAR, _SPECIAL_TOKENS = 2, 8
 class TaskInputError(ValueError):
     """The input does not fit this model (mask token, language pair); for the student."""
 
+    def __init__(self, what: str, todo: str) -> None:
+        super().__init__(what)
+        self.what, self.todo = what, todo
+
 
 @dataclass(frozen=True)
 class Row:
@@ -73,7 +77,8 @@ class Answer:
     # object-detection: (label, score, x0, y0, x1, y1) in the image's pixels
     boxes: list[tuple[str, float, float, float, float, float]] = field(default_factory=list)
     truncated: bool = False
-    error: str | None = None
+    error: str | None = None  # the row does not fit the model: what is wrong,
+    todo: str = ""  # and what the student can do about it
     seconds: float = 0.0
 
 
@@ -206,7 +211,12 @@ class TaskRunner(LoadedModel):
         label2id = {str(k).lower(): int(v) for k, v in self.model.config.label2id.items()}
         entail = next((v for k, v in label2id.items() if k.startswith("entail")), None)
         if entail is None:
-            return [Answer(error=f"{self.short_name} is not an NLI model (no entailment label).")]
+            return [
+                Answer(
+                    error=f"{self.short_name} is not an NLI model (no entailment label).",
+                    todo="Pick one made for it: /search task:zero-shot-classification.",
+                )
+            ]
         premises, hypotheses = [], []
         for row in rows:
             for label in row.labels:
@@ -263,7 +273,8 @@ class TaskRunner(LoadedModel):
         live = []
         for row, answer in zip(rows, answers, strict=True):
             if mask is None or row.text.count(mask) != 1:
-                answer.error = f"Put the mask token {mask} once in the text."
+                answer.error = f"The text needs the mask token {mask} once."
+                answer.todo = f"Put {mask} where the missing word goes."
             else:
                 live.append((row, answer))
         if not live:
@@ -274,7 +285,8 @@ class TaskRunner(LoadedModel):
         for j, (row, answer) in enumerate(live):
             where = (encoded["input_ids"][j] == mask_id).nonzero()
             if len(where) == 0:  # the mask fell in the part cut off
-                answer.error = "The mask is past the model's length: put it earlier."
+                answer.error = "The mask is past the model's length."
+                answer.todo = "Put it earlier, or shorten the text."
                 continue
             probs = logits[j, int(where[0])].softmax(-1)
             top = probs.topk(_TOP_FILLS)
@@ -340,7 +352,9 @@ class TaskRunner(LoadedModel):
             key = f"{source}_to_{target}" if target else mine[0]
             if key not in pairs:
                 known = ", ".join(f"source:{k.replace('_to_', ' target:')}" for k in sorted(pairs))
-                raise TaskInputError(f"{self.short_name} translates only: {known}.")
+                raise TaskInputError(
+                    f"{self.short_name} translates only: {known}.", "Use one of those pairs."
+                )
             return str(pairs[key].get("prefix") or "") + row.text
         return row.text
 
@@ -354,7 +368,10 @@ class TaskRunner(LoadedModel):
         if source is None or target is None:
             missing = row.target if source is not None else (row.source or "en")
             what = f"does not know {missing}" if missing else "needs target:"
-            raise TaskInputError(f"{self.short_name} {what}; it knows: {known.shown()}.")
+            raise TaskInputError(
+                f"{self.short_name} {what}; it knows: {known.shown()}.",
+                "Give source: and target: from those codes.",
+            )
         return source, target
 
     def _seq2seq(self, rows: list[Row]) -> list[Answer]:
@@ -367,7 +384,7 @@ class TaskRunner(LoadedModel):
                 pair, prompt = self._language_pair(row), self._prompt(row)
                 groups.setdefault(pair, []).append((prompt, row, answer))
             except TaskInputError as error:
-                answer.error = str(error)
+                answer.error, answer.todo = error.what, error.todo
         for pair, live in groups.items():
             self._generate(live, pair)
         return answers
