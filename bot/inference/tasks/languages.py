@@ -57,17 +57,19 @@ def language_tokens(tokens: Iterable[object]) -> tuple[str, ...]:
 class Languages:
     tokens: tuple[str, ...] = ()  # the model's language tokens: many-to-many
     pair: tuple[str, str] | None = None  # one direction only (source, target)
-    codes: tuple[str, ...] = ()  # named by the card or by the directions below
+    codes: tuple[str, ...] = ()  # named by the card; directions unknown
     # T5's prompts (task_specific_params): the only (source, target) pairs it translates.
     directions: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.tokens or self.pair or self.codes)
+        return bool(self.tokens or self.pair or self.codes or self.directions)
 
     def known(self) -> tuple[str, ...]:
         """The codes to show a student."""
         if self.tokens:
             return tuple(code_of(t) for t in self.tokens)
+        if self.directions:
+            return tuple(dict.fromkeys(code for pair in self.directions for code in pair))
         return self.pair or self.codes
 
     def find(self, code: str) -> str | None:

@@ -179,12 +179,10 @@ def _local_languages(name: str, config: dict[str, Any], tokenizer: dict[str, Any
     """A folder's languages: its tokenizer's language tokens or pair, its config's T5
     prompts, or the opus-mt pair in its name."""
     tokens, pair = languages.from_tokenizer_config(tokenizer)
-    directions = languages.from_task_params(config)
     return Languages(
         tokens=tokens,
         pair=None if tokens else (pair or languages.from_name(name)),
-        codes=tuple(dict.fromkeys(code for d in directions for code in d)),
-        directions=directions,
+        directions=languages.from_task_params(config),
     )
 
 
