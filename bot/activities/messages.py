@@ -158,13 +158,16 @@ def results_card(collected: Results, tz: tzinfo, now: datetime) -> Card:
         fields.append(
             Field(name="More", value=f"{len(submitted) - SHOWN_ANSWERS} more in the CSV.")
         )
-    fields.append(
-        Field(
-            name=f"Not submitted ({len(missing)})",
-            value=fit(", ".join(row.name for row in missing), 1000) or "Everyone has answered.",
-            inline=False,
-        )
-    )
+    if missing:
+        not_yet = fit(", ".join(row.name for row in missing), 1000)
+    elif submitted:
+        not_yet = "Everyone has answered."
+    elif collected.roster_source == "roster":
+        not_yet = "This channel has no students."
+    else:
+        # Without a platform roster the class is whoever has used the bot.
+        not_yet = "No students yet: a student is listed after their first command to the bot."
+    fields.append(Field(name=f"Not submitted ({len(missing)})", value=not_yet, inline=False))
     state = (
         f"Open until {deadline(activity.closes_at, tz, now)}."
         if is_open(activity, now)

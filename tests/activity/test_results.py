@@ -195,3 +195,21 @@ async def test_results_chart_of_models_and_submissions(bot: BotDriver, clock: Fa
     )
     refused = await bot.run(see.action, user="ana")
     assert isinstance(refused, Error)
+
+
+async def test_results_before_any_student_has_used_the_bot(bot: BotDriver) -> None:
+    await post(bot)
+    card, rows = await results(bot)
+    assert card.description.startswith("0 of 0 students submitted.")
+    assert card.fields[-1].value == (
+        "No students yet: a student is listed after their first command to the bot."
+    )
+    assert rows == []
+
+
+async def test_results_in_a_channel_without_students(bot: BotDriver) -> None:
+    bot.app.services.rosters["console"] = FixedRoster([])
+    await post(bot)
+    await bot.run("/help", user="dan")  # a bot user, but not in the channel's roster
+    card, _ = await results(bot)
+    assert card.fields[-1].value == "This channel has no students."
