@@ -35,6 +35,9 @@ class Reply:
     # Only the person who ran the command sees a private reply (Discord ephemeral,
     # Slack ephemeral, console: printed as usual).
     private: bool = False
+    # False for a reply with nothing in it to share (a job's cancellation): a quiet
+    # channel gives it no Share button (bot/share.py).
+    shareable: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

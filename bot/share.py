@@ -74,7 +74,7 @@ def hush(reply: Reply, share_action: str | None) -> Reply:
     """
     if reply.private or isinstance(reply, Error):
         return reply
-    if isinstance(reply, (Progress, Modal)) or share_action is None:
+    if isinstance(reply, (Progress, Modal)) or share_action is None or not reply.shareable:
         return replace(reply, private=True)
     return replace(reply, private=True, buttons=(*reply.buttons, share_button(share_action)))
 

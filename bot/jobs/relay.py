@@ -140,7 +140,7 @@ class Relay:
 
     def render(self, job: JobView) -> Reply:
         if job.state == "cancelled":
-            return Text(text=f"Job {job.id} was cancelled.")
+            return Text(text=f"Job {job.id} was cancelled.", shareable=False)
         if job.state == "failed":
             todo = (job.result or {}).get(wire.TODO)
             return Error(

@@ -120,7 +120,7 @@ async def test_cancel_stops_a_running_image_within_a_step(
         reply = await bot.run(f"/jobs cancel id:{job}")
         assert isinstance(reply, Text) and "Stopping job" in reply.text
         await bot.idle()
-        assert bot.outbox.final(job) == Text(text=f"Job {job} was cancelled.")
+        assert bot.outbox.final(job) == Text(text=f"Job {job} was cancelled.", shareable=False)
         row = (await bot.jobs())[job]
         assert row.state == "cancelled"
         assert row.result is not None and 1 <= row.result["steps_done"] < 25, row.result

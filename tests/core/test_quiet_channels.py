@@ -177,3 +177,9 @@ async def test_a_job_without_a_result_says_what_to_do_instead_of_sharing(
         assert isinstance(cancelled, Error)
         assert cancelled.what == f"Job {job} has no result to share (cancelled)."
         assert cancelled.todo == "Run it again, then share the new result."
+        # Its reply in the quiet channel: private, and no Share button to press.
+        await bot.idle()
+        (sent,) = [s for s in bot.outbox.sent if s.key == f"job:{job}"][-1:]
+        notice = delivered(sent.destination, sent.reply, sent.key)
+        assert isinstance(notice, Text) and notice.text == f"Job {job} was cancelled."
+        assert notice.private and notice.buttons == ()

@@ -117,7 +117,9 @@ async def test_cancel_a_queued_job_and_a_running_one(
         reply = await bot.run(f"/jobs cancel id:{queued}", user="ana")
         assert isinstance(reply, Text) and reply.text == f"Job {queued} cancelled."
         await until(lambda: bot.outbox.for_job(queued), what="the cancelled message")
-        assert bot.outbox.final(queued) == Text(text=f"Job {queued} was cancelled.")
+        assert bot.outbox.final(queued) == Text(
+            text=f"Job {queued} was cancelled.", shareable=False
+        )
 
         long = await bot.generate('/generate prompt:"b" max_new_tokens:256 seed:3', user="ana")
         await bot.start()
@@ -132,7 +134,7 @@ async def test_cancel_a_queued_job_and_a_running_one(
         reply = await bot.run(f"/jobs cancel id:{long}", user="tom", role="instructor")
         assert isinstance(reply, Text) and "Stopping job" in reply.text
         await bot.idle()
-        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.")
+        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.", shareable=False)
         jobs = await bot.jobs()
         assert (jobs[queued].state, jobs[long].state) == ("cancelled", "cancelled")
         assert jobs[queued].started_at is None  # it never ran

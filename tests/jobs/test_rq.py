@@ -101,7 +101,7 @@ async def test_jobs_run_on_an_rq_worker_with_the_same_results(
         stopping = await bot.run(f"/jobs cancel id:{long}")
         assert isinstance(stopping, Text) and "Stopping" in stopping.text
         await bot.idle()
-        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.")
+        assert bot.outbox.final(long) == Text(text=f"Job {long} was cancelled.", shareable=False)
     async with job_bot(tmp_path / "local", model_worker, tiny_model_dir) as bot:
         ids = [await bot.generate(line, user=user) for line, user in lines]
         await bot.idle()
