@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.attachments import MAX_REFERENCE, Attachment
 from bot.commandline import sendable
+from bot.hub.links import RepoKind, repo_id
 from bot.identity import Role
 
 if TYPE_CHECKING:
@@ -67,12 +68,21 @@ class Option:
     max_length: int | None = None
     # Takes the free words of a typed line ("/search gpt neo" → text="gpt neo").
     rest: bool = False
+    # Free words that search names on the Hub, where no name holds a colon: a typed
+    # `license:mit` among them is a mistyped option, answered as one.
+    search_words: bool = False
     # A list with this between its items (labels:a,b,c). Typed, the value goes on past a
     # separator and spaces: `labels:sport, politics` is two labels, not one and some text.
     separator: str = ""
     # Prose (a context, sentences): typed without quotes, the value runs to the end of its
     # line or the next option, not to the first space.
     to_line_end: bool = False
+    # "model" or "dataset": a pasted Hub page address (huggingface.co/<owner>/<name>/tree/
+    # main) is read as the id of the repo it shows (bot/hub/links.py).
+    repo: RepoKind = ""
+    # Names people type for this option, having met them on another command (/dataset's
+    # id:, on /search): an unknown option by one of them suggests this one.
+    mistyped_as: tuple[str, ...] = ()
     # Suggests values as the user types (Discord autocomplete); at most 25 are shown.
     complete: Completer | None = None
 
@@ -196,6 +206,9 @@ def coerce(option: Option, value: object) -> OptionValue:
             hint = f" Did you mean {close[0]}?" if close else ""
             raise ValueError(f"choose one of {', '.join(option.choices)}.{hint}")
         return lowered
+    if option.repo and isinstance(result, str):
+        items = result.split(option.separator) if option.separator else [result]
+        result = option.separator.join(repo_id(item.strip(), option.repo) for item in items)
     if isinstance(result, (int, float)) and not isinstance(result, bool):
         _check_range(option, result)
     if isinstance(result, str) and option.max_length and len(result) > option.max_length:

@@ -46,6 +46,7 @@ from bot.commandline import CommandLineError, next_word, sendable, split_options
 from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
 from bot.delivery import Destination
 from bot.errors import UsageError
+from bot.hub.links import LinkError, is_link
 from bot.identity import Actor
 from bot.ratelimit import Limiter, RateLimiter
 from bot.replies import Error, Reply
@@ -71,6 +72,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 # `stepz:3` where a command takes no free text: a mistyped option name.
 _OPTION_LIKE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):\S")
+
+
+def _option_like(text: str) -> str | None:
+    """The name of the first word of `text` written like an option (`license:mit`), links
+    left out."""
+    for word in text.split():
+        match = _OPTION_LIKE.match(word)
+        if match and not is_link(word):
+            return match.group(1).lower()
+    return None
 
 
 @dataclass(frozen=True)
@@ -299,10 +310,10 @@ class Router:
 
     def _no_text(self, path: tuple[str, ...], command: Command, text: str) -> UsageError:
         """A command without free text got some: a mistyped option name is the likely cause."""
-        typed = next((m.group(1) for m in map(_OPTION_LIKE.match, text.split()) if m), None)
+        typed = _option_like(text)
         if typed is not None:
             known = [o.name for o in command.options]
-            return self._usage_error(path, *self._unknown(path, command, typed.lower(), known))
+            return self._usage_error(path, *self._unknown(path, command, typed, known))
         return self._usage_error(path, f"Unexpected text: {text!r}.")
 
     def _usage_error(self, path: Sequence[str], what: str, todo: str = "") -> UsageError:
@@ -343,6 +354,11 @@ class Router:
         for name in raw:
             if name not in known:
                 raise self._usage_error(path, *self._unknown(path, command, name, known))
+        words = command.rest_option
+        typed = _option_like(str(raw.get(words.name) or "")) if words else None
+        if words and words.search_words and typed is not None:
+            # No name on the Hub holds a colon: `license:mit` was meant as an option.
+            raise self._usage_error(path, *self._unknown(path, command, typed, known))
         values: dict[str, Any] = {}
         for option in command.options:
             value = raw.get(option.name)
@@ -353,6 +369,8 @@ class Router:
                 continue
             try:
                 values[option.name] = coerce(option, value)
+            except LinkError as error:
+                raise self._usage_error(path, f"{option.name}: {error.what}", error.todo) from None
             except ValueError as error:
                 raise self._usage_error(path, f"{option.name}: {error}") from None
         return values
@@ -383,7 +401,8 @@ class Router:
             if verb is not command and verb.option(name) is not None:
                 where = "/" + " ".join(verb_path)
                 return f"{name}: goes with {where}.", f"Type {where} {name}:…"
-        close = difflib.get_close_matches(name, known, n=1)
+        meant = [o.name for o in command.options if name in o.mistyped_as]
+        close = meant or difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]}:?" if close else ""
         return f"Unknown option {name}:.{hint}", ""
 

@@ -16,6 +16,7 @@ from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
 from bot.hub.errors import HubError, stale_note
+from bot.hub.links import LinkError, is_link, repo_id
 from bot.hub.records import (
     DatasetDetails,
     DatasetSummary,
@@ -68,8 +69,12 @@ async def run(
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
     """
     named = (text or "").split()
-    if not id and len(named) == 1 and (preview or config or split or section):
-        id = named[0]  # /dataset imdb preview:true: the one word names the dataset
+    if not id and len(named) == 1 and (is_link(named[0]) or preview or config or split or section):
+        # /dataset imdb preview:true: the one word names the dataset; so does its address.
+        try:
+            id = repo_id(named[0], "dataset")
+        except LinkError as error:
+            return error.reply()
     if id:
         if preview:
             return await _preview(ctx, id.strip(), config, split, rows)
@@ -393,7 +398,14 @@ COMMAND = Command(
             task="A task category, e.g. text-classification",
             limit="How many datasets",
         ),
-        Option("id", str, "A dataset id: show its card facts", max_length=MAX_REPO_ID),
+        Option(
+            "id",
+            str,
+            "A dataset id (or its page's address): show its card facts",
+            max_length=MAX_REPO_ID,
+            repo="dataset",
+            mistyped_as=("dataset", "model"),
+        ),
         Option("preview", bool, "Show its first rows", default=False),
         Option("config", str, "Preview: which config (subset)", max_length=100),
         Option("split", str, "Preview: which split, e.g. train", max_length=100),

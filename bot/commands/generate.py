@@ -116,6 +116,7 @@ COMMAND = Command(
             str,
             "A Hub model id (text-generation) or the class default",
             max_length=MAX_REPO_ID,
+            repo="model",
         ),
         Option(
             "max_new_tokens", int, "How many tokens to add", default=50, min_value=1, max_value=256
@@ -153,6 +154,7 @@ COMMAND = Command(
             str,
             "greedy, sampled, or another model id to run side by side",
             max_length=MAX_REPO_ID,
+            repo="model",
         ),
     ),
     examples=(

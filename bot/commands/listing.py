@@ -41,7 +41,7 @@ def list_options(
 ) -> tuple[Option, ...]:
     """text, task, sort, limit, (`before_page`), page: in the order Discord shows them."""
     return (
-        Option("text", str, words, rest=True, max_length=MAX_WORDS),
+        Option("text", str, words, rest=True, search_words=True, max_length=MAX_WORDS),
         task_option(task),
         Option("sort", str, "Order of the list", default="downloads", choices=tuple(SORTS)),
         Option("limit", int, limit, default=10, min_value=1, max_value=25),

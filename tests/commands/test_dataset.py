@@ -160,3 +160,20 @@ async def test_viewer_faults_and_stale_answers(
     clock.advance(minutes=7)
     card = await hub_bot.run("/dataset id:imdb")
     assert isinstance(card, Error) and "could not read" in card.what
+
+
+async def test_a_pasted_dataset_address_opens_the_dataset(hub_bot: BotDriver) -> None:
+    named = await hub_bot.run("/dataset id:imdb")
+    for line in (
+        "/dataset https://huggingface.co/datasets/imdb",
+        "/dataset id:https://huggingface.co/datasets/imdb",
+    ):
+        pasted = await hub_bot.run(line)
+        assert isinstance(pasted, Card) and isinstance(named, Card)
+        assert (pasted.title, pasted.description) == (named.title, named.description)
+    rows = await hub_bot.run("/dataset https://huggingface.co/datasets/imdb preview:true rows:3")
+    assert isinstance(rows, Table) and rows.title == "imdb — plain_text/train: first 3 rows"
+    model = await hub_bot.run("/dataset https://huggingface.co/openai-community/gpt2")
+    assert isinstance(model, Error)
+    assert model.what == "https://huggingface.co/openai-community/gpt2 is a model's page."
+    assert model.todo == "Open it with /search model:openai-community/gpt2."

@@ -119,6 +119,44 @@ async def test_gpt2_details(hub_bot: BotDriver) -> None:
     ]
 
 
+async def test_a_pasted_model_address_opens_the_model(hub_bot: BotDriver) -> None:
+    # The lesson links the model's page; students paste what their browser shows.
+    typed = await hub_bot.run("/search model:EleutherAI/gpt-neo-125M")
+    for line in (
+        "/search https://huggingface.co/EleutherAI/gpt-neo-125M",
+        "/search model:https://huggingface.co/EleutherAI/gpt-neo-125M/tree/main",
+    ):
+        pasted = await hub_bot.run(line)
+        assert isinstance(pasted, Card) and isinstance(typed, Card)
+        assert (pasted.title, pasted.description) == (typed.title, typed.description)
+    space = await hub_bot.run("/search model:https://huggingface.co/spaces/openai/whisper")
+    assert isinstance(space, Error)
+    assert (
+        space.what
+        == "model: https://huggingface.co/spaces/openai/whisper is a Space's (an app) page."
+    )
+    assert space.todo.startswith("Copy the address of the model's page")
+    dataset = await hub_bot.run("/search https://huggingface.co/datasets/imdb")
+    assert isinstance(dataset, Error) and dataset.todo == "Open it with /dataset id:imdb."
+
+
+async def test_an_option_typed_among_the_words_is_answered_as_one(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    # No Hub name holds a colon: searching for "bert-license:mit" would only find nothing.
+    before = fresh_hub_stub.count()
+    cases = {
+        "/search bert license:mit": "Unknown option license:.",
+        "/search id:gpt2": "Unknown option id:. Did you mean model:?",  # /dataset's word
+        "/dataset model:imdb": "Unknown option model:. Did you mean id:?",
+        "/search gpt neo sortby:likes": "Unknown option sortby:. Did you mean sort:?",
+    }
+    for line, what in cases.items():
+        reply = await hub_bot.run(line)
+        assert isinstance(reply, Error) and reply.what == what, line
+    assert fresh_hub_stub.count() == before  # the Hub was not asked
+
+
 async def test_gpt_neo_details_from_its_real_card(hub_bot: BotDriver) -> None:
     text = as_plain_text(await hub_bot.run("/search model:EleutherAI/gpt-neo-125M"))
     assert "MIT: permissive open source" in text

@@ -209,8 +209,10 @@ async def test_compare_runs_the_models_at_once_with_size_and_license(
 ) -> None:
     providers.latency = 0.4
     async with task_bot(tmp_path, providers) as bot:
+        # The second model as its page's address, pasted from the browser.
         job = await bot.generate(
-            "/run model:classbot-test/sentiment compare:classbot-test/sentiment-2 What a film"
+            "/run model:classbot-test/sentiment"
+            " compare:https://huggingface.co/classbot-test/sentiment-2/tree/main What a film"
         )
         await bot.idle(15)
         card = bot.outbox.final(job)

@@ -46,6 +46,7 @@ COMMAND = Command(
             str,
             "A Hub model id (text-to-image) or the class default",
             max_length=MAX_REPO_ID,
+            repo="model",
         ),
         Option(
             "steps", int, "Denoising steps: more = slower, finer", min_value=1, max_value=MAX_STEPS

@@ -179,7 +179,13 @@ COMMAND = Command(
             rest=True,
             max_length=MAX_INPUT_CHARS,
         ),
-        Option("model", str, "A Hub model id; its task decides what runs", max_length=MAX_REPO_ID),
+        Option(
+            "model",
+            str,
+            "A Hub model id; its task decides what runs",
+            max_length=MAX_REPO_ID,
+            repo="model",
+        ),
         Option(
             "task",
             str,
@@ -199,6 +205,7 @@ COMMAND = Command(
             "Up to 2 more model ids (comma-separated) to run side by side",
             max_length=3 * MAX_REPO_ID,
             separator=",",
+            repo="model",
         ),
         Option(
             "context",

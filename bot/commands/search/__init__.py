@@ -15,6 +15,7 @@ from bot.commands.search.models import (
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.hub.cards import MODEL_SECTIONS
+from bot.hub.links import LinkError, is_link, repo_id
 from bot.identity import Role
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -57,6 +58,12 @@ async def run(
     the platform's member list knows them) has answered. Scores are kept per channel.
     /search guess model:openai/whisper-small — an instructor picks the next round's model
     """
+    if not model and text and is_link(text) and len(text.split()) == 1:
+        # A pasted address of a model's page opens the model.
+        try:
+            model = repo_id(text, "model")
+        except LinkError as error:
+            return error.reply()
     if model:
         return await model_details(ctx, model.strip(), section)
     if section:
@@ -91,8 +98,10 @@ COMMAND = Command(
         Option(
             "model",
             str,
-            "A model id: show its details",
+            "A model id (or its page's address): show its details",
             max_length=MAX_REPO_ID,
+            repo="model",
+            mistyped_as=("id",),
             complete=complete_models,
         ),
         Option(
@@ -122,6 +131,7 @@ COMMAND = Command(
                     str,
                     "Guess game (instructors): the model of the next round",
                     max_length=MAX_REPO_ID,
+                    repo="model",
                     complete=complete_models,
                 ),
             ),

@@ -1,0 +1,78 @@
+"""A Hub page's address, pasted where an id goes.
+
+The lesson has students browse huggingface.co; what they bring back to chat is the address
+of the page they were on (`https://huggingface.co/distilbert/distilgpt2/tree/main`), not
+the id it holds. `huggingface_hub.parse_hf_uri` reads every page address of a repo; this
+module says which repo that is, or what to copy instead.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from huggingface_hub import parse_hf_uri
+from huggingface_hub.errors import HfUriError
+
+from bot.hub.errors import HubError
+
+RepoKind = str  # "model" or "dataset"
+_HOSTS = ("huggingface.co", "hf.co")
+# huggingface.co's own one-word pages, none of them a model.
+_SITE_PAGES = frozenset({"models", "datasets", "spaces", "docs", "blog", "papers", "learn"})
+_LINK_STARTS = ("http://", "https://", "hf://", "huggingface.co/", "hf.co/")
+# Where each kind of repo is opened in chat.
+_OPENED_WITH = {"model": "/search model:{}", "dataset": "/dataset id:{}"}
+_PAGE_OF = {"model": "model's", "dataset": "dataset's", "space": "Space's (an app)"}
+
+
+class LinkError(HubError, ValueError):
+    """A link that holds no repo of the kind wanted (an option's bad value, too)."""
+
+
+def is_link(text: str) -> bool:
+    return text.strip().lower().startswith(_LINK_STARTS)
+
+
+def repo_id(text: str, kind: RepoKind) -> str:
+    """`text` itself, or, when it is a link, the id of the `kind` repo whose page it shows.
+
+    Raises LinkError for a link to anything else (another site, a Space, a model where a
+    dataset goes, a page that is not a repo's)."""
+    if not is_link(text):
+        return text
+    link = text.strip()
+    found = _repo(link)
+    if found is not None and found[0] == kind:
+        return found[1]
+    if found is not None and found[0] in _OPENED_WITH:
+        todo = f"Open it with {_OPENED_WITH[found[0]].format(found[1])}."
+    else:
+        todo = f"Copy the address of the {_PAGE_OF[kind]} page (huggingface.co/"
+        todo += "datasets/" if kind == "dataset" else ""
+        todo += "<owner>/<name>), or type its id."
+    page = f"a {_PAGE_OF.get(found[0], found[0])}" if found else f"not a {_PAGE_OF[kind]}"
+    raise LinkError(f"{link} is {page} page.", todo)
+
+
+def _repo(link: str) -> tuple[str, str] | None:
+    """The type and id of the repo whose page `link` shows, if it shows one."""
+    try:
+        found = parse_hf_uri(link)
+    except HfUriError:
+        # Another site, no repo's page, a repo's page the parser does not read (its
+        # discussions), or a one-word id from before namespaces (huggingface.co/gpt2,
+        # /datasets/imdb), which the Hub still serves and the parser leaves out.
+        pass
+    else:
+        return found.type, found.id
+    parts = urlsplit(link if "://" in link else f"https://{link}")
+    path = [p for p in parts.path.split("/") if p]
+    if parts.hostname not in _HOSTS or parts.query or not path:
+        return None
+    if len(path) == 2 and path[0] == "datasets":
+        return "dataset", path[1]
+    if len(path) == 1 and path[0] not in _SITE_PAGES:
+        # A user's page looks the same (huggingface.co/google): the Hub then says there
+        # is no such model.
+        return "model", path[0]
+    return None

@@ -1,0 +1,79 @@
+"""A Hub page's address where an id goes: which repo it shows, or what to copy instead."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.hub.links import LinkError, repo_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind", "wanted"),
+    [
+        ("gpt2", "model", "gpt2"),  # not a link: unchanged
+        ("./models/tiny-sentiment", "model", "./models/tiny-sentiment"),
+        ("https://huggingface.co/EleutherAI/gpt-neo-125m", "model", "EleutherAI/gpt-neo-125m"),
+        ("huggingface.co/EleutherAI/gpt-neo-125m", "model", "EleutherAI/gpt-neo-125m"),
+        ("https://hf.co/openai-community/gpt2/tree/main", "model", "openai-community/gpt2"),
+        (
+            "https://huggingface.co/openai-community/gpt2#how-to-use",
+            "model",
+            "openai-community/gpt2",
+        ),
+        ("https://huggingface.co/gpt2", "model", "gpt2"),  # an id from before namespaces
+        ("https://huggingface.co/datasets/stanfordnlp/imdb", "dataset", "stanfordnlp/imdb"),
+        ("https://huggingface.co/datasets/imdb", "dataset", "imdb"),
+    ],
+)
+def test_the_repo_a_link_shows(typed: str, kind: str, wanted: str) -> None:
+    assert repo_id(typed, kind) == wanted
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind", "what", "todo"),
+    [
+        (
+            "https://huggingface.co/datasets/stanfordnlp/imdb",
+            "model",
+            "is a dataset's page.",
+            "Open it with /dataset id:stanfordnlp/imdb.",
+        ),
+        (
+            "https://huggingface.co/EleutherAI/gpt-neo-125m",
+            "dataset",
+            "is a model's page.",
+            "Open it with /search model:EleutherAI/gpt-neo-125m.",
+        ),
+        (
+            "https://huggingface.co/spaces/openai/whisper",
+            "model",
+            "is a Space's (an app) page.",
+            "Copy the address of the model's page (huggingface.co/<owner>/<name>), or type its id.",
+        ),
+        (
+            "https://github.com/huggingface/transformers",
+            "model",
+            "is not a model's page.",
+            "Copy the address of the model's page",
+        ),
+        (
+            "https://huggingface.co/models?pipeline_tag=text-classification",
+            "model",
+            "is not a model's page.",
+            "Copy the address",
+        ),
+        (
+            "https://huggingface.co/datasets/stanfordnlp/imdb/viewer/plain_text/train",
+            "dataset",
+            "is not a dataset's page.",
+            "Copy the address of the dataset's page (huggingface.co/datasets/<owner>/<name>)",
+        ),
+    ],
+)
+def test_a_link_to_something_else_says_what_to_copy(
+    typed: str, kind: str, what: str, todo: str
+) -> None:
+    with pytest.raises(LinkError) as caught:
+        repo_id(typed, kind)
+    assert caught.value.what == f"{typed} {what}"
+    assert caught.value.todo.startswith(todo)
