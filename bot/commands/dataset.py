@@ -16,7 +16,7 @@ from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
 from bot.hub.errors import HubError, stale_note
-from bot.hub.links import LinkError, is_link, repo_id
+from bot.hub.links import LinkError, is_link, list_page, repo_id
 from bot.hub.records import (
     DatasetDetails,
     DatasetSummary,
@@ -69,6 +69,11 @@ async def run(
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
     """
     named = (text or "").split()
+    shown = list_page(named[0], "dataset") if len(named) == 1 and not id else None
+    if shown is not None:  # the address of the Hub's datasets list: that list
+        return await _list(
+            ctx, shown.words or None, shown.task or task, shown.sort or sort, limit, page
+        )
     if not id and len(named) == 1 and (is_link(named[0]) or preview or config or split or section):
         # /dataset imdb preview:true: the one word names the dataset; so does its address.
         try:

@@ -8,7 +8,8 @@ module says which repo that is, or what to copy instead.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from huggingface_hub import parse_hf_uri
 from huggingface_hub.errors import HfUriError
@@ -25,12 +26,50 @@ _OPENED_WITH = {"model": "/search model:{}", "dataset": "/dataset id:{}"}
 _PAGE_OF = {"model": "model's", "dataset": "dataset's", "space": "Space's (an app)"}
 
 
+# The Hub site's list orders, as /search and /dataset name them.
+_SITE_SORTS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "trending": "trending",
+    "created": "recent",
+    "modified": "recent",
+}
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What a link to the Hub's models or datasets list filters by ("" where it does not)."""
+
+    words: str = ""
+    task: str = ""
+    sort: str = ""
+    library: str = ""
+
+
 class LinkError(HubError, ValueError):
     """A link that holds no repo of the kind wanted (an option's bad value, too)."""
 
 
 def is_link(text: str) -> bool:
     return text.strip().lower().startswith(_LINK_STARTS)
+
+
+def list_page(text: str, kind: RepoKind) -> ListPage | None:
+    """The filters of a link to the Hub's list of models (huggingface.co/models?
+    pipeline_tag=text-classification&sort=likes) or of datasets, the page the lesson has
+    students on; None for any other text."""
+    parts = urlsplit(text.strip() if "://" in text else f"https://{text.strip()}")
+    if not is_link(text) or parts.hostname not in _HOSTS or parts.path.strip("/") != f"{kind}s":
+        return None
+    query = {name: values[0].strip() for name, values in parse_qs(parts.query).items()}
+    # The datasets page names its task filter "task_categories:<task>".
+    task = query.get("pipeline_tag") or query.get("task_categories", "").rpartition(":")[2]
+    return ListPage(
+        words=query.get("search", ""),
+        task=task,
+        sort=_SITE_SORTS.get(query.get("sort", ""), ""),
+        library=query.get("library", ""),
+    )
 
 
 def repo_id(text: str, kind: RepoKind) -> str:

@@ -177,3 +177,13 @@ async def test_a_pasted_dataset_address_opens_the_dataset(hub_bot: BotDriver) ->
     assert isinstance(model, Error)
     assert model.what == "https://huggingface.co/openai-community/gpt2 is a model's page."
     assert model.todo == "Open it with /search model:openai-community/gpt2."
+
+
+async def test_the_address_of_the_datasets_list_shows_that_list(hub_bot: BotDriver) -> None:
+    typed = await hub_bot.run("/dataset task:text-classification limit:4")
+    pasted = await hub_bot.run(
+        "/dataset https://huggingface.co/datasets?task_categories=task_categories:text-classification"
+        " limit:4"
+    )
+    assert isinstance(pasted, Table) and isinstance(typed, Table)
+    assert pasted.title == typed.title and pasted.rows == typed.rows and len(pasted.rows) == 4

@@ -140,6 +140,17 @@ async def test_a_pasted_model_address_opens_the_model(hub_bot: BotDriver) -> Non
     assert isinstance(dataset, Error) and dataset.todo == "Open it with /dataset id:imdb."
 
 
+async def test_the_address_of_the_models_list_shows_that_list(hub_bot: BotDriver) -> None:
+    # The lesson: "go back to the models page, choose a task, filter by most likes".
+    typed = await hub_bot.run("/search task:text-classification sort:likes limit:5")
+    pasted = await hub_bot.run(
+        "/search https://huggingface.co/models?pipeline_tag=text-classification&sort=likes limit:5"
+    )
+    assert isinstance(pasted, Table) and isinstance(typed, Table)
+    assert pasted.title == typed.title == "Models (text-classification), most liked"
+    assert pasted.rows == typed.rows and len(pasted.rows) == 5
+
+
 async def test_an_option_typed_among_the_words_is_answered_as_one(
     hub_bot: BotDriver, fresh_hub_stub: HubStub
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.hub.links import LinkError, repo_id
+from bot.hub.links import LinkError, ListPage, list_page, repo_id
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,31 @@ def test_a_link_to_something_else_says_what_to_copy(
         repo_id(typed, kind)
     assert caught.value.what == f"{typed} {what}"
     assert caught.value.todo.startswith(todo)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind", "wanted"),
+    [
+        (
+            "https://huggingface.co/models?pipeline_tag=text-classification&sort=likes",
+            "model",
+            ListPage(task="text-classification", sort="likes"),
+        ),
+        (
+            "huggingface.co/models?search=gpt-neo&library=transformers&sort=modified",
+            "model",
+            ListPage(words="gpt-neo", sort="recent", library="transformers"),
+        ),
+        ("https://huggingface.co/models", "model", ListPage()),
+        (
+            "https://huggingface.co/datasets?task_categories=task_categories:text-classification",
+            "dataset",
+            ListPage(task="text-classification"),
+        ),
+        ("https://huggingface.co/datasets?sort=trending", "model", None),  # not the models list
+        ("https://huggingface.co/EleutherAI/gpt-neo-125m", "model", None),
+        ("models?sort=likes", "model", None),  # not a link
+    ],
+)
+def test_the_filters_of_a_list_page(typed: str, kind: str, wanted: ListPage | None) -> None:
+    assert list_page(typed, kind) == wanted

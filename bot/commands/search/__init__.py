@@ -15,7 +15,7 @@ from bot.commands.search.models import (
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.hub.cards import MODEL_SECTIONS
-from bot.hub.links import LinkError, is_link, repo_id
+from bot.hub.links import LinkError, is_link, list_page, repo_id
 from bot.identity import Role
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
@@ -59,7 +59,19 @@ async def run(
     /search guess model:openai/whisper-small — an instructor picks the next round's model
     """
     if not model and text and is_link(text) and len(text.split()) == 1:
-        # A pasted address of a model's page opens the model.
+        # A pasted address: the models list shows that list, a model's page the model.
+        shown = list_page(text, "model")
+        if shown is not None:
+            return await list_models(
+                ctx,
+                shown.words or None,
+                shown.task or task,
+                shown.sort or sort,
+                limit,
+                shown.library or library,
+                page,
+                chart,
+            )
         try:
             model = repo_id(text, "model")
         except LinkError as error:
