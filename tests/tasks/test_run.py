@@ -172,6 +172,13 @@ async def test_options_typed_as_people_type_them(
         await bot.generate(
             "/run task:sentence-similarity The cat sits sentences:A cat is sitting|Dogs bark"
         )
+        # Quotes around each item, as in a Python list, are not part of it.
+        await bot.generate(
+            "/run task:zero-shot-classification Great match labels:'sport', \"politics\",“food”"
+        )
+        await bot.generate(
+            '/run task:sentence-similarity Hi sentences:\'Hello there\'|"He said "hi""'
+        )
         typed = [RunParams.from_json(job.params).input for job in (await bot.jobs()).values()]
         assert (typed[0].text, typed[0].labels) == (
             "I love football",
@@ -182,6 +189,8 @@ async def test_options_typed_as_people_type_them(
             "The cat sits",
             ("A cat is sitting", "Dogs bark"),
         )
+        assert typed[3].labels == ("sport", "politics", "food")
+        assert typed[4].sentences == ("Hello there", 'He said "hi"')
 
 
 async def test_text_typed_in_quotes_reads_like_a_quoted_option(

@@ -24,8 +24,18 @@ MAX_LABELS = 10
 MAX_SENTENCES = 10
 
 
+_QUOTES = "\"'“”‘’«»"
+
+
 def split_list(text: str, sep: str = ",") -> list[str]:
-    return [part.strip() for part in text.split(sep) if part.strip()]
+    """The items, each without the quotes typed around it (labels:'sport','politics', as
+    in Python): the quotes are not part of a label."""
+    parts = (part.strip() for part in text.split(sep))
+    return [
+        part[1:-1].strip() if len(part) > 1 and part[0] in _QUOTES and part[-1] in _QUOTES else part
+        for part in parts
+        if part.strip(_QUOTES + " ")
+    ]
 
 
 def _missing(text: str, example: str, todo: str) -> str:
