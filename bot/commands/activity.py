@@ -110,12 +110,14 @@ async def form(ctx: Context, id: int | None) -> Reply:
     )
 
 
-async def submit(ctx: Context, answer: str, id: int | None) -> Reply:
+async def submit(ctx: Context, answer: str | None, id: int | None) -> Reply:
     """Answer an activity; submit again to edit your answer until the deadline.
 
     Only you and the instructors see your answer. Without id: the activity open in this
-    channel.
+    channel. Without an answer: its form, as the Submit button opens it.
     """
+    if answer is None:
+        return await form(ctx, id)
     now = ctx.services.clock()
     # With an id (the Submit button's form always has one) the answer goes straight to the
     # group writer: answers arriving together are saved in one transaction.
@@ -347,7 +349,11 @@ COMMAND = Command(
             durable=True,
             options=(
                 Option(
-                    "answer", str, "Your answer", required=True, rest=True, max_length=ANSWER_MAX
+                    "answer",
+                    str,
+                    "Your answer; left out, a form asks for it",
+                    rest=True,
+                    max_length=ANSWER_MAX,
                 ),
                 ID,
             ),

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.identity import Actor, Role
-from bot.replies import Card, Error, Reply, Table, Text
+from bot.replies import Card, Error, Modal, Reply, Table, Text
 from bot.router import Invocation
 from bot.store.models import Submission, SubmissionVersion
 from tests.activity.conftest import POST, post, run_as
@@ -33,8 +33,6 @@ async def test_instructor_commands_refuse_students(bot: BotDriver, line: str) ->
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("/activity submit id:1", "answer is required."),
-        ('/activity submit id:1 answer:"   "', "answer is required."),
         ("/activity submit id:1 " + "x" * 4001, "is 4,001 characters; the limit is 4,000"),
         ("/activity submit id:99 hello", "There is no activity #99 here."),
         ("/activity submit id:0 hello", "id: must be at least 1."),
@@ -46,6 +44,20 @@ async def test_bad_answers_get_a_clear_reply(bot: BotDriver, line: str, expected
     reply = await bot.run(line, user="ana")
     assert isinstance(reply, Error) and reply.private
     assert expected in reply.what
+    async with bot.app.services.store.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+@pytest.mark.parametrize(
+    "line", ["/activity submit", "/activity submit id:1", '/activity submit answer:"  "']
+)
+async def test_submit_without_an_answer_opens_the_answer_form(bot: BotDriver, line: str) -> None:
+    # Typed alone on Slack or the console: the form the Submit button opens, saving nothing.
+    await post(bot)
+    reply = await bot.run(line, user="ana")
+    assert isinstance(reply, Modal) and reply.private
+    assert reply.submit_action == "/activity submit id:1"
+    assert [f.name for f in reply.fields] == ["answer"]
     async with bot.app.services.store.session() as session:
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
 
