@@ -72,6 +72,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 # `stepz:3` where a command takes no free text: a mistyped option name.
 _OPTION_LIKE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):\S")
+_OPTION_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):")
 
 
 def _option_like(text: str) -> str | None:
@@ -355,10 +356,8 @@ class Router:
             if name not in known:
                 raise self._usage_error(path, *self._unknown(path, command, name, known))
         words = command.rest_option
-        typed = _option_like(str(raw.get(words.name) or "")) if words else None
-        if words and words.search_words and typed is not None:
-            # No name on the Hub holds a colon: `license:mit` was meant as an option.
-            raise self._usage_error(path, *self._unknown(path, command, typed, known))
+        if words is not None and words.search_words:
+            self._check_search_words(path, command, str(raw.get(words.name) or ""))
         values: dict[str, Any] = {}
         for option in command.options:
             value = raw.get(option.name)
@@ -391,6 +390,25 @@ class Router:
                     )
                 )
             values[option.name] = await source(typed)
+
+    def _check_search_words(self, path: Sequence[str], command: Command, text: str) -> None:
+        """No name on the Hub holds a colon: a word with one was meant as an option
+        (`license:mit`, or `model: gpt2` with a space after the colon)."""
+        typed = text.split()
+        for at, word in enumerate(typed):
+            match = _OPTION_NAME.match(word)
+            if match is None or is_link(word):
+                continue
+            name = match.group(1).lower()
+            known = [o.name for o in command.options]
+            if word.endswith(":") and name in known:
+                value = typed[at + 1] if at + 1 < len(typed) else "<value>"
+                raise self._usage_error(
+                    path,
+                    f"{name}: has no value.",
+                    f"Write {name}:{value} with no space after the colon.",
+                )
+            raise self._usage_error(path, *self._unknown(path, command, name, known))
 
     @staticmethod
     def _unknown(

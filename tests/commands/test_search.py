@@ -165,6 +165,14 @@ async def test_an_option_typed_among_the_words_is_answered_as_one(
     for line, what in cases.items():
         reply = await hub_bot.run(line)
         assert isinstance(reply, Error) and reply.what == what, line
+    # A space after the colon (which elsewhere makes `Answer: Paris` prose).
+    for line, todo in {
+        "/search model: gpt2": "Write model:gpt2 with no space after the colon.",
+        "/search model:": "Write model:<value> with no space after the colon.",
+        "/dataset id: imdb": "Write id:imdb with no space after the colon.",
+    }.items():
+        reply = await hub_bot.run(line)
+        assert isinstance(reply, Error) and reply.todo == todo, line
     assert fresh_hub_stub.count() == before  # the Hub was not asked
 
 
