@@ -395,12 +395,12 @@ class Router:
         """No name on the Hub holds a colon: a word with one was meant as an option
         (`license:mit`, or `model: gpt2` with a space after the colon)."""
         typed = text.split()
+        known = [o.name for o in command.options]
         for at, word in enumerate(typed):
             match = _OPTION_NAME.match(word)
             if match is None or is_link(word):
                 continue
             name = match.group(1).lower()
-            known = [o.name for o in command.options]
             if word.endswith(":") and name in known:
                 value = typed[at + 1] if at + 1 < len(typed) else "<value>"
                 raise self._usage_error(

@@ -67,6 +67,8 @@ async def run(
     /dataset id:imdb section:biases — that part of its card, in its own words (also:
     personal-information, social-impact, other-limitations, creation, source-data, ...)
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
+    /dataset https://huggingface.co/datasets/stanfordnlp/imdb — a dataset page's address
+    works as id: (the datasets list's address shows that list)
     """
     named = (text or "").split()
     shown = list_page(named[0], "dataset") if len(named) == 1 and not id else None

@@ -44,6 +44,9 @@ async def run(
     its own words (also: uses, training, evaluation, environmental-impact, citation, ...)
     /search task:text-generation chart:true — the list as a chart of downloads (or likes,
     with sort:likes) per model, with their sizes
+    /search https://huggingface.co/EleutherAI/gpt-neo-125M — a model page's address, as
+    your browser shows it, opens the model; the models list's address (with its task and
+    sort filters) shows that list
     sort: downloads (last 30 days, the default), likes, trending or recent. The last column
     says whether the bot runs each model here (✓ yes, ✗ no, ? open the model to know).
 
