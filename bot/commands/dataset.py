@@ -16,7 +16,7 @@ from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
 from bot.hub.errors import HubError, stale_note
-from bot.hub.links import LinkError, is_link, list_page, repo_id
+from bot.hub.links import LinkError, is_link, list_page, repo_id, viewer_page
 from bot.hub.records import (
     DatasetDetails,
     DatasetSummary,
@@ -68,14 +68,20 @@ async def run(
     personal-information, social-impact, other-limitations, creation, source-data, ...)
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
     /dataset https://huggingface.co/datasets/stanfordnlp/imdb — a dataset page's address
-    works as id: (the datasets list's address shows that list)
+    works as id:; its viewer's address shows the rows it shows; the datasets list's
+    address shows that list
     """
     named = (text or "").split()
-    shown = list_page(named[0], "dataset") if len(named) == 1 and not id else None
+    one_link = named[0] if len(named) == 1 and not id and is_link(named[0]) else ""
+    shown = list_page(one_link, "dataset")
     if shown is not None:  # the address of the Hub's datasets list: that list
         return await _list(
             ctx, shown.words or None, shown.task or task, shown.sort or sort, limit, page
         )
+    viewer = viewer_page(one_link)
+    if viewer is not None and not section:  # the address of its viewer: the rows it shows
+        chosen = (config or viewer.config or None, split or viewer.split or None)
+        return await _preview(ctx, viewer.dataset, *chosen, rows)
     if not id and len(named) == 1 and (is_link(named[0]) or preview or config or split or section):
         # /dataset imdb preview:true: the one word names the dataset; so does its address.
         try:

@@ -46,6 +46,16 @@ class ListPage:
     library: str = ""
 
 
+@dataclass(frozen=True)
+class ViewerPage:
+    """A link to a dataset's viewer: which dataset, and the config and split it shows ("" where
+    the address names none)."""
+
+    dataset: str
+    config: str = ""
+    split: str = ""
+
+
 class LinkError(HubError, ValueError):
     """A link that holds no repo of the kind wanted (an option's bad value, too)."""
 
@@ -70,6 +80,23 @@ def list_page(text: str, kind: RepoKind) -> ListPage | None:
         sort=_SITE_SORTS.get(query.get("sort", ""), ""),
         library=query.get("library", ""),
     )
+
+
+def viewer_page(text: str) -> ViewerPage | None:
+    """The dataset, config and split of a link to its viewer (huggingface.co/datasets/
+    stanfordnlp/imdb/viewer/plain_text/train), the page where students look at its rows;
+    None for any other text. parse_hf_uri reads repo and file pages, not this one."""
+    if not is_link(text):
+        return None
+    parts = urlsplit(text.strip() if "://" in text else f"https://{text.strip()}")
+    path = [p for p in parts.path.split("/") if p]
+    if parts.hostname not in _HOSTS or path[:1] != ["datasets"] or "viewer" not in path:
+        return None
+    at = path.index("viewer")
+    if at not in (2, 3):  # datasets/<name>/viewer, datasets/<owner>/<name>/viewer
+        return None
+    config, split = ([*path[at + 1 : at + 3], "", ""])[:2]
+    return ViewerPage("/".join(path[1:at]), config, split)
 
 
 def repo_id(text: str, kind: RepoKind) -> str:
@@ -98,12 +125,15 @@ def _repo(link: str) -> tuple[str, str] | None:
     try:
         found = parse_hf_uri(link)
     except HfUriError:
-        # Another site, no repo's page, a repo's page the parser does not read (its
-        # discussions), or a one-word id from before namespaces (huggingface.co/gpt2,
-        # /datasets/imdb), which the Hub still serves and the parser leaves out.
+        # Another site, no repo's page, a repo's page the parser does not read (a dataset's
+        # viewer, discussions), or a one-word id from before namespaces (huggingface.co/
+        # gpt2, /datasets/imdb), which the Hub still serves and the parser leaves out.
         pass
     else:
         return found.type, found.id
+    viewer = viewer_page(link)
+    if viewer is not None:
+        return "dataset", viewer.dataset
     parts = urlsplit(link if "://" in link else f"https://{link}")
     path = [p for p in parts.path.split("/") if p]
     if parts.hostname not in _HOSTS or parts.query or not path:

@@ -173,6 +173,13 @@ async def test_a_pasted_dataset_address_opens_the_dataset(hub_bot: BotDriver) ->
         assert (pasted.title, pasted.description) == (named.title, named.description)
     rows = await hub_bot.run("/dataset https://huggingface.co/datasets/imdb preview:true rows:3")
     assert isinstance(rows, Table) and rows.title == "imdb — plain_text/train: first 3 rows"
+    # The address of its viewer, where students look at rows: the rows it shows.
+    typed = await hub_bot.run("/dataset id:imdb preview:true config:plain_text split:train rows:2")
+    viewer = await hub_bot.run(
+        "/dataset https://huggingface.co/datasets/imdb/viewer/plain_text/train rows:2"
+    )
+    assert isinstance(viewer, Table) and isinstance(typed, Table)
+    assert (viewer.title, viewer.rows) == (typed.title, typed.rows)
     model = await hub_bot.run("/dataset https://huggingface.co/openai-community/gpt2")
     assert isinstance(model, Error)
     assert model.what == "https://huggingface.co/openai-community/gpt2 is a model's page."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.hub.links import LinkError, ListPage, list_page, repo_id
+from bot.hub.links import LinkError, ListPage, ViewerPage, list_page, repo_id, viewer_page
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,11 @@ from bot.hub.links import LinkError, ListPage, list_page, repo_id
         ("https://huggingface.co/gpt2", "model", "gpt2"),  # an id from before namespaces
         ("https://huggingface.co/datasets/stanfordnlp/imdb", "dataset", "stanfordnlp/imdb"),
         ("https://huggingface.co/datasets/imdb", "dataset", "imdb"),
+        (
+            "https://huggingface.co/datasets/stanfordnlp/imdb/viewer/plain_text/train",
+            "dataset",
+            "stanfordnlp/imdb",
+        ),
     ],
 )
 def test_the_repo_a_link_shows(typed: str, kind: str, wanted: str) -> None:
@@ -63,7 +68,7 @@ def test_the_repo_a_link_shows(typed: str, kind: str, wanted: str) -> None:
             "Copy the address",
         ),
         (
-            "https://huggingface.co/datasets/stanfordnlp/imdb/viewer/plain_text/train",
+            "https://huggingface.co/datasets/stanfordnlp/imdb/discussions/3",
             "dataset",
             "is not a dataset's page.",
             "Copy the address of the dataset's page (huggingface.co/datasets/<owner>/<name>)",
@@ -105,3 +110,21 @@ def test_a_link_to_something_else_says_what_to_copy(
 )
 def test_the_filters_of_a_list_page(typed: str, kind: str, wanted: ListPage | None) -> None:
     assert list_page(typed, kind) == wanted
+
+
+@pytest.mark.parametrize(
+    ("typed", "wanted"),
+    [
+        (
+            "https://huggingface.co/datasets/stanfordnlp/imdb/viewer/plain_text/test?row=4",
+            ViewerPage("stanfordnlp/imdb", "plain_text", "test"),
+        ),
+        ("huggingface.co/datasets/imdb/viewer/plain_text", ViewerPage("imdb", "plain_text")),
+        ("https://huggingface.co/datasets/imdb/viewer", ViewerPage("imdb")),
+        ("https://huggingface.co/datasets/stanfordnlp/imdb", None),
+        ("https://huggingface.co/openai-community/gpt2/viewer", None),
+        ("https://huggingface.co/datasets/a/b/c/viewer", None),
+    ],
+)
+def test_the_rows_a_viewer_link_shows(typed: str, wanted: ViewerPage | None) -> None:
+    assert viewer_page(typed) == wanted
