@@ -68,10 +68,10 @@ def list_page(text: str, kind: RepoKind) -> ListPage | None:
     """The filters of a link to the Hub's list of models (huggingface.co/models?
     pipeline_tag=text-classification&sort=likes) or of datasets, the page the lesson has
     students on; None for any other text."""
-    parts = urlsplit(text.strip() if "://" in text else f"https://{text.strip()}")
-    if not is_link(text) or parts.hostname not in _HOSTS or parts.path.strip("/") != f"{kind}s":
+    address = _address(text)
+    if address is None or address[0] != [f"{kind}s"]:
         return None
-    query = {name: values[0].strip() for name, values in parse_qs(parts.query).items()}
+    query = {name: values[0].strip() for name, values in parse_qs(address[1]).items()}
     # The datasets page names its task filter "task_categories:<task>".
     task = query.get("pipeline_tag") or query.get("task_categories", "").rpartition(":")[2]
     return ListPage(
@@ -86,17 +86,25 @@ def viewer_page(text: str) -> ViewerPage | None:
     """The dataset, config and split of a link to its viewer (huggingface.co/datasets/
     stanfordnlp/imdb/viewer/plain_text/train), the page where students look at its rows;
     None for any other text. parse_hf_uri reads repo and file pages, not this one."""
-    if not is_link(text):
-        return None
-    parts = urlsplit(text.strip() if "://" in text else f"https://{text.strip()}")
-    path = [p for p in parts.path.split("/") if p]
-    if parts.hostname not in _HOSTS or path[:1] != ["datasets"] or "viewer" not in path:
+    path = (_address(text) or ([], ""))[0]
+    if path[:1] != ["datasets"] or "viewer" not in path:
         return None
     at = path.index("viewer")
     if at not in (2, 3):  # datasets/<name>/viewer, datasets/<owner>/<name>/viewer
         return None
-    config, split = ([*path[at + 1 : at + 3], "", ""])[:2]
+    config, split = [*path[at + 1 : at + 3], "", ""][:2]
     return ViewerPage("/".join(path[1:at]), config, split)
+
+
+def _address(text: str) -> tuple[list[str], str] | None:
+    """The path's parts and the query of a link to huggingface.co; None for other text."""
+    if not is_link(text):
+        return None
+    link = text.strip()
+    parts = urlsplit(link if "://" in link else f"https://{link}")
+    if parts.hostname not in _HOSTS:
+        return None
+    return [part for part in parts.path.split("/") if part], parts.query
 
 
 def repo_id(text: str, kind: RepoKind) -> str:
@@ -134,10 +142,7 @@ def _repo(link: str) -> tuple[str, str] | None:
     viewer = viewer_page(link)
     if viewer is not None:
         return "dataset", viewer.dataset
-    parts = urlsplit(link if "://" in link else f"https://{link}")
-    path = [p for p in parts.path.split("/") if p]
-    if parts.hostname not in _HOSTS or parts.query or not path:
-        return None
+    path = (_address(link) or ([], ""))[0]
     if len(path) == 2 and path[0] == "datasets":
         return "dataset", path[1]
     if len(path) == 1 and path[0] not in _SITE_PAGES:
