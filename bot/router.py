@@ -70,8 +70,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-# `stepz:3` where a command takes no free text: a mistyped option name.
-_OPTION_LIKE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):\S")
+# A word that starts like an option (`stepz:3`, `model:`): a name and a colon.
 _OPTION_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):")
 
 
@@ -79,8 +78,8 @@ def _option_like(text: str) -> str | None:
     """The name of the first word of `text` written like an option (`license:mit`), links
     left out."""
     for word in text.split():
-        match = _OPTION_LIKE.match(word)
-        if match and not is_link(word):
+        match = _OPTION_NAME.match(word)
+        if match and match.end() < len(word) and not is_link(word):
             return match.group(1).lower()
     return None
 
