@@ -67,8 +67,14 @@ def escape(text: str) -> str:
     return _SPECIAL.sub(lambda m: "@\u200b" + m.group(1), text)
 
 
+# Slack's markup for a link it recognised in typed text: <https://…> or <https://…|label>.
+_LINK_MARKUP = re.compile(r"<((?:https?|mailto):[^|<>\s]+)(?:\|[^<>]*)?>")
+
+
 def unescape(text: str) -> str:
-    """Slack sends `& < >` in slash-command text as entities; give the router what was typed."""
+    """Slack sends `& < >` in slash-command text as entities, and may wrap a link it
+    recognised in its link markup; give the router what was typed (the address alone)."""
+    text = _LINK_MARKUP.sub(r"\1", text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -18,9 +18,11 @@ from bot.hub.errors import HubError
 
 RepoKind = str  # "model" or "dataset"
 _HOSTS = ("huggingface.co", "hf.co")
+# Typed by hand or kept by an old bookmark; the site redirects it, the parser refuses it.
+_WWW = "www."
 # huggingface.co's own one-word pages, none of them a model.
 _SITE_PAGES = frozenset({"models", "datasets", "spaces", "docs", "blog", "papers", "learn"})
-_LINK_STARTS = ("http://", "https://", "hf://", "huggingface.co/", "hf.co/")
+_LINK_STARTS = ("http://", "https://", "hf://", "huggingface.co/", "hf.co/", "www.huggingface.co/")
 # Where each kind of repo is opened in chat.
 _OPENED_WITH = {"model": "/search model:{}", "dataset": "/dataset id:{}"}
 _PAGE_OF = {"model": "model's", "dataset": "dataset's", "space": "Space's (an app)"}
@@ -64,6 +66,16 @@ def is_link(text: str) -> bool:
     return text.strip().lower().startswith(_LINK_STARTS)
 
 
+def _canonical(link: str) -> str:
+    """The link as the Hub's own pages write it: a scheme, and no "www." before the host."""
+    link = link.strip()
+    parts = urlsplit(link if "://" in link else f"https://{link}")
+    host = parts.hostname or ""
+    if host.startswith(_WWW) and host.removeprefix(_WWW) in _HOSTS:
+        parts = parts._replace(netloc=host.removeprefix(_WWW))
+    return parts.geturl()
+
+
 def list_page(text: str, kind: RepoKind) -> ListPage | None:
     """The filters of a link to the Hub's list of models (huggingface.co/models?
     pipeline_tag=text-classification&sort=likes) or of datasets, the page the lesson has
@@ -100,8 +112,7 @@ def _address(text: str) -> tuple[list[str], str] | None:
     """The path's parts and the query of a link to huggingface.co; None for other text."""
     if not is_link(text):
         return None
-    link = text.strip()
-    parts = urlsplit(link if "://" in link else f"https://{link}")
+    parts = urlsplit(_canonical(text))
     if parts.hostname not in _HOSTS:
         return None
     return [part for part in parts.path.split("/") if part], parts.query
@@ -115,7 +126,7 @@ def repo_id(text: str, kind: RepoKind) -> str:
     if not is_link(text):
         return text
     link = text.strip()
-    found = _repo(link)
+    found = _repo(_canonical(link))
     if found is not None and found[0] == kind:
         return found[1]
     if found is not None and found[0] in _OPENED_WITH:

@@ -28,6 +28,9 @@ from bot.hub.links import LinkError, ListPage, ViewerPage, list_page, repo_id, v
             "dataset",
             "stanfordnlp/imdb",
         ),
+        # "www." typed by hand: the site redirects it, and so do we.
+        ("www.huggingface.co/EleutherAI/gpt-neo-125m", "model", "EleutherAI/gpt-neo-125m"),
+        ("https://www.huggingface.co/datasets/imdb", "dataset", "imdb"),
     ],
 )
 def test_the_repo_a_link_shows(typed: str, kind: str, wanted: str) -> None:
@@ -98,6 +101,7 @@ def test_a_link_to_something_else_says_what_to_copy(
             ListPage(words="gpt-neo", sort="recent", library="transformers"),
         ),
         ("https://huggingface.co/models", "model", ListPage()),
+        ("www.huggingface.co/models?sort=likes", "model", ListPage(sort="likes")),
         (
             "https://huggingface.co/datasets?task_categories=task_categories:text-classification",
             "dataset",
@@ -121,6 +125,10 @@ def test_the_filters_of_a_list_page(typed: str, kind: str, wanted: ListPage | No
         ),
         ("huggingface.co/datasets/imdb/viewer/plain_text", ViewerPage("imdb", "plain_text")),
         ("https://huggingface.co/datasets/imdb/viewer", ViewerPage("imdb")),
+        (
+            "https://www.huggingface.co/datasets/imdb/viewer/plain_text",
+            ViewerPage("imdb", "plain_text"),
+        ),
         ("https://huggingface.co/datasets/stanfordnlp/imdb", None),
         ("https://huggingface.co/openai-community/gpt2/viewer", None),
         ("https://huggingface.co/datasets/a/b/c/viewer", None),

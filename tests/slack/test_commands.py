@@ -65,6 +65,18 @@ async def test_curly_quotes_and_slack_entities_reach_the_router_as_typed(
     assert text.endswith("answered round 3: a &lt; b &amp; c")
 
 
+async def test_a_link_in_slack_markup_reaches_the_router_as_its_address(
+    world: SlackWorld,
+) -> None:
+    # With escaping on (or from some clients), a pasted address arrives wrapped as
+    # <url> or <url|what was shown>; the router gets the address, typed text around it too.
+    await world.command("echo", "see <https://hf.co/models?a=1&amp;b=2|hf.co/models> &lt;x&gt;")
+    await world.command("echo", "<https://huggingface.co/gpt2>")
+    await world.idle()
+    said = [r.body["blocks"][0]["text"]["text"] for r in world.stub.responds]
+    assert said == ["see https://hf.co/models?a=1&amp;b=2 &lt;x&gt;", "https://huggingface.co/gpt2"]
+
+
 async def test_mentions_in_replies_are_escaped_and_never_parsed(world: SlackWorld) -> None:
     typed = "&lt;!channel&gt; &lt;@U0TEACH&gt; &lt;#C0CLASS&gt; @here and @everyone"
     await world.command("echo", typed)
