@@ -16,7 +16,7 @@ surrounding quotes are removed (`\\"` inside them is a quote).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 # Chat clients (Slack on macOS, phones) turn straight quotes into curly ones.
@@ -64,6 +64,7 @@ def split_options(
     *,
     lists: Mapping[str, str] | None = None,
     prose: Collection[str] = (),
+    phrases: Mapping[str, Callable[[str], bool]] | None = None,
 ) -> SplitLine:
     """Take every `name:value` whose name is in `names` out of `text`; the rest is free text.
 
@@ -72,10 +73,13 @@ def split_options(
     ends at the first space, except that of a list option (`lists`: name → separator),
     which goes on over the spaces around a separator as people type lists (`labels:sport,
     politics ,cooking`), and that of a `prose` option, which runs to the end of its line or
-    the next option (`context:Ada lives in Paris.`). Raises CommandLineError when a quoted
+    the next option (`context:Ada lives in Paris.`), and that of a `phrases` option (name →
+    what it accepts), which takes the following words of its line too when they make
+    a name it accepts (`task:Text Classification`). Raises CommandLineError when a quoted
     option value is not closed.
     """
     lists = lists or {}
+    phrases = phrases or {}
     result = SplitLine()
     kept: list[str] = []
     at = 0
@@ -91,8 +95,11 @@ def split_options(
             kept.append(text[at])
             at += 1
             continue
-        if name in prose and not text.startswith(tuple(_OPENING), match.end()):
+        quoted = text.startswith(tuple(_OPENING), match.end())
+        if name in prose and not quoted:
             value, at = _prose(text, match.end(), names)
+        elif name in phrases and not quoted:
+            value, at = _phrase(text, match.end(), phrases[name])
         else:
             value, at = _value(text, match.end(), lists.get(name, ""))
         result.pairs.append((name, value))
@@ -147,6 +154,23 @@ def _prose(text: str, start: int, names: Collection[str]) -> tuple[str, int]:
             end = gap.start()
             break
     return text[start:end].rstrip(), end
+
+
+# The most words a phrase option's value takes ("automatic speech recognition" has three).
+MAX_PHRASE_WORDS = 4
+
+
+def _phrase(text: str, start: int, accepts: Callable[[str], bool]) -> tuple[str, int]:
+    """An unquoted value of several words if the words that follow on its line make a
+    name `accepts` (the longest such), else its first word; and where it ends."""
+    ends = [_word_end(text, start)]
+    while len(ends) < MAX_PHRASE_WORDS:
+        gap = _GAP.match(text, ends[-1])
+        if gap is None or gap.end() == len(text) or text[gap.end()] == "\n":
+            break
+        ends.append(_word_end(text, gap.end()))
+    end = next((e for e in reversed(ends[1:]) if accepts(text[start:e])), ends[0])
+    return text[start:end], end
 
 
 def _word_end(text: str, start: int) -> int:

@@ -77,6 +77,10 @@ class Option:
     # Prose (a context, sentences): typed without quotes, the value runs to the end of its
     # line or the next option, not to the first space.
     to_line_end: bool = False
+    # A name people type as words (task:Text Classification): typed without quotes, the
+    # value takes the words after it on its line when together they make a name this
+    # accepts.
+    phrase: Callable[[str], bool] | None = None
     # "model" or "dataset": a pasted Hub page address (huggingface.co/<owner>/<name>/tree/
     # main) is read as the id of the repo it shows (bot/hub/links.py).
     repo: RepoKind = ""
@@ -200,7 +204,9 @@ def coerce(option: Option, value: object) -> OptionValue:
         # form (Discord options) arrive here first.
         result = sendable(str(value)).strip()
     if option.choices:
-        lowered = str(result).lower()
+        # Choices are written with hyphens; people type the words apart ("text
+        # classification", "how_to_use").
+        lowered = "-".join(str(result).lower().replace("_", " ").split())
         if lowered not in option.choices:
             close = difflib.get_close_matches(lowered, option.choices, n=1)
             hint = f" Did you mean {close[0]}?" if close else ""

@@ -291,6 +291,7 @@ class Router:
                 {o.name for o in declared},
                 lists={o.name: o.separator for o in declared if o.separator},
                 prose={o.name for o in declared if o.to_line_end},
+                phrases={o.name: o.phrase for o in declared if o.phrase},
             )
         except CommandLineError as error:
             raise self._usage_error(path, f"I could not read that: {error}.") from None

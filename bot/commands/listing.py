@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.declare import MAX_NAME, Option
-from bot.hub.tasks import SORTS, complete_tasks
+from bot.hub.tasks import SORTS, complete_tasks, names_a_task
 from bot.replies import Card, File, Reply, Table
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ async def complete_task(services: Services, prefix: str) -> list[str]:
 
 
 def task_option(description: str, name: str = "task") -> Option:
-    return Option(name, str, description, max_length=MAX_NAME, complete=complete_task)
+    return Option(
+        name, str, description, max_length=MAX_NAME, phrase=names_a_task, complete=complete_task
+    )
 
 
 def list_options(

@@ -70,6 +70,46 @@ PIPELINE_TAGS: dict[str, str] = {
     "other": "something else",
 }
 
+# What students call a task, in the lesson's words or everyday ones, where the Hub's name
+# for it is spelled differently: a spelling match alone offered "sentence-similarity" for
+# "sentiment" and "table-to-text" for "speech to text".
+TASK_WORDS: dict[str, str] = {
+    "sentiment": "text-classification",
+    "sentiment-analysis": "text-classification",
+    "sentiment-classification": "text-classification",
+    "topic-classification": "text-classification",
+    "ner": "token-classification",
+    "named-entity-recognition": "token-classification",
+    "entity-recognition": "token-classification",
+    "pos-tagging": "token-classification",
+    "qa": "question-answering",
+    "extractive-question-answering": "question-answering",
+    "summary": "summarization",
+    "summarisation": "summarization",
+    "translate": "translation",
+    "mask-filling": "fill-mask",
+    "masked-language-modeling": "fill-mask",
+    "text-to-text": "text2text-generation",
+    "chat": "text-generation",
+    "chatbot": "text-generation",
+    "language-model": "text-generation",
+    "embeddings": "feature-extraction",
+    "embedding": "feature-extraction",
+    "sentence-embeddings": "sentence-similarity",
+    "speech-recognition": "automatic-speech-recognition",
+    "speech-to-text": "automatic-speech-recognition",
+    "asr": "automatic-speech-recognition",
+    "transcription": "automatic-speech-recognition",
+    "tts": "text-to-speech",
+    "captioning": "image-to-text",
+    "image-captioning": "image-to-text",
+    "ocr": "image-to-text",
+    "detection": "object-detection",
+    "segmentation": "image-segmentation",
+    "image-generation": "text-to-image",
+    "vqa": "visual-question-answering",
+}
+
 # Libraries filterable on the Hub's models page (the tag each repo carries).
 LIBRARIES = (
     "transformers",
@@ -129,7 +169,22 @@ def normalize_task(typed: str) -> str:
 
 
 def close_tasks(typed: str, n: int = 3) -> list[str]:
-    return difflib.get_close_matches(normalize_task(typed), list(PIPELINE_TAGS), n=n, cutoff=0.5)
+    """The tasks a student most likely meant: the one their words name (TASK_WORDS), those
+    with every word they typed ("image" → image-classification…), then the closest
+    spellings."""
+    word = normalize_task(typed)
+    named = [TASK_WORDS[word]] if word in TASK_WORDS else []
+    words = set(word.split("-"))
+    holding = [tag for tag in PIPELINE_TAGS if words <= set(tag.split("-"))]
+    spelled = difflib.get_close_matches(word, list(PIPELINE_TAGS), n=n, cutoff=0.5)
+    return list(dict.fromkeys([*named, *holding, *spelled]))[:n]
+
+
+def names_a_task(typed: str) -> bool:
+    """Whether `typed` is a task's name, in the Hub's spelling or in a student's words
+    ("Text Classification", "sentiment analysis")."""
+    word = normalize_task(typed)
+    return word in PIPELINE_TAGS or word in TASK_WORDS
 
 
 def complete_tasks(prefix: str) -> list[str]:

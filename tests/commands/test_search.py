@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.delivery import Member
@@ -96,6 +97,34 @@ async def test_a_misspelled_task_gets_a_suggestion(hub_bot: BotDriver) -> None:
     reply = await hub_bot.run("/search task:text-genration")
     assert isinstance(reply, Error)
     assert "task:text-generation" in reply.todo
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("sentiment", "text-classification"),  # spelled like sentence-similarity
+        ("sentiment-analysis", "text-classification"),
+        ("ner", "token-classification"),
+        ('"speech to text"', "automatic-speech-recognition"),  # the lesson's words for Wav2Vec
+        ("image", "image-classification"),
+        ('"image captioning"', "image-to-text"),
+    ],
+)
+async def test_a_task_in_a_students_words_gets_the_hubs_name(
+    hub_bot: BotDriver, typed: str, meant: str
+) -> None:
+    reply = await hub_bot.run(f"/search task:{typed}")
+    assert isinstance(reply, Error)
+    assert reply.todo.startswith(f"Did you mean task:{meant}?")
+
+
+async def test_a_task_typed_as_words_is_that_task(hub_bot: BotDriver) -> None:
+    wanted = await hub_bot.run("/search bert task:text-classification")
+    assert isinstance(wanted, Table) and wanted.rows
+    for typed in ("/search task:Text Classification bert", "/search bert task:text classification"):
+        reply = await hub_bot.run(typed)
+        assert isinstance(reply, Table)
+        assert (reply.title, reply.rows) == (wanted.title, wanted.rows)
 
 
 async def test_gpt2_details(hub_bot: BotDriver) -> None:
@@ -417,6 +446,15 @@ async def test_unknown_guess_answers_get_help(hub_bot: BotDriver) -> None:
     await play(hub_bot, "/search guess", "alice")
     (typo,) = await play(hub_bot, "/search guess answer:sumarization", "alice")
     assert isinstance(typo, Error) and "Did you mean summarization?" in typo.todo
+    # The hint names no other task: it could give the round away.
+    (word,) = await play(hub_bot, "/search guess answer:sentiment", "alice")
+    assert isinstance(word, Error)
+    assert word.todo == (
+        "Did you mean text-classification? Click one of the round's buttons, or type a task"
+        " as the Hub names it."
+    )
+    (spaced,) = await play(hub_bot, "/search guess answer:Summarization Task", "alice")
+    assert isinstance(spaced, Error) and "Summarization" in spaced.what
 
 
 # -- the real console, in a subprocess ---------------------------------------------------------

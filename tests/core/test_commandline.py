@@ -104,3 +104,23 @@ def test_a_prose_value_runs_to_the_line_end_or_the_next_option(
     split = split_options(typed, {"context", "model"}, prose={"context"})
     assert split.pairs == pairs
     assert split.text == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "task", "text"),
+    [
+        ("task:Text Classification bert", "Text Classification", "bert"),
+        ("task:automatic speech recognition", "automatic speech recognition", ""),
+        ("task:text-classification bert", "text-classification", "bert"),
+        ("task:text bert", "text", "bert"),  # no name: the first word alone
+        ("task:text\nclassification", "text", "classification"),  # never past the line
+        ('task:"text" classification', "text", "classification"),  # quoted: as typed
+    ],
+)
+def test_a_phrase_value_takes_the_words_that_make_a_name(typed: str, task: str, text: str) -> None:
+    names = {"text-classification", "automatic-speech-recognition"}
+    split = split_options(
+        typed, {"task"}, phrases={"task": lambda v: "-".join(v.lower().split()) in names}
+    )
+    assert split.pairs == [("task", task)]
+    assert split.text == text

@@ -179,7 +179,10 @@ async def test_options_typed_as_people_type_them(
         await bot.generate(
             '/run task:sentence-similarity Hi sentences:\'Hello there\'|"He said "hi""'
         )
-        typed = [RunParams.from_json(job.params).input for job in (await bot.jobs()).values()]
+        # The task's name in words, as the Hub's site shows it.
+        await bot.generate("/run task:Text Classification I loved it")
+        stored = list((await bot.jobs()).values())
+        typed = [RunParams.from_json(job.params).input for job in stored]
         assert (typed[0].text, typed[0].labels) == (
             "I love football",
             ("sport", "politics", "cooking"),
@@ -191,6 +194,8 @@ async def test_options_typed_as_people_type_them(
         )
         assert typed[3].labels == ("sport", "politics", "food")
         assert typed[4].sentences == ("Hello there", 'He said "hi"')
+        ran = RunParams.from_json(stored[5].params)
+        assert (ran.task, typed[5].text) == ("text-classification", "I loved it")
 
 
 async def test_text_typed_in_quotes_reads_like_a_quoted_option(

@@ -27,6 +27,7 @@ from bot.commands.run.inputs import (
     typed_text,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
+from bot.hub.tasks import names_a_task
 from bot.inference.tasks import HANDED_OVER, MEDIA_TASKS, TASKS, TEXT_TASKS, media_of
 from bot.inference.tasks.vetting import HandOver, check_task
 from bot.jobs.commands import queued_reply
@@ -192,6 +193,7 @@ COMMAND = Command(
             "Use the class's model for this task",
             choices=(*TASKS, *HANDED_OVER),
             max_length=MAX_NAME,
+            phrase=names_a_task,
         ),
         Option(
             "file",

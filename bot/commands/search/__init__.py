@@ -138,6 +138,8 @@ COMMAND = Command(
                     "Guess game: your answer (a task)",
                     rest=True,
                     max_length=MAX_NAME,
+                    # `answer:Text Classification` is one answer, as the words alone are.
+                    to_line_end=True,
                     complete=complete_task,
                 ),
                 ROUND,

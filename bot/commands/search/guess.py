@@ -192,7 +192,8 @@ async def _answer(ctx: Context, typed: str, round_id: int | None) -> Reply | lis
         hint = f"Did you mean {close[0]}? " if close else ""
         return Error(
             what=f"“{typed}” is not a task name on the Hub.",
-            todo=f"{hint}Click one of the round's buttons, or type a task such as summarization.",
+            # No example task here: it could be the round's own answer.
+            todo=f"{hint}Click one of the round's buttons, or type a task as the Hub names it.",
         )
     channel = ctx.actor.channel_id
     async with ctx.services.store.session(write=True) as session:
