@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.hub.cards import ChecklistItem, ModelItem, SectionStatus, card_section, section_word
+from bot.hub.cards import (
+    CardSection,
+    ChecklistItem,
+    ModelItem,
+    SectionStatus,
+    card_section,
+    section_word,
+)
 from bot.hub.records import mark
 from bot.replies import Button, Card
 
@@ -52,19 +59,30 @@ def section_card(*, card: str | None, key: str, word: str, repo: str, url: str, 
             buttons=buttons,
         )
     text, cut = clip_text(found.text)
+    footer = f"{'Cut here; read the rest' if cut else 'The whole card'}: {url}"
+    return Card(
+        title=f"{repo}: {found.label}",
+        description=f"{_lead(found)}\n\n{text}".strip(),
+        url=url,
+        footer=footer,
+        buttons=buttons,
+    )
+
+
+def _lead(found: CardSection) -> str:
+    """The line above a section's text: the card's heading, or where the checklist's ✓ was
+    found when no section is written about the item (the card's metadata, a code example)."""
+    if found.found_in is not None:
+        return (
+            f"{mark(found.status)} {found.label}: from {found.heading}; "
+            "no section of the card is written about it."
+        )
     lead = f"{mark(found.status)} “{found.heading}”"
     if found.heading.lower() != found.label.lower():
         lead += f" ({found.label})"
     if found.status is SectionStatus.PLACEHOLDER:
         lead += ": only the template's placeholder, nothing written yet"
-    footer = f"{'Cut here; read the rest' if cut else 'The whole card'}: {url}"
-    return Card(
-        title=f"{repo}: {found.label}",
-        description=f"{lead}\n\n{text}".strip(),
-        url=url,
-        footer=footer,
-        buttons=buttons,
-    )
+    return lead
 
 
 def section_buttons(page: str, items: Iterable[ChecklistItem]) -> tuple[Button, ...]:

@@ -8,9 +8,10 @@ metadata and `metadata_error`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TypeVar
 
 from bot.hub import _markdown as md
 from bot.hub._markdown import SectionStatus
@@ -22,6 +23,7 @@ __all__ = [
     "ChecklistItem",
     "DatasetCardReport",
     "DatasetItem",
+    "Evidence",
     "ModelCardReport",
     "ModelItem",
     "SectionStatus",
@@ -55,6 +57,15 @@ class DatasetItem(StrEnum):
     OTHER_LIMITATIONS = "other_limitations"
 
 
+class Evidence(StrEnum):
+    """Where a card has a checklist item when no section of it is written about the item."""
+
+    INTRODUCTION = "introduction"  # prose under the title, with no "Description" heading
+    METADATA = "metadata"  # model-index results, co2_eq_emissions
+    CODE = "code"  # a usage code block under some other heading
+    BIBTEX = "bibtex"  # a BibTeX entry under some other heading
+
+
 @dataclass(frozen=True)
 class ChecklistItem:
     key: str
@@ -62,13 +73,23 @@ class ChecklistItem:
     status: SectionStatus
     # The card's own headings that matched, so a reply can quote them.
     headings: tuple[str, ...]
+    # Set when the ✓ comes from outside the matching headings: the section view shows that
+    # evidence, so that it never says "nobody wrote it down" under a ✓.
+    found_in: Evidence | None = None
+    # The template text a ⚠ item holds, as the card writes it ("TBD"); None for an empty
+    # heading.
+    placeholder: str | None = None
+
+
+def _item_of(items: Sequence[ChecklistItem], key: str) -> ChecklistItem:
+    for item in items:
+        if item.key == key:
+            return item
+    raise KeyError(key)
 
 
 def _status_of(items: Sequence[ChecklistItem], key: str) -> SectionStatus:
-    for item in items:
-        if item.key == key:
-            return item.status
-    raise KeyError(key)
+    return _item_of(items, key).status
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,9 @@ class ModelCardReport:
 
     def status(self, item: ModelItem | str) -> SectionStatus:
         return _status_of(self.checklist, str(item))
+
+    def item(self, key: ModelItem | str) -> ChecklistItem:
+        return _item_of(self.checklist, str(key))
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -143,6 +167,9 @@ class DatasetCardReport:
 
     def status(self, item: DatasetItem | str) -> SectionStatus:
         return _status_of(self.creation + self.ethics, str(item))
+
+    def item(self, key: DatasetItem | str) -> ChecklistItem:
+        return _item_of(self.creation + self.ethics, str(key))
 
     @property
     def total_rows(self) -> int | None:
@@ -259,6 +286,13 @@ def _arxiv_ids(tags: Sequence[str], body: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in found if i))
 
 
+# The metadata field that can stand for a checklist item with no section written about it.
+_METADATA_FIELDS = {
+    ModelItem.EVALUATION: "model-index",
+    ModelItem.ENVIRONMENTAL_IMPACT: "co2_eq_emissions",
+}
+
+
 def _has_results(model_index: object) -> bool:
     if not isinstance(model_index, list):
         return False
@@ -269,7 +303,7 @@ def _checklist(
     doc: md.Document,
     patterns: Mapping[str, tuple[str, re.Pattern[str]]],
     keys: Sequence[str],
-    extra_present: Mapping[str, bool] | None = None,
+    elsewhere: Mapping[str, Evidence | None] | None = None,
 ) -> tuple[ChecklistItem, ...]:
     items: list[ChecklistItem] = []
     for key in keys:
@@ -280,10 +314,32 @@ def _checklist(
             if pattern.search(section.key):
                 headings.append(section.title)
                 status = md.best(status, section.status)
-        if extra_present and extra_present.get(key):
+        found_in = (elsewhere or {}).get(key)
+        # A written section is the better thing to show; the evidence only fills in for none.
+        if status is SectionStatus.PRESENT:
+            found_in = None
+        elif found_in is not None:
             status = SectionStatus.PRESENT
-        items.append(ChecklistItem(key, label, status, tuple(headings)))
+        items.append(ChecklistItem(key, label, status, tuple(headings), found_in))
     return tuple(items)
+
+
+def _model_evidence(meta: Mapping[str, object], doc: md.Document) -> dict[str, Evidence | None]:
+    """Where the card has an item outside its headings, if it does."""
+    # A heading that already names a checklist item is not the free-text introduction.
+    named = [p for _, p in _MODEL_PATTERNS.values()]
+    co2 = meta.get(_METADATA_FIELDS[ModelItem.ENVIRONMENTAL_IMPACT])
+    found = {
+        ModelItem.DESCRIPTION: (Evidence.INTRODUCTION, doc.has_lead_prose(named)),
+        ModelItem.HOW_TO_USE: (Evidence.CODE, doc.has_usage_code),
+        ModelItem.EVALUATION: (
+            Evidence.METADATA,
+            _has_results(meta.get(_METADATA_FIELDS[ModelItem.EVALUATION])),
+        ),
+        ModelItem.ENVIRONMENTAL_IMPACT: (Evidence.METADATA, co2 not in (None, "", {}, [])),
+        ModelItem.CITATION: (Evidence.BIBTEX, doc.has_bibtex),
+    }
+    return {str(key): evidence if has else None for key, (evidence, has) in found.items()}
 
 
 def analyze_model_card(text: str) -> ModelCardReport:
@@ -291,15 +347,7 @@ def analyze_model_card(text: str) -> ModelCardReport:
     meta, has_front_matter, error, body = md.split_front_matter(text)
     doc = md.parse(body)
     tags = _strings(meta.get("tags"))
-    # A heading that already names a checklist item is not the free-text introduction.
-    named = [p for _, p in _MODEL_PATTERNS.values()]
-    extra: dict[str, bool] = {
-        ModelItem.DESCRIPTION: doc.has_lead_prose(named),
-        ModelItem.HOW_TO_USE: doc.has_usage_code,
-        ModelItem.EVALUATION: _has_results(meta.get("model-index")),
-        ModelItem.ENVIRONMENTAL_IMPACT: meta.get("co2_eq_emissions") not in (None, "", {}, []),
-        ModelItem.CITATION: doc.has_bibtex,
-    }
+    checklist = _checklist(doc, _MODEL_PATTERNS, list(ModelItem), _model_evidence(meta, doc))
     licenses = _strings(meta.get("license"))
     return ModelCardReport(
         metadata=meta,
@@ -307,7 +355,7 @@ def analyze_model_card(text: str) -> ModelCardReport:
         metadata_error=error,
         title=_first(meta.get("model_name")) or doc.title,
         headings=tuple(s.title for s in doc.sections),
-        checklist=_checklist(doc, _MODEL_PATTERNS, list(ModelItem), extra),
+        checklist=_quote_placeholders(checklist, body),
         license=licenses[0] if licenses else None,
         licenses=licenses,
         license_name=_first(meta.get("license_name")),
@@ -359,7 +407,7 @@ def analyze_dataset_card(text: str, infos: Mapping[str, object] | None = None) -
     doc = md.parse(body)
     licenses = _strings(meta.get("license"))
     keys = [str(k) for k in _CREATION_ITEMS + _ETHICS_ITEMS]
-    items = _checklist(doc, _DATASET_PATTERNS, keys)
+    items = _quote_placeholders(_checklist(doc, _DATASET_PATTERNS, keys), body)
     n_creation = len(_CREATION_ITEMS)
     return DatasetCardReport(
         metadata=meta,
@@ -412,9 +460,12 @@ class CardSection:
 
     key: str
     label: str  # the checklist's name for it, e.g. "Limitations and biases"
-    heading: str  # the card's own heading
+    heading: str  # the card's own heading, or where it was found (see found_in)
     status: SectionStatus
     text: str  # plain lines (bot.hub._markdown.section_texts)
+    # Set when no section of the card is written about the item and the checklist's ✓ comes
+    # from elsewhere: `heading` then says where ("the card's metadata (model-index)").
+    found_in: Evidence | None = None
 
 
 def section_word(key: str) -> str:
@@ -427,29 +478,172 @@ def section_word(key: str) -> str:
 
 
 def card_section(text: str, key: str) -> CardSection | None:
-    """The card's section for a checklist item (`ModelItem` or `DatasetItem` key): a matching
-    heading with real text (the most specific), else one that holds only the template; None
-    when the card has no heading for it."""
-    patterns = _MODEL_PATTERNS if key in _MODEL_PATTERNS else _DATASET_PATTERNS
-    label, pattern = patterns[key]
-    _, _, _, body = md.split_front_matter(text)
-    found = [(s, t) for s, t in md.section_texts(body) if pattern.search(s.key)]
+    """The card's text for a checklist item (`ModelItem` or `DatasetItem` key), as the
+    checklist judged it, so that the two never disagree: the matching heading with real text
+    (the most specific), else what the ✓ was found in (metadata, a code example, a BibTeX
+    entry, the introduction), else a heading that holds only the template; None exactly when
+    the checklist says ✗."""
+    meta, _, _, body = md.split_front_matter(text)
+    if key in _MODEL_PATTERNS:
+        item = analyze_model_card(text).item(key)
+    else:
+        item = analyze_dataset_card(text).item(key)
+    if item.status is SectionStatus.MISSING:
+        return None
+    if item.found_in is not None:
+        return _found_elsewhere(item, meta, body)
+    return _best_heading(item, body)
 
-    # Written text first; then the heading that names this item alone ("Limitations and
-    # Biases" before "Intended Use and Limitations"), then the card's order.
-    def rank(pair: tuple[md.Section, str]) -> tuple[bool, int]:
+
+_Found = TypeVar("_Found")
+
+
+def _ranked(
+    sections: Iterable[tuple[md.Section, _Found]], key: str
+) -> list[tuple[md.Section, _Found]]:
+    """The sections whose heading matches checklist item `key`, best first: written text
+    first, then the heading that names this item alone ("Limitations and Biases" before
+    "Intended Use and Limitations"), then the card's order."""
+    patterns = _MODEL_PATTERNS if key in _MODEL_PATTERNS else _DATASET_PATTERNS
+    pattern = patterns[key][1]
+
+    def rank(pair: tuple[md.Section, _Found]) -> tuple[bool, int]:
         named = sum(1 for _, p in patterns.values() if p.search(pair[0].key))
         return pair[0].status is not SectionStatus.PRESENT, named
 
-    found.sort(key=rank)
-    if not found and key == ModelItem.DESCRIPTION:
-        # Most cards introduce the model under their title, with no "Description" heading
-        # (the checklist counts that prose: see analyze_model_card).
-        doc = md.parse(body)
-        if doc.has_lead_prose([p for _, p in _MODEL_PATTERNS.values()]):
-            intro = "the card's introduction"
-            return CardSection(key, label, intro, SectionStatus.PRESENT, md.lead_text(body))
-    if not found:
+    return sorted(((s, x) for s, x in sections if pattern.search(s.key)), key=rank)
+
+
+def _best_heading(item: ChecklistItem, body: str) -> CardSection | None:
+    found = _ranked(md.section_texts(body), item.key)
+    if not found:  # cannot happen: the checklist matched a heading for a ✓ or ⚠
         return None
-    section, body_text = found[0]
-    return CardSection(key, label, section.title, section.status, body_text)
+    section, text = found[0]
+    return CardSection(item.key, item.label, section.title, section.status, text)
+
+
+def _found_elsewhere(item: ChecklistItem, meta: Mapping[str, object], body: str) -> CardSection:
+    evidence = item.found_in
+    if evidence is Evidence.INTRODUCTION:
+        where, text = "the card's introduction", md.lead_text(body)
+    elif evidence is Evidence.CODE:
+        where, text = "a code example in the card", _first_code(body, bibtex=False)
+    elif evidence is Evidence.BIBTEX:
+        where, text = "a BibTeX entry in the card", _first_code(body, bibtex=True)
+    else:
+        field = _METADATA_FIELDS[ModelItem(item.key)]
+        where = f"the card's metadata ({field})"
+        if item.key == ModelItem.EVALUATION:
+            text = _results_table(meta.get(field))
+        else:
+            text = _metadata_lines(field, meta.get(field))
+    return CardSection(item.key, item.label, where, item.status, text, evidence)
+
+
+# -- what the checklist counted, read back for the section view ------------------------------
+_MAX_RESULT_ROWS = 10
+
+
+def _dicts(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, float):
+        return str(round(value, 4))
+    return " ".join(str(value).split())[:40] if value not in (None, "") else "—"
+
+
+def _dataset_text(dataset: object) -> str:
+    """The dataset's name with its config and split, e.g. "glue (sst2, validation)"."""
+    if not isinstance(dataset, Mapping):
+        return _value_text(dataset)
+    name = _first(dataset.get("name")) or _first(dataset.get("type")) or "—"
+    details = [d for d in (_first(dataset.get("config")), _first(dataset.get("split"))) if d]
+    details = [d for d in details if d != name]
+    return f"{name} ({', '.join(details)})" if details else name
+
+
+def _results_table(model_index: object) -> str:
+    """The model-index results as lines of dataset | metric | value (metadata written by hand
+    can hold anything: what is not a mapping is skipped)."""
+    rows: list[str] = []
+    for entry in _dicts(model_index):
+        for result in _dicts(entry.get("results")):
+            dataset = _dataset_text(result.get("dataset"))
+            for metric in _dicts(result.get("metrics")):
+                name = _first(metric.get("name")) or _first(metric.get("type")) or "—"
+                rows.append(f"{dataset} | {name} | {_value_text(metric.get('value'))}")
+    if not rows:
+        return "Results are listed, but with no dataset, metric and value to show."
+    more = len(rows) - _MAX_RESULT_ROWS
+    shown = ["Dataset | Metric | Value", *rows[:_MAX_RESULT_ROWS]]
+    if more > 0:
+        shown.append(f"… and {more} more in the card's metadata")
+    return "\n".join(shown)
+
+
+def _metadata_lines(field: str, value: object) -> str:
+    """A metadata value as "name: value" lines (a mapping, such as co2_eq_emissions with its
+    emissions, source and hardware, or a single value)."""
+    if isinstance(value, Mapping):
+        return "\n".join(f"{k}: {_value_text(v)}" for k, v in value.items())
+    return f"{field}: {_value_text(value)}"
+
+
+# _markdown is internal to this module: these read its tokens with the same tests that set
+# Document.has_usage_code / has_bibtex and a section's ⚠, so they find what the checklist did.
+def _first_code(body: str, *, bibtex: bool) -> str:
+    """The card's first usage code block (bibtex=False) or BibTeX entry (bibtex=True)."""
+    tokens = md._tokenize(body)
+    for token in tokens:
+        if not isinstance(token, md._Code) or md._is_bibtex(token) != bibtex:
+            continue
+        # has_usage_code skips an empty block; has_bibtex counts any block marked bibtex.
+        if bibtex or token.content.strip():
+            return token.content.strip("\n")
+    return _bibtex_as_text(tokens) if bibtex else ""
+
+
+def _bibtex_as_text(tokens: Sequence[md._Token]) -> str:
+    """A BibTeX entry typed as plain text, not fenced: from its "@article{" to a blank line."""
+    lines: list[str] = []
+    for token in tokens:
+        text = token if isinstance(token, md._Text) and token.weight else None
+        if lines and text is None:
+            break
+        if text is not None and (lines or md._BIBTEX_START.match(text.raw)):
+            lines.append(text.raw)
+    return "\n".join(lines)
+
+
+_QUOTE_CHARS = 60
+_LINK_TARGET = re.compile(r"(\[[^\]]*\])\([^)]*\)")
+
+
+def _quote_placeholders(items: tuple[ChecklistItem, ...], body: str) -> tuple[ChecklistItem, ...]:
+    """Each ⚠ item with the template text its section holds, from the section the section
+    view shows."""
+    if not any(i.status is SectionStatus.PLACEHOLDER for i in items):
+        return items  # no second pass over a card with no ⚠
+    tokens = md._tokenize(body)
+    heading_at = [i for i, t in enumerate(tokens) if isinstance(t, md._Heading)]
+    spans = list(md._sections(tokens, heading_at))
+    quoted = []
+    for item in items:
+        if item.status is SectionStatus.PLACEHOLDER:
+            found = _ranked(spans, item.key)
+            item = replace(item, placeholder=_stub_in(found[0][1]) if found else None)
+        quoted.append(item)
+    return tuple(quoted)
+
+
+def _stub_in(span: Sequence[md._Token]) -> str | None:
+    """The first template stub of a section, as written: "TBD", "[More Information Needed]"
+    (a link's address dropped, a "**Developed by:**" label too)."""
+    for token in span:
+        if isinstance(token, md._Text) and token.weight == 1:
+            text = md._clean(_LINK_TARGET.sub(r"\1", token.raw))
+            text = md._LABEL.sub("", text, count=1).strip(" \t*_`")
+            return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…"
+    return None

@@ -36,7 +36,7 @@ def checklist_text(items: tuple[ChecklistItem, ...]) -> str:
     for item in items:
         line = f"{mark(item.status)} {item.label}"
         if item.status is SectionStatus.PLACEHOLDER:
-            line += ": placeholder “[More Information Needed]”"
+            line += f": placeholder “{item.placeholder}”" if item.placeholder else ": empty heading"
         lines.append(line)
     return "\n".join(lines)
 

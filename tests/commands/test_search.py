@@ -215,7 +215,7 @@ async def test_gpt_neo_details_from_its_real_card(hub_bot: BotDriver) -> None:
         "✓ How to use it",
         "✓ Limitations and biases",
         "✓ Training data and procedure",
-        "⚠ Evaluation results: placeholder “[More Information Needed]”",
+        "⚠ Evaluation results: placeholder “TBD”",
         "✗ Environmental impact",
         "✓ Citation",
     ):
