@@ -15,7 +15,8 @@ from bot.commands.listing import MAX_PAGE, for_platform, list_options
 from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
-from bot.hub.errors import HubError, stale_note
+from bot.hub.client import HubClient
+from bot.hub.errors import HubError, NoPreview, stale_note
 from bot.hub.links import LinkError, is_link, list_page, repo_id, viewer_page
 from bot.hub.records import (
     DatasetDetails,
@@ -25,13 +26,17 @@ from bot.hub.records import (
     checklist_text,
     license_text,
 )
-from bot.hub.tasks import SORT_WORDS, normalize_task
+from bot.hub.tasks import PIPELINE_TAGS, SORT_WORDS, close_tasks, normalize_task
 from bot.inference.guard import format_params
 from bot.replies import Button, Card, Error, Field, Reply, Table, Text
 from bot.router import Command, Context, Option
 
 CELL = 60  # characters of a preview cell
 MAX_COLUMNS = 6
+DEFAULT_ROWS = 5
+SPLIT_LINES = 12  # splits listed on the card; a dataset like glue has dozens
+# Discord cuts a field's value at 1,024 characters (Slack at 2,000): the config names fit it.
+FIELD_CHARS = 1024
 # The card's creator tags, in words (https://huggingface.co/docs/hub/datasets-cards).
 _CREATORS = {
     "found": "found: taken from existing text, e.g. scraped from the web",
@@ -55,7 +60,7 @@ async def run(
     preview: bool,
     config: str | None,
     split: str | None,
-    rows: int,
+    rows: int | None,
     section: str | None,
 ) -> Reply | list[Reply]:
     """Explore the datasets hub: how a dataset was made, its ethics sections, its rows.
@@ -67,6 +72,7 @@ async def run(
     /dataset id:imdb section:biases — that part of its card, in its own words (also:
     personal-information, social-impact, other-limitations, creation, source-data, ...)
     /dataset id:imdb preview:true split:test rows:5 — the first rows, from the dataset viewer
+    (config:, split: or rows: alone show them too)
     /dataset https://huggingface.co/datasets/stanfordnlp/imdb — a dataset page's address
     works as id:; its viewer's address shows the rows it shows; the datasets list's
     address shows that list
@@ -79,27 +85,30 @@ async def run(
             ctx, shown.words or None, shown.task or task, shown.sort or sort, limit, page
         )
     viewer = viewer_page(one_link)
+    count = rows or DEFAULT_ROWS
     if viewer is not None and not section:  # the address of its viewer: the rows it shows
         chosen = (config or viewer.config or None, split or viewer.split or None)
-        return await _preview(ctx, viewer.dataset, *chosen, rows)
-    if not id and len(named) == 1 and (is_link(named[0]) or preview or config or split or section):
+        return await _preview(ctx, viewer.dataset, *chosen, count)
+    # config:, split: or rows: only make sense for rows: giving one asks for the preview.
+    wants_rows = preview or bool(config or split) or rows is not None
+    if not id and len(named) == 1 and (is_link(named[0]) or wants_rows or section):
         # /dataset imdb preview:true: the one word names the dataset; so does its address.
         try:
             id = repo_id(named[0], "dataset")
         except LinkError as error:
             return error.reply()
     if id:
-        if preview:
-            return await _preview(ctx, id.strip(), config, split, rows)
+        if wants_rows:
+            return await _preview(ctx, id.strip(), config, split, count)
         return await _details(ctx, id.strip(), section)
     if section:
         return Error(
             what="section: needs a dataset.",
             todo=f"Add id:, e.g. /dataset id:imdb section:{section}",
         )
-    if preview or config or split:
+    if wants_rows:
         return Error(
-            what="preview:, config: and split: need a dataset.",
+            what="preview:, config:, split: and rows: need a dataset.",
             todo="Add id:, e.g. /dataset id:imdb preview:true",
         )
     return await _list(ctx, text, task, sort, limit, page)
@@ -118,12 +127,7 @@ async def _list(
         return error.reply()
     items: tuple[DatasetSummary, ...] = found.value.items
     if not items:
-        wanted = " ".join(x for x in (f"“{text}”" if text else "", tag or "") if x)
-        return Error(
-            what=f"No datasets match {wanted or 'that'}"
-            + (f" on page {page}." if page > 1 else "."),
-            todo="Try fewer words or another task:, e.g. task:text-classification.",
-        )
+        return _nothing_found(text, tag, page)
     first = (page - 1) * limit
     table_rows = tuple(
         (
@@ -157,6 +161,33 @@ async def _list(
         (f"{row[0]}. {d.id}", f"   {_facts(d)}") for row, d in zip(table_rows, items, strict=True)
     ]
     return for_platform(ctx.actor.platform, table, entries, footer=footer, filename="datasets.csv")
+
+
+def _nothing_found(text: str | None, tag: str | None, page: int) -> Error:
+    # Checked only when nothing matched: an old dataset may carry a category that is no
+    # pipeline tag, and its list should still show.
+    if tag and tag not in PIPELINE_TAGS:
+        return Error(what=f"{tag} is not a task on the Hub.", todo=_task_hint(tag))
+    wanted = " ".join(x for x in (f"“{text}”" if text else "", tag or "") if x) or "that"
+    if page > 1:  # the search itself matched: the pages ran out
+        return Error(what=f"No datasets match {wanted} on page {page}.", todo="Try page:1.")
+    other = next(t for t in ("text-classification", "translation") if t != tag)
+    return Error(
+        what=f"No datasets match {wanted}.",
+        todo=f"Try fewer words or another task:, e.g. task:{other}.",
+    )
+
+
+def _task_hint(tag: str) -> str:
+    """Did you mean the closest task names (the same guess /search makes)?"""
+    close = [f"task:{t}" for t in close_tasks(tag)]
+    guess = f"Did you mean {_or_list(close)}? " if close else ""
+    return f"{guess}Type task: and pick one from the list, e.g. task:text-classification."
+
+
+def _or_list(words: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return " or ".join(filter(None, (", ".join(words[:-1]), words[-1])))
 
 
 def _facts(dataset: DatasetSummary) -> str:
@@ -242,13 +273,8 @@ def _dataset_fields(dataset: DatasetDetails, report: DatasetCardReport) -> tuple
     size = report.size_category or dataset.size or "not given"
     if total is not None:
         size += f" ({total:,} rows)"
-    configs = {s.config for s in report.splits}
-    splits = "\n".join(
-        (f"{s.config}/" if len(configs) > 1 else "")
-        + f"{s.name}: "
-        + (f"{s.num_rows:,} rows" if s.num_rows is not None else "rows not given")
-        for s in report.splits[:12]
-    )
+    configs = list(dict.fromkeys(s.config for s in report.splits))
+    splits = _splits_text(report, several_configs=len(configs) > 1)
     made = [
         ("Source", ", ".join(report.source_datasets)),
         ("Annotations by", _creators(report.annotations_creators)),
@@ -264,6 +290,7 @@ def _dataset_fields(dataset: DatasetDetails, report: DatasetCardReport) -> tuple
         Field(name="Languages", value=", ".join(report.languages[:12]) or "not given"),
         Field(name="Size", value=size),
         Field(name="Splits", value=splits or "not given", inline=False),
+        *([_configs_field(configs)] if len(configs) > 1 else []),
         Field(
             name="How it was made",
             value="\n".join(f"{k}: {v or 'not given'}" for k, v in made),
@@ -278,6 +305,35 @@ def _dataset_fields(dataset: DatasetDetails, report: DatasetCardReport) -> tuple
     if dataset.gated:
         fields.append(Field(name="Gated", value="yes: ask for access on its page"))
     return tuple(fields)
+
+
+def _splits_text(report: DatasetCardReport, *, several_configs: bool) -> str:
+    lines = [
+        (f"{s.config}/" if several_configs else "")
+        + f"{s.name}: "
+        + (f"{s.num_rows:,} rows" if s.num_rows is not None else "rows not given")
+        for s in report.splits[:SPLIT_LINES]
+    ]
+    hidden = len(report.splits) - SPLIT_LINES
+    if hidden > 0:  # without it a student thinks the first configs are all there is
+        lines.append(f"…and {hidden} more (see Configs; preview one with config:)")
+    return "\n".join(lines)
+
+
+def _configs_field(configs: list[str]) -> Field:
+    return Field(
+        name=f"Configs ({len(configs)})", value=_names_within(configs, FIELD_CHARS), inline=False
+    )
+
+
+def _names_within(names: list[str], limit: int) -> str:
+    """As many names as fit in limit characters, then how many were left out."""
+    for count in range(len(names), 0, -1):
+        hidden = len(names) - count
+        text = ", ".join(names[:count]) + (f", …and {hidden} more" if hidden else "")
+        if len(text) <= limit:
+            return text
+    return f"{len(names)} names, too long to list"
 
 
 def _creators(tags: tuple[str, ...]) -> str:
@@ -295,13 +351,10 @@ async def _preview(
     hub = ctx.services.hub
     answers: list[Cached[Any]] = []
     try:
-        if not (config and split):
-            known = await hub.viewer_splits(dataset)
-            answers.append(known)
-            chosen = _choose(dataset, known.value, config, split)
-            if isinstance(chosen, Error):
-                return chosen
-            config, split = chosen
+        chosen = await _checked_split(hub, dataset, config, split, answers)
+        if isinstance(chosen, Error):
+            return chosen
+        config, split = chosen
         first = await hub.viewer_first_rows(dataset, config, split)
         answers.append(first)
     except HubError as error:
@@ -327,6 +380,26 @@ def dataset_file(dataset: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-") or "dataset"
 
 
+async def _checked_split(
+    hub: HubClient,
+    dataset: str,
+    config: str | None,
+    split: str | None,
+    answers: list[Cached[Any]],
+) -> tuple[str, str] | Error:
+    """The config/split to show, checked against the viewer's list (a typo gets the names)."""
+    try:
+        known = await hub.viewer_splits(dataset)
+    except NoPreview:
+        if config and split:
+            # The viewer lists no splits for it, yet it may have the rows: its first-rows
+            # answer says whether it does.
+            return config, split
+        raise
+    answers.append(known)
+    return _choose(dataset, known.value, config, split)
+
+
 def _choose(
     dataset: str, known: tuple[tuple[str, str], ...], config: str | None, split: str | None
 ) -> tuple[str, str] | Error:
@@ -334,18 +407,28 @@ def _choose(
     if not known:
         return Error(what=f"The dataset viewer lists no splits for {dataset}.")
     configs = list(dict.fromkeys(c for c, _ in known))
-    if config and config not in configs:
+    chosen_config = _match(config, configs) if config else configs[0]
+    if chosen_config is None:
         return Error(
             what=f"{dataset} has no config {config}.", todo=f"Choose one of: {', '.join(configs)}."
         )
-    config = config or configs[0]
-    splits = [s for c, s in known if c == config]
-    if split and split not in splits:
+    splits = [s for c, s in known if c == chosen_config]
+    default = "train" if "train" in splits else splits[0]
+    chosen_split = _match(split, splits) if split else default
+    if chosen_split is None:
         return Error(
-            what=f"{dataset} ({config}) has no split {split}.",
+            what=f"{dataset} ({chosen_config}) has no split {split}.",
             todo=f"Choose one of: {', '.join(splits)}.",
         )
-    return config, split or ("train" if "train" in splits else splits[0])
+    return chosen_config, chosen_split
+
+
+def _match(typed: str, names: list[str]) -> str | None:
+    """The name as typed, else the one name that differs only in case (split:Test -> test)."""
+    if typed in names:
+        return typed
+    alike = [n for n in names if n.casefold() == typed.casefold()]
+    return alike[0] if len(alike) == 1 else None
 
 
 def _rows_table(first: FirstRows, count: int) -> tuple[Table, Text | None]:
@@ -422,7 +505,13 @@ COMMAND = Command(
         Option("preview", bool, "Show its first rows", default=False),
         Option("config", str, "Preview: which config (subset)", max_length=100),
         Option("split", str, "Preview: which split, e.g. train", max_length=100),
-        Option("rows", int, "Preview: how many rows", default=5, min_value=1, max_value=10),
+        Option(
+            "rows",
+            int,
+            f"Preview: how many rows ({DEFAULT_ROWS} if left out)",
+            min_value=1,
+            max_value=10,
+        ),
         Option(
             "section",
             str,

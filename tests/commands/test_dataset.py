@@ -111,7 +111,8 @@ async def test_one_word_before_preview_or_section_names_the_dataset(hub_bot: Bot
     assert (section.title, section.description) == (named.title, named.description)
     # More words are a search, which has no rows to show.
     words = await hub_bot.run("/dataset movie reviews preview:true")
-    assert isinstance(words, Error) and words.what == "preview:, config: and split: need a dataset."
+    assert isinstance(words, Error)
+    assert words.what == "preview:, config:, split: and rows: need a dataset."
 
 
 async def test_preview_media_truncated_cells_and_no_preview(hub_bot: BotDriver) -> None:
