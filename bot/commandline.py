@@ -65,6 +65,7 @@ def split_options(
     lists: Mapping[str, str] | None = None,
     prose: Collection[str] = (),
     phrases: Mapping[str, Callable[[str], bool]] | None = None,
+    around_text: bool = False,
 ) -> SplitLine:
     """Take every `name:value` whose name is in `names` out of `text`; the rest is free text.
 
@@ -75,33 +76,25 @@ def split_options(
     politics ,cooking`), and that of a `prose` option, which runs to the end of its line or
     the next option (`context:Ada lives in Paris.`), and that of a `phrases` option (name →
     what it accepts), which takes the following words of its line too when they make
-    a name it accepts (`task:Text Classification`). Raises CommandLineError when a quoted
-    option value is not closed.
+    a name it accepts (`task:Text Classification`). With `around_text`, options are read
+    before and after the free text only: one inside it is part of it (an answer that
+    says "the model with id:3 was slowest"). Raises CommandLineError when a quoted option
+    value is not closed.
     """
-    lists = lists or {}
-    phrases = phrases or {}
+    reader = _OptionReader(names, lists or {}, prose, phrases or {})
     result = SplitLine()
     kept: list[str] = []
+    text_started = False
     at = 0
     while at < len(text):
-        match = _PAIR.match(text, at) if _starts_word(text, at) else None
-        name = match.group(1).lower() if match else ""
-        if match is None or name not in names:
+        found = reader.read(text, at)
+        inside_text = around_text and text_started
+        if found is None or (inside_text and not reader.only_options(text, at)):
+            text_started = text_started or not text[at].isspace()
             kept.append(text[at])
             at += 1
             continue
-        if match.end() == len(text) or text[match.end()].isspace():
-            # `Answer: Paris` is prose, even where `answer` is an option.
-            kept.append(text[at])
-            at += 1
-            continue
-        quoted = text.startswith(tuple(_OPENING), match.end())
-        if name in prose and not quoted:
-            value, at = _prose(text, match.end(), names)
-        elif name in phrases and not quoted:
-            value, at = _phrase(text, match.end(), phrases[name])
-        else:
-            value, at = _value(text, match.end(), lists.get(name, ""))
+        name, value, at = found
         result.pairs.append((name, value))
         # The option leaves one gap in the text, not two.
         while kept and kept[-1] in " \t":
@@ -115,6 +108,45 @@ def split_options(
             kept.append(" ")
     result.text = "".join(kept).strip()
     return result
+
+
+@dataclass(frozen=True)
+class _OptionReader:
+    """How each declared option's value is read (see split_options)."""
+
+    names: Collection[str]
+    lists: Mapping[str, str]
+    prose: Collection[str]
+    phrases: Mapping[str, Callable[[str], bool]]
+
+    def read(self, text: str, at: int) -> tuple[str, str, int] | None:
+        """The option that starts at `at` (its name, value and end), if one does."""
+        match = _PAIR.match(text, at) if _starts_word(text, at) else None
+        name = match.group(1).lower() if match else ""
+        if match is None or name not in self.names:
+            return None
+        if match.end() == len(text) or text[match.end()].isspace():
+            return None  # `Answer: Paris` is prose, even where `answer` is an option.
+        quoted = text.startswith(tuple(_OPENING), match.end())
+        if name in self.prose and not quoted:
+            value, end = _prose(text, match.end(), self.names)
+        elif name in self.phrases and not quoted:
+            value, end = _phrase(text, match.end(), self.phrases[name])
+        else:
+            value, end = _value(text, match.end(), self.lists.get(name, ""))
+        return name, value, end
+
+    def only_options(self, text: str, at: int) -> bool:
+        """Whether the text from `at` on is options and spaces alone."""
+        while at < len(text):
+            if text[at].isspace():
+                at += 1
+                continue
+            found = self.read(text, at)
+            if found is None:
+                return False
+            at = found[2]
+        return True
 
 
 def _starts_word(text: str, at: int) -> bool:
@@ -204,6 +236,16 @@ def unquote(text: str) -> str:
         if end == len(text):
             return value
     return text
+
+
+def typed_text(text: str) -> str:
+    """Free text meant as one value (an input, a prompt): wholly in double quotes it reads
+    like a quoted option value (\\" inside is a quote); wholly in single quotes, without
+    them."""
+    text = unquote(text.strip())
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    return text.strip()
 
 
 def quote(value: str) -> str:

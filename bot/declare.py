@@ -68,6 +68,9 @@ class Option:
     max_length: int | None = None
     # Takes the free words of a typed line ("/search gpt neo" → text="gpt neo").
     rest: bool = False
+    # Free words kept as typed, a `name:value` inside them too (an answer that says "the
+    # model with id:3 was slowest"): the command's options go before or after them.
+    verbatim: bool = False
     # Free words that search names on the Hub, where no name holds a colon: a typed
     # `license:mit` among them is a mistyped option, answered as one.
     search_words: bool = False

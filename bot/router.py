@@ -74,6 +74,11 @@ log = logging.getLogger(__name__)
 _OPTION_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):")
 
 
+# How close (difflib's ratio) a word's name must be to an option's to be read as a typo of
+# it: label → labels, modle → model, temprature → temperature; not time → temperature.
+_MISSPELLED = 0.8
+
+
 def _option_like(text: str) -> str | None:
     """The name of the first word of `text` written like an option (`license:mit`), links
     left out."""
@@ -292,6 +297,7 @@ class Router:
                 lists={o.name: o.separator for o in declared if o.separator},
                 prose={o.name for o in declared if o.to_line_end},
                 phrases={o.name: o.phrase for o in declared if o.phrase},
+                around_text=command.rest_option is not None and command.rest_option.verbatim,
             )
         except CommandLineError as error:
             raise self._usage_error(path, f"I could not read that: {error}.") from None
@@ -358,6 +364,8 @@ class Router:
         words = command.rest_option
         if words is not None and words.search_words:
             self._check_search_words(path, command, str(raw.get(words.name) or ""))
+        elif words is not None and not words.verbatim:
+            self._check_misspelled_options(path, command, str(raw.get(words.name) or ""))
         values: dict[str, Any] = {}
         for option in command.options:
             value = raw.get(option.name)
@@ -409,6 +417,20 @@ class Router:
                     f"Write {name}:{value} with no space after the colon.",
                 )
             raise self._usage_error(path, *self._unknown(path, command, name, known))
+
+    def _check_misspelled_options(self, path: Sequence[str], command: Command, text: str) -> None:
+        """A word of the free text written like an option whose name is one letter or two
+        from a declared one (`label:sport,politics`, `modle:gpt2`) was meant as that option:
+        read as text, it would run the model on the wrong input without a word."""
+        known = [o.name for o in command.options]
+        for word in text.split():
+            match = _OPTION_NAME.match(word)
+            if match is None or match.end() == len(word) or is_link(word):
+                continue
+            name = match.group(1).lower()
+            mistyped = any(name in o.mistyped_as for o in command.options)
+            if mistyped or difflib.get_close_matches(name, known, n=1, cutoff=_MISSPELLED):
+                raise self._usage_error(path, *self._unknown(path, command, name, known))
 
     @staticmethod
     def _unknown(

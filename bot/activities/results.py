@@ -2,7 +2,8 @@
 
 The roster comes from the platform when its adapter registered one (Discord members with the
 student role, Slack channel members); otherwise it is everyone who has used the bot in the
-guild, instructors excepted.
+guild, instructors excepted. An instructor's own answer (trying the activity out) is not a
+row either: the rows, the counts and the CSV are the students' (store.IS_STUDENT).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.activities import store
 from bot.charts import ModelUse, activity_chart
 from bot.delivery import Roster
-from bot.identity import Role
 from bot.replies import Image
 from bot.store import Store
 from bot.store.models import Activity, UsageEvent
@@ -60,8 +60,8 @@ async def collect(database: Store, rosters: Mapping[str, Roster], activity: Acti
     """The activity's rows: `rosters` are the platforms' member lists, by platform name."""
     async with database.session() as session:
         platform, guild_external_id = await store.platform_of(session, activity.guild_id)
-        answers = await store.answers(session, activity.id)
-        users = await store.guild_users(session, activity.guild_id)
+        answers = await store.student_answers(session, activity.id)
+        users = await store.students(session, activity.guild_id)
         used = await store.models_used(
             session, activity.guild_id, activity.opens_at, activity.closes_at
         )
@@ -86,11 +86,7 @@ async def collect(database: Store, rosters: Mapping[str, Roster], activity: Acti
     members = await roster.students(guild_external_id, activity.channel_id) if roster else None
     if members is None:
         source = "bot users"
-        expected = [
-            (user.external_id, user.display_name or user.external_id)
-            for user in users
-            if user.role != Role.INSTRUCTOR.value
-        ]
+        expected = [(user.external_id, user.display_name or user.external_id) for user in users]
     else:
         source = "roster"
         expected = [(member.user_id, member.display_name) for member in members]

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.identity import Role
 from bot.store.db import Store
 from bot.store.group import Grouped
 from bot.store.models import (
@@ -50,6 +51,12 @@ class Saved:
     # Of the activity, for the reply.
     title: str
     closes_at: datetime
+
+
+# Who counts as a student: every user the platform did not mark as an instructor (the rosters
+# leave out instructors by the same rule). An instructor trying their own activity is not one
+# of the class: left out of every count, list and CSV of answers.
+IS_STUDENT = User.role != Role.INSTRUCTOR.value
 
 
 def is_open(activity: Activity, now: datetime) -> bool:
@@ -115,12 +122,14 @@ async def recent(session: AsyncSession, guild_pk: int, limit: int = 10) -> list[
 
 
 async def submission_counts(session: AsyncSession, activity_ids: Iterable[int]) -> dict[int, int]:
+    """Per activity, how many students answered it (see IS_STUDENT)."""
     ids = list(activity_ids)
     if not ids:
         return {}
     rows = await session.execute(
         select(Submission.activity_id, func.count())
-        .where(Submission.activity_id.in_(ids))
+        .join(User, User.id == Submission.user_id)
+        .where(Submission.activity_id.in_(ids), IS_STUDENT)
         .group_by(Submission.activity_id)
     )
     counts = {activity_id: 0 for activity_id in ids}
@@ -327,11 +336,12 @@ async def extend(session: AsyncSession, activity: Activity, closes_at: datetime)
     activity.closes_at, activity.closed_at, activity.reminded_at = closes_at, None, None
 
 
-async def answers(session: AsyncSession, activity_id: int) -> list[tuple[Submission, User]]:
+async def student_answers(session: AsyncSession, activity_id: int) -> list[tuple[Submission, User]]:
+    """The students' answers to an activity (see IS_STUDENT), earliest first."""
     rows = await session.execute(
         select(Submission, User)
         .join(User, User.id == Submission.user_id)
-        .where(Submission.activity_id == activity_id)
+        .where(Submission.activity_id == activity_id, IS_STUDENT)
         .order_by(Submission.updated_at, Submission.id)
     )
     return [(submission, user) for submission, user in rows]
@@ -358,8 +368,11 @@ async def mine(
     return [(activity, submission) for activity, submission in rows]
 
 
-async def guild_users(session: AsyncSession, guild_pk: int) -> list[User]:
-    rows = await session.scalars(select(User).where(User.guild_id == guild_pk).order_by(User.id))
+async def students(session: AsyncSession, guild_pk: int) -> list[User]:
+    """Everyone who has used the bot in the guild, less instructors (see IS_STUDENT)."""
+    rows = await session.scalars(
+        select(User).where(User.guild_id == guild_pk, IS_STUDENT).order_by(User.id)
+    )
     return list(rows)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from functools import partial
+from typing import Literal, NamedTuple
 
 from bot.activities import export, messages, results, store
 from bot.activities.messages import ANSWER_MAX, clock_time, deadline
@@ -28,6 +30,29 @@ log = logging.getLogger(__name__)
 
 LATE = "Answers are no longer accepted; ask your instructor if you need more time."
 NOT_POSTED = "The class database is busy; the activity was not posted."
+REOPEN = "To re-open it: /activity extend id:{id} minutes:5"
+
+
+class NoneOpen(NamedTuple):
+    """What a command that needs an open activity says when, without id:, none is: `todo`
+    may name the latest activity as {id}."""
+
+    what: str
+    todo: str
+
+
+TO_ANSWER = NoneOpen("No activity is open", LATE)
+# For the instructor: student advice ("ask your instructor") would be no help.
+TO_CLOSE = NoneOpen("There is nothing open to close", REOPEN)
+
+# A class-wide message: its kind is part of its outbox key, shared with the scheduler's.
+Kind = Literal["announcement", "closing", "extended"]
+# What each is called in the private confirmation that it was sent to another channel.
+SENT_NAMES: dict[Kind, str] = {
+    "announcement": "announcement",
+    "closing": "closing message",
+    "extended": "new deadline",
+}
 
 
 # -- subcommands ------------------------------------------------------------------------------
@@ -84,7 +109,7 @@ async def post(ctx: Context, title: str, minutes: int, prompt: str, channel: str
 
 async def form(ctx: Context, id: int | None) -> Reply:
     """Open the answer form of an activity (what the Submit button does)."""
-    activity = await _pick(ctx, id, open_only=True)
+    activity = await _pick(ctx, id, none_open=TO_ANSWER)
     now = ctx.services.clock()
     _refuse_if_closed(ctx, activity)
     async with ctx.services.store.session() as session:
@@ -121,7 +146,7 @@ async def submit(ctx: Context, answer: str | None, id: int | None) -> Reply:
     now = ctx.services.clock()
     # With an id (the Submit button's form always has one) the answer goes straight to the
     # group writer: answers arriving together are saved in one transaction.
-    activity_id = id if id is not None else (await _pick(ctx, None, open_only=True)).id
+    activity_id = id if id is not None else (await _pick(ctx, None, none_open=TO_ANSWER)).id
     item = store.Answer(ctx.guild_pk, activity_id, ctx.user_pk, answer, now)
     try:
         saved = await store.submissions(ctx.services.store).submit(item)
@@ -129,21 +154,12 @@ async def submit(ctx: Context, answer: str | None, id: int | None) -> Reply:
         raise UsageError(_unknown(activity_id, in_answer=True)) from None
     except store.ActivityClosed as closed:
         raise UsageError(_closed(ctx, closed.activity)) from None
-    until = deadline(saved.closes_at, _tz(ctx), now)
-    if not saved.changed:
-        text = f"Your answer to #{activity_id} is unchanged (already saved). Edit it until {until}."
-    elif saved.version == 1:
-        text = f"Saved your answer to #{activity_id} {saved.title}. Edit it until {until}."
-    else:
-        text = (
-            f"Updated your answer to #{activity_id} (version {saved.version}). Edit until {until}."
-        )
-    return Text(text=text, private=True)
+    return _saved_reply(activity_id, saved, deadline(saved.closes_at, _tz(ctx), now))
 
 
 async def close(ctx: Context, id: int | None) -> Reply:
     """Close an activity now and post the closing message."""
-    activity = await _pick(ctx, id, open_only=True)
+    activity = await _pick(ctx, id, none_open=TO_CLOSE)
     now = ctx.services.clock()
     closed, count = await ctx.services.store.write(
         partial(store.close_and_count, activity=activity, now=now)
@@ -152,7 +168,7 @@ async def close(ctx: Context, id: int | None) -> Reply:
         return Error(
             what=f"Activity #{activity.id} is already closed "
             f"(at {clock_time(activity.closes_at, _tz(ctx), now)}).",
-            todo=f"To re-open it: /activity extend id:{activity.id} minutes:5",
+            todo=REOPEN.format(id=activity.id),
         )
     _wake_scheduler(ctx)
     card = messages.closing(activity, count, _tz(ctx), now)
@@ -161,7 +177,7 @@ async def close(ctx: Context, id: int | None) -> Reply:
 
 async def extend(ctx: Context, id: int, minutes: int) -> Reply:
     """Give an activity more time; a closed one re-opens and the reminder is re-armed."""
-    activity = await _pick(ctx, id, open_only=False)
+    activity = await _pick(ctx, id, none_open=None)
     now = ctx.services.clock()
     start = activity.closes_at if store.is_open(activity, now) else now
     await ctx.services.store.write(
@@ -190,7 +206,7 @@ async def results_(ctx: Context, id: int | None, chart: bool = False) -> list[Re
     """Who answered what, who has not answered yet, and a CSV of it all (instructors).
     chart:true — a picture of the models the class ran (by task and size) and of the
     submissions over time."""
-    activity = await _pick(ctx, id, open_only=False)
+    activity = await _pick(ctx, id, none_open=None)
     now, tz = ctx.services.clock(), _tz(ctx)
     collected = await results.collect(ctx.services.store, ctx.services.rosters, activity)
     if chart:
@@ -234,7 +250,7 @@ def _wake_scheduler(ctx: Context) -> None:
     ctx.services.wake_activities()
 
 
-async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: str) -> Reply:
+async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: Kind) -> Reply:
     """A class-wide message goes where the activity lives; when that is another channel,
     the person who typed the command gets a private confirmation."""
     destination = Destination.from_json(activity.destination)
@@ -242,7 +258,7 @@ async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: str) -
         return reply
     outbox = ctx.services.outboxes[destination.platform]
     await outbox.send(destination, reply, key=f"activity:{activity.id}:{what}")
-    return Text(text=f"Sent the {what} of #{activity.id} to its channel.", private=True)
+    return Text(text=f"Sent the {SENT_NAMES[what]} of #{activity.id} to its channel.", private=True)
 
 
 def _refuse_if_closed(ctx: Context, activity: Activity) -> None:
@@ -269,9 +285,25 @@ def _unknown(activity_id: int, *, in_answer: bool = False) -> Error:
     return Error(what=f"There is no activity #{activity_id} here.", todo=todo)
 
 
-async def _pick(ctx: Context, activity_id: int | None, *, open_only: bool) -> Activity:
+def _saved_reply(activity_id: int, saved: store.Saved, until: str) -> Text:
+    # The title every time: it shows which activity took the answer.
+    named = f"#{activity_id} {saved.title}"
+    if not saved.changed:
+        text = f"Your answer to {named} is unchanged (already saved). Edit it until {until}."
+    elif saved.version == 1:
+        text = f"Saved your answer to {named}. Edit it until {until}."
+    else:
+        text = f"Updated your answer to {named} (version {saved.version}). Edit until {until}."
+    return Text(text=text, private=True)
+
+
+async def _pick(ctx: Context, activity_id: int | None, *, none_open: NoneOpen | None) -> Activity:
     """The activity a command means: the one named by id (in this guild only), else the only
-    open one (this channel's first), else — for results — the most recent."""
+    one open in this channel, else — when `none_open` is None (results) — the most recent.
+
+    Without id: an activity open in another channel is never taken: a student's answer would
+    land on an activity they did not see. The reply names it, to be chosen with id:.
+    """
     now, tz = ctx.services.clock(), _tz(ctx)
     async with ctx.services.store.session() as session:
         if activity_id is not None:
@@ -282,19 +314,17 @@ async def _pick(ctx: Context, activity_id: int | None, *, open_only: bool) -> Ac
         open_ = await store.open_now(session, ctx.guild_pk, now)
         recent = [] if open_ else await store.recent(session, ctx.guild_pk, limit=5)
     here = [a for a in open_ if a.channel_id == ctx.actor.channel_id]
-    candidates = here or open_
-    if len(candidates) == 1:
-        return candidates[0]
-    if candidates:
-        choices = "; ".join(
-            f"#{a.id} {a.title} (until {clock_time(a.closes_at, tz, now)})" for a in candidates
-        )
+    if len(here) == 1:
+        return here[0]
+    if here:
         raise UsageError(
             Error(
-                what=f"{len(candidates)} activities are open: {choices}.",
-                todo=f"Say which one with id:, e.g. id:{candidates[0].id}.",
+                what=f"{len(here)} activities are open: {_choices(here, tz, now)}.",
+                todo=f"Say which one with id:, e.g. id:{here[0].id}.",
             )
         )
+    if open_:
+        raise UsageError(_open_elsewhere(open_, tz, now))
     if not recent:
         raise UsageError(
             Error(
@@ -303,14 +333,30 @@ async def _pick(ctx: Context, activity_id: int | None, *, open_only: bool) -> Ac
             )
         )
     latest = next((a for a in recent if a.channel_id == ctx.actor.channel_id), recent[0])
-    if not open_only:
+    if none_open is None:
         return latest
     raise UsageError(
         Error(
-            what=f"No activity is open: #{latest.id} {latest.title} closed at "
+            what=f"{none_open.what}: #{latest.id} {latest.title} closed at "
             f"{clock_time(latest.closes_at, tz, now)}.",
-            todo=LATE,
+            todo=none_open.todo.format(id=latest.id),
         )
+    )
+
+
+def _choices(activities: Sequence[Activity], tz: tzinfo, now: datetime) -> str:
+    return "; ".join(
+        f"#{a.id} {a.title} (until {clock_time(a.closes_at, tz, now)})" for a in activities
+    )
+
+
+def _open_elsewhere(elsewhere: Sequence[Activity], tz: tzinfo, now: datetime) -> Error:
+    where = "another channel" if len(elsewhere) == 1 else "other channels"
+    which = "it" if len(elsewhere) == 1 else "one"
+    return Error(
+        what=f"No activity is open in this channel; open in {where}: "
+        f"{_choices(elsewhere, tz, now)}.",
+        todo=f"To choose {which}, add its id to the command, e.g. id:{elsewhere[0].id}.",
     )
 
 
@@ -335,7 +381,15 @@ COMMAND = Command(
                     min_value=1,
                     max_value=180,
                 ),
-                Option("prompt", str, "What to do", required=True, rest=True, max_length=3000),
+                Option(
+                    "prompt",
+                    str,
+                    "What to do",
+                    required=True,
+                    rest=True,
+                    verbatim=True,  # "try minutes:10 each" in a prompt is the prompt's
+                    max_length=3000,
+                ),
                 Option("channel", str, "Post in this channel instead", max_length=100),
             ),
             examples=(
@@ -353,6 +407,8 @@ COMMAND = Command(
                     str,
                     "Your answer; left out, a form asks for it",
                     rest=True,
+                    # "the model with id:3 was slowest" is an answer, not activity 3.
+                    verbatim=True,
                     max_length=ANSWER_MAX,
                 ),
                 ID,
@@ -380,7 +436,8 @@ COMMAND = Command(
             examples=("/activity extend id:3 minutes:5",),
             rate_limited=False,
         ),
-        Command(name="list", handler=list_),
+        # Reads: they must not use up the tokens a student needs to edit an answer.
+        Command(name="list", handler=list_, rate_limited=False),
         Command(
             name="results",
             handler=results_,
@@ -389,6 +446,6 @@ COMMAND = Command(
             examples=("/activity results id:3", "/activity results id:3 chart:true"),
             rate_limited=False,
         ),
-        Command(name="mine", handler=mine),
+        Command(name="mine", handler=mine, rate_limited=False),
     ),
 )

@@ -64,9 +64,9 @@ async def test_a_class_answering_at_once_is_saved_together_and_right(bot: BotDri
     for n in range(len(students)):
         mine = texts[n :: len(students)]
         assert mine[0].startswith(f"Saved your answer to #{activity_id} Models hub")
-        assert mine[1].startswith(f"Updated your answer to #{activity_id} (version 2)")
-        assert mine[2].startswith(f"Updated your answer to #{activity_id} (version 3)")
-        assert mine[3].startswith(f"Your answer to #{activity_id} is unchanged")
+        assert mine[1].startswith(f"Updated your answer to #{activity_id} Models hub (version 2)")
+        assert mine[2].startswith(f"Updated your answer to #{activity_id} Models hub (version 3)")
+        assert mine[3].startswith(f"Your answer to #{activity_id} Models hub is unchanged")
 
     async with bot.app.services.store.session() as session:
         kept = {

@@ -64,7 +64,10 @@ async def test_submit_without_an_answer_opens_the_answer_form(bot: BotDriver, li
 
 async def test_an_id_inside_a_typed_answer_gets_told_how_to_keep_it(bot: BotDriver) -> None:
     await post(bot)
-    reply = await bot.run("/activity submit Note: the 8B model was refused; id:2 was faster")
+    # Inside the answer, id:2 is part of it; at its end it reads as the option.
+    inside = await bot.run("/activity submit Note: the 8B model was refused; id:2 was faster")
+    assert isinstance(inside, Text) and inside.text.startswith("Saved your answer to #1")
+    reply = await bot.run("/activity submit Note: the 8B model was slower than id:2")
     assert isinstance(reply, Error) and reply.what == "There is no activity #2 here."
     assert "If id:2 is part of your answer, write it another way (id 2)" in reply.todo
     form = await bot.run("/activity form id:2")  # no answer typed: the plain words
@@ -95,16 +98,27 @@ async def test_without_an_id_the_choice_must_be_clear(bot: BotDriver) -> None:
             bot, POST.format(minutes=minutes), role="instructor", channel=channel
         )
         assert isinstance(posted, Card)
-    ambiguous = await bot.run("/activity submit hello", user="ana")  # from a third channel
-    assert isinstance(ambiguous, Error)
-    assert "2 activities are open: #1 Models hub (until 09:10 UTC); #2 Models hub" in (
-        ambiguous.what
+    # From a third channel: neither is taken, both are named.
+    elsewhere = await bot.run("/activity submit hello", user="ana")
+    assert isinstance(elsewhere, Error)
+    assert elsewhere.what == (
+        "No activity is open in this channel; open in other channels: "
+        "#1 Models hub (until 09:10 UTC); #2 Models hub (until 09:20 UTC)."
     )
-    assert "id:" in ambiguous.todo
+    assert "id:1" in elsewhere.todo
+
+    # Two open in one channel: the student says which.
+    (posted,) = await run_as(bot, POST.format(minutes=30), role="instructor", channel="B")
+    ambiguous = (await run_as(bot, "/activity submit hello", user="ana", channel="B"))[-1]
+    assert isinstance(ambiguous, Error)
+    assert ambiguous.what == (
+        "2 activities are open: #2 Models hub (until 09:20 UTC); #3 Models hub (until 09:30 UTC)."
+    )
+    assert "id:2" in ambiguous.todo
 
     # In an activity's own channel, that one is meant.
-    (saved,) = await run_as(bot, "/activity submit hello", user="ana", channel="B")
-    assert isinstance(saved, Text) and "#2" in saved.text
+    (saved,) = await run_as(bot, "/activity submit hello", user="ana", channel="A")
+    assert isinstance(saved, Text) and saved.text.startswith("Saved your answer to #1 Models hub")
 
 
 async def test_guilds_never_see_each_other(bot: BotDriver) -> None:

@@ -209,6 +209,7 @@ async def test_posting_to_another_channel(
     )
     (confirmation,) = replies
     assert isinstance(confirmation, Text) and confirmation.private
+    assert confirmation.text == "Sent the announcement of #1 to its channel."
     (destination, announcement, key) = outbox.sent[0]
     assert destination == Destination("console", "console", "C42", "teacher", {})
     assert isinstance(announcement, Card) and announcement.title == "Activity #1: Models hub"
@@ -220,6 +221,17 @@ async def test_posting_to_another_channel(
     clock.now = at(5)
     assert await scheduler.tick() == [Sent(1, "closing")]
     assert outbox.sent[-1][0].channel_id == "C42"
+
+    # The instructor, in their own channel, is told in words what went there.
+    (extended,) = await run_as(bot, "/activity extend id:1 minutes:5", role="instructor")
+    assert (
+        isinstance(extended, Text)
+        and extended.text == "Sent the new deadline of #1 to its channel."
+    )
+    (closed,) = await run_as(bot, "/activity close id:1", role="instructor")
+    assert (
+        isinstance(closed, Text) and closed.text == "Sent the closing message of #1 to its channel."
+    )
 
 
 async def test_a_failed_delivery_is_retried_later_not_lost(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.activities.export import params_label, safe_cell
 from bot.delivery import Member
-from bot.replies import Card, Error, File, Image, Reply, Text
+from bot.replies import Card, Error, File, Image, Reply, Table, Text
 from bot.store.models import User
 from bot.store.usage import record_usage
 from tests.activity.conftest import FixedRoster, post
@@ -103,6 +103,37 @@ async def test_without_a_roster_the_class_is_who_used_the_bot(bot: BotDriver) ->
     assert card.description.startswith("1 of 2 students submitted.")
     assert {row["user id"] for row in rows} == {"ana", "dan"}
     assert card.footer == "Roster: bot users, instructors excluded."
+
+
+@pytest.mark.parametrize(
+    "roster", [None, FixedRoster([Member("ana", "Ana"), Member("dan", "Dan")])]
+)
+async def test_an_instructors_own_answer_is_not_a_students(
+    bot: BotDriver, roster: FixedRoster | None
+) -> None:
+    if roster is not None:
+        bot.app.services.rosters["console"] = roster
+    await post(bot)
+    await bot.run("/help", user="dan")
+    await bot.run("/activity submit here", user="ana")
+    # The instructor tries the activity out.
+    await bot.run("/activity submit a model answer", user="teacher", role="instructor")
+
+    card, rows = await results(bot)
+    assert card.description.startswith("1 of 2 students submitted.")
+    assert [(field.name, field.value) for field in card.fields] == [
+        ("ana · 09:00 UTC", "here"),
+        ("Not submitted (1)", "Dan" if roster else "dan"),
+    ]
+    assert [row["user id"] for row in rows] == ["ana", "dan"]
+
+    listed = await bot.run("/activity list", user="teacher", role="instructor")
+    assert isinstance(listed, Table) and listed.rows[0][3] == "1"
+    closed = await bot.run("/activity close", user="teacher", role="instructor")
+    assert isinstance(closed, Card) and closed.description == "1 submission. Thank you!"
+    # Still the instructor's to see.
+    mine = await bot.run("/activity mine", user="teacher", role="instructor")
+    assert isinstance(mine, Card) and [f.value for f in mine.fields] == ["a model answer"]
 
 
 async def test_the_csv_cannot_carry_a_formula(bot: BotDriver) -> None:

@@ -124,3 +124,21 @@ def test_a_phrase_value_takes_the_words_that_make_a_name(typed: str, task: str, 
     )
     assert split.pairs == [("task", task)]
     assert split.text == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "pairs", "text"),
+    [
+        ("id:3 The model with id:4 was slowest", [("id", "3")], "The model with id:4 was slowest"),
+        ("I used model id:4 and it was fine", [], "I used model id:4 and it was fine"),
+        ("The answer:42 is right id:2", [("id", "2")], "The answer:42 is right"),
+        ("Paris id:2 answer:x", [("id", "2"), ("answer", "x")], "Paris"),
+        ("Paris\nid:2", [("id", "2")], "Paris"),
+    ],
+)
+def test_options_around_text_leave_those_inside_it_alone(
+    typed: str, pairs: list[tuple[str, str]], text: str
+) -> None:
+    split = split_options(typed, {"id", "answer"}, around_text=True)
+    assert split.pairs == pairs
+    assert split.text == text
