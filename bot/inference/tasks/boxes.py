@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.inference.tasks.media import MAX_IMAGE_SIDE
 
@@ -19,11 +19,13 @@ _COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f
 
 
 def open_image(data: bytes) -> Image.Image:
-    """The image in RGB; the bot checked its size, and Pillow's own bomb guard stays on."""
+    """The image upright in RGB; the bot checked its size, and Pillow's own bomb guard
+    stays on. A phone photo's EXIF tag turns it, so the model and the picture both see it
+    the way its owner does."""
     image = Image.open(io.BytesIO(data))
     if max(image.size) > MAX_IMAGE_SIDE:
         raise ValueError("image larger than the bot allows")
-    return image.convert("RGB")
+    return ImageOps.exif_transpose(image).convert("RGB")
 
 
 Box = tuple[str, float, float, float, float, float]  # label, score, x0, y0, x1, y1

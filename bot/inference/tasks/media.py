@@ -18,7 +18,7 @@ import wave
 from dataclasses import dataclass
 
 import av
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.attachments import megabytes
 from bot.errors import UsageError
@@ -27,6 +27,9 @@ from bot.replies import Error
 
 MAX_AUDIO_BYTES = 10_000_000
 MAX_AUDIO_SECONDS = 30.0
+# Shorter than this, a speech model's first convolutions have nothing to slide over
+# (Wav2Vec2's need 400 samples, 25 ms): 0.1 s leaves room and is still a fraction of a word.
+MIN_AUDIO_SECONDS = 0.1
 MAX_IMAGE_BYTES = 10_000_000
 MAX_IMAGE_SIDE = 4096
 # The rate nearly every speech model on the Hub takes (Wav2Vec2, HuBERT, Whisper, AST).
@@ -90,11 +93,14 @@ def _image(task: str, name: str, data: bytes) -> Prepared:
         raise _too_many_pixels(name, (width, height))
     try:
         picture.load()  # proves the pixels decode (a cut-off or damaged file fails here)
-        rgb = picture.convert("RGB")
+        # A phone stores its photo sideways with an EXIF tag saying how to turn it: turned
+        # here, the size is the one people see and a shrunk copy is upright (it keeps no tag).
+        rgb = ImageOps.exif_transpose(picture).convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise _undecodable(name, "image") from None
     if max(width, height) <= SHIPPED_SIDE and len(data) <= _KEEP_BYTES:
-        return Prepared("image", data, width=width, height=height)
+        # Sent as is, tag and all: the worker turns it too (boxes.open_image).
+        return Prepared("image", data, width=rgb.width, height=rgb.height)
     rgb.thumbnail((SHIPPED_SIDE, SHIPPED_SIDE))
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=92)
@@ -143,6 +149,8 @@ def _audio(task: str, name: str, data: bytes) -> Prepared:
     if samples == 0:
         raise _bad(f"{name} holds no sound.", "Attach a clip with some speech or sound.")
     seconds = samples / SAMPLE_RATE
+    if seconds < MIN_AUDIO_SECONDS:
+        raise _too_short(name, seconds)
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)
@@ -188,6 +196,14 @@ def _too_long(name: str, seconds: float | None) -> UsageError:
     return _bad(
         f"{name} is {found}; the limit is {MAX_AUDIO_SECONDS:.0f} s.",
         f"Attach a clip of at most {MAX_AUDIO_SECONDS:.0f} seconds.",
+    )
+
+
+def _too_short(name: str, seconds: float) -> UsageError:
+    shown = f"{seconds:.4f}".rstrip("0")  # a single sample still shows as 0.0001
+    return _bad(
+        f"{name} is {shown} s long; a model needs at least {MIN_AUDIO_SECONDS} s.",
+        f"Attach a clip of at least {MIN_AUDIO_SECONDS} s.",
     )
 
 
