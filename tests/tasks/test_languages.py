@@ -5,10 +5,14 @@ from __future__ import annotations
 from bot.inference.tasks.languages import (
     Languages,
     check,
+    direction,
+    direction_shown,
     from_card,
     from_name,
     from_task_params,
     from_tokenizer_config,
+    language_of,
+    typed_language,
 )
 
 # The shapes of real tokenizer_config.json files (trimmed lists).
@@ -89,3 +93,68 @@ def test_t5_translates_only_in_the_directions_of_its_prompts() -> None:
     for wrong in (("fr", "en"), ("de", "fr"), ("fr", "")):
         assert check(t5, *wrong) == only, wrong
     assert check(t5, "en", "es") == "does not know es; it knows: en, de, fr, ro"
+
+
+# tiny-t5's prompts (tests/support/tiny_task_models.py), as the vetting reads them.
+TINY_T5 = Languages(codes=("en",), directions=(("en", "de"), ("en", "fr")))
+
+
+def test_a_language_is_found_by_its_english_name_in_any_case() -> None:
+    for said, language in {
+        "english": "en",
+        "French": "fr",
+        "GERMAN": "de",
+        "Spanish": "es",
+        "swahili": "sw",  # "Swahili (macrolanguage)"
+        "greek": "el",  # "Modern Greek (1453-)"
+        "chinese": "zh",
+        "EN": "en",
+        "Fra": "fr",
+    }.items():
+        assert typed_language(said) == language, said
+    assert typed_language("Deutsch") == "de"  # a language's own name too
+    for nothing in ("", "hello", "xx"):
+        assert typed_language(nothing) is None, nothing
+    for group in ("multilingual", "ROMANCE"):  # in a model's config: no language
+        assert language_of(group) is None, group
+
+
+def test_t5_directions_accept_any_code_or_name_of_their_languages() -> None:
+    for source, target in (
+        ("eng", "fra"),
+        ("english", "french"),
+        ("EN", "FR"),
+        ("en", "fra_Latn"),
+        ("English", "French"),
+    ):
+        assert check(TINY_T5, source, target) is None, (source, target)
+        # The model's own codes, for its prompt.
+        assert direction(TINY_T5, source, target) == ("en", "fr"), (source, target)
+    assert direction(TINY_T5, "english", "") == direction(TINY_T5, "", "") == ("en", "de")
+    assert direction(TINY_T5, "fra", "") is None
+    assert direction(TINY_T5, "en", "xx") is None
+    only = "translates only: source:en target:de, source:en target:fr"
+    assert check(TINY_T5, "french", "english") == only
+    # Replies list what the model knows in its own codes, whatever the student typed.
+    assert check(TINY_T5, "english", "romanian") == "does not know romanian; it knows: en, de, fr"
+
+
+def test_names_fit_a_one_pair_model_and_a_many_to_many_one() -> None:
+    pair = Languages(pair=("en", "de"))
+    assert check(pair, "English", "german") is None
+    assert check(pair, "french", "") == "translates only from en to de"
+    nllb = Languages(tokens=from_tokenizer_config(NLLB_V4)[0])
+    assert nllb.find("French") == "fra_Latn" and check(nllb, "german", "FRENCH") is None
+
+
+def test_the_reply_names_the_direction_the_model_was_given() -> None:
+    assert direction_shown(TINY_T5, "", "") == "en → de"  # nothing said: the first prompt
+    assert direction_shown(TINY_T5, "eng", "french") == "en → fr"
+    assert direction_shown(TINY_T5, "fr", "") == ""  # refused before it runs
+    assert direction_shown(Languages(pair=("en", "de")), "", "") == "en → de"
+    nllb = Languages(tokens=from_tokenizer_config(NLLB_V4)[0])
+    assert direction_shown(nllb, "", "french") == "eng_Latn → fra_Latn"
+    m2m = Languages(tokens=from_tokenizer_config(M2M100)[0])
+    assert direction_shown(m2m, "de", "fr") == "de → fr" and direction_shown(m2m, "", "") == ""
+    # A card's codes only: the model (or the provider) chooses, so the reply says nothing.
+    assert direction_shown(Languages(codes=("en", "fr")), "", "fr") == ""

@@ -10,7 +10,7 @@ Where a model says it:
   knows, directions unknown.
 
 Codes are compared as languages (langcodes): fr, fra and fra_Latn are one language, so a
-student may type any of them.
+student may type any of them, or the language's name ("French", "Deutsch"), in any case.
 """
 
 from __future__ import annotations
@@ -40,6 +40,21 @@ def language_of(code: str) -> str | None:
     if not langcodes.tag_is_valid(found.language or ""):
         return None
     return found.language
+
+
+def typed_language(said: str) -> str | None:
+    """The language a student names by a code or by its name ("French", "Deutsch"). Only
+    for what students type: a model's own tokens are codes, and a name lookup would read
+    Marian's group "ROMANCE" as Romany."""
+    return language_of(said) or (_named(said.strip()) if said.strip() else None)
+
+
+def _named(name: str) -> str | None:
+    """The language a name names in English or in itself ("French", "Deutsch" → "fr", "de")."""
+    try:
+        return langcodes.find(name).language
+    except LookupError:
+        return None
 
 
 def code_of(token: str) -> str:
@@ -80,7 +95,7 @@ class Languages:
         for item in own:
             if wanted in (item.lower(), code_of(item).lower()):
                 return item
-        language = language_of(code)
+        language = typed_language(code)
         if language is None:
             return None
         return next((item for item in own if language_of(code_of(item)) == language), None)
@@ -163,25 +178,38 @@ def check(languages: Languages, source: str, target: str) -> str | None:
     if languages.pair is not None:
         want_source, want_target = languages.pair
         for given, wanted in ((source, want_source), (target, want_target)):
-            if given and language_of(given) != language_of(wanted):
+            if given and typed_language(given) != language_of(wanted):
                 return f"translates only from {want_source} to {want_target}"
         return None
     for given in (source, target):
         if given and languages.find(given) is None:
             return f"does not know {given}; it knows: {languages.shown()}"
-    if languages.directions:
-        # As the worker picks the prompt: from English unless told, into the target given
-        # or the first one that source has.
-        wanted = source or "en"
-        if target:
-            fits = (wanted, target) in languages.directions
-        else:
-            fits = any(s == wanted for s, _ in languages.directions)
-        if not fits:
-            pairs = (f"source:{s} target:{t}" for s, t in languages.directions)
-            return f"translates only: {', '.join(pairs)}"
+    if languages.directions and direction(languages, source, target) is None:
+        pairs = (f"source:{s} target:{t}" for s, t in languages.directions)
+        return f"translates only: {', '.join(pairs)}"
     if languages.tokens and not source and languages.find("en") is None:
         return f"needs the language of your text: say it with source: ({languages.shown()})"
     if languages.tokens and not target:
         return f"translates into many languages: say which with target: ({languages.shown()})"
     return None
+
+
+def direction(languages: Languages, source: str, target: str) -> tuple[str, str] | None:
+    """Which of a T5-style model's `directions` (its own codes) translates what a student
+    asked (any code or name of each language): from English unless told, into the target
+    given or else the first one that source has. None when none does."""
+    mine, wanted = languages.find(source or "en"), languages.find(target) if target else None
+    return next(
+        ((s, t) for s, t in languages.directions if s == mine and (not target or t == wanted)),
+        None,
+    )
+
+
+def direction_shown(languages: Languages, source: str, target: str) -> str:
+    """The way a model translates what a student asked, in its own codes ("en → de"), for
+    the reply; "" where the bot does not choose it (a card's codes only, or a bad code)."""
+    pair = languages.pair or direction(languages, source, target)
+    if pair is None and languages.tokens:  # as the worker sets them: from English unless told
+        mine, wanted = languages.find(source or "en"), languages.find(target)
+        pair = (mine, wanted) if mine and wanted else None
+    return " → ".join(map(code_of, pair)) if pair else ""

@@ -26,7 +26,14 @@ from transformers import (
 )
 
 from bot.inference.tasks import SEQ2SEQ_TASKS
-from bot.inference.tasks.languages import Languages, code_of, language_tokens
+from bot.inference.tasks.languages import (
+    Languages,
+    check,
+    code_of,
+    direction,
+    from_task_params,
+    language_tokens,
+)
 
 _AUTO: dict[str, Any] = {
     "text-classification": AutoModelForSequenceClassification,
@@ -344,18 +351,15 @@ class TaskRunner(LoadedModel):
             prefix = str((params.get("summarization") or {}).get("prefix") or "")
             return prefix + row.text
         if self.task == "translation":
-            pairs = {k.removeprefix("translation_"): v for k, v in params.items() if "_to_" in k}
-            if not pairs:  # one language pair (e.g. Marian opus-mt): nothing to choose
+            known = Languages(directions=from_task_params({"task_specific_params": params}))
+            if not known:  # one language pair (e.g. Marian opus-mt): nothing to choose
                 return row.text
-            source, target = row.source or "en", row.target
-            mine = [k for k in pairs if k.startswith(f"{source}_to_")] or list(pairs)
-            key = f"{source}_to_{target}" if target else mine[0]
-            if key not in pairs:
-                known = ", ".join(f"source:{k.replace('_to_', ' target:')}" for k in sorted(pairs))
-                raise TaskInputError(
-                    f"{self.short_name} translates only: {known}.", "Use one of those pairs."
-                )
-            return str(pairs[key].get("prefix") or "") + row.text
+            chosen = direction(known, row.source, row.target)
+            if chosen is None:
+                why = check(known, row.source, row.target)
+                raise TaskInputError(f"{self.short_name} {why}.", "Use one of those.")
+            source, target = chosen
+            return str(params[f"translation_{source}_to_{target}"].get("prefix") or "") + row.text
         return row.text
 
     def _language_pair(self, row: Row) -> tuple[str, str] | None:

@@ -24,6 +24,7 @@ from typing import Any, Self
 from bot.charts import ComparedModel, compare_chart
 from bot.inference.guard import ApprovedModel, format_params
 from bot.inference.tasks import SEQ2SEQ_TASKS, TASKS
+from bot.inference.tasks.languages import direction_shown
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.kinds.base import JobKind, UsageRun, chart_button
 from bot.jobs.protocol import JobView
@@ -271,6 +272,11 @@ def body(run: RunParams, out: TaskOutput, limit: int) -> str:
             )
         else:
             text = "(no answer found in the context)"
+    elif task == "translation":
+        # Which way it went, as the bot chose it when the student did not say (en → de).
+        known = next(m.languages for m in run.models if m.model.id == out.model.id)
+        way = direction_shown(known, params.source, params.target)
+        text = (f"({way}) " if way else "") + (clip(out.text, limit) or "(no text)")
     else:
         text = clip(out.text, limit) or "(no text)"
     note = "\n(the input was cut to the model's length)" if out.truncated else ""
