@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from bot.commandline import typed_text
 from bot.commands.queueing import queued
 from bot.declare import MAX_REPO_ID
 from bot.inference.guard import ApprovedModel, ModelRefused
@@ -43,6 +44,7 @@ async def run(
     """
     services = ctx.services
     guard = services.guard
+    prompt = typed_text(prompt)  # `/generate "Once upon a time"`: the words, not the quotes
     if top_p == 0:
         yield Error(
             what="top_p must be above 0.",

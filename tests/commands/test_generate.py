@@ -42,6 +42,12 @@ async def test_generate_shows_text_meter_and_decoding(
         plain = bot.outbox.final(greedy)
         assert isinstance(plain, Card)
         assert plain.fields[2].value == "greedy (always the most likely token)"
+        # The prompt typed in quotes without prompt: is the same prompt, and the same text.
+        quoted = await bot.generate('/generate "Hello" max_new_tokens:20')
+        await bot.idle()
+        again = bot.outbox.final(quoted)
+        assert isinstance(again, Card) and again.fields[0].value == "Hello"
+        assert again.description == plain.description
 
 
 async def test_compare_greedy_and_sampled_side_by_side(

@@ -149,6 +149,12 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
                 "Write context:Ada lives in Paris. with no space"
             ),
             "/run I loved it": "needs a model or a task",
+            # A misspelled option would be read as input, and the model run on it.
+            "/run task:zero-shot-classification I love football label:sport,politics": (
+                "Unknown option label:. Did you mean labels:?"
+            ),
+            "/run modle:some/model I loved it": "Did you mean model:?",
+            "/run task:text-generation": "none was typed",
             "/run task:image-segmentation a cat": "choose one of",
         }
         for line, words in cases.items():

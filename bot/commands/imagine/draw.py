@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bot.commandline import typed_text
 from bot.commands.imagine.audit import record
 from bot.commands.imagine.words import word_lists
 from bot.commands.queueing import queued
@@ -56,6 +57,7 @@ async def run(
     filter, and a model's own safety checker hides images it flags. Cancel stops the model
     within a step.
     """
+    prompt = typed_text(prompt)  # `/imagine "a red fox"`: the words, not the quotes
     async for reply in draw(ctx, prompt, negative_prompt or "", model, steps, guidance, seed, size):
         yield reply
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from bot.attachments import MAX_REFERENCE, Attachment
-from bot.commandline import quote
+from bot.commandline import quote, typed_text
 from bot.commands import generate
 from bot.commands.imagine.draw import draw
 from bot.commands.queueing import queued
@@ -24,7 +24,6 @@ from bot.commands.run.inputs import (
     build_input,
     media_input,
     split_list,
-    typed_text,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
 from bot.hub.tasks import names_a_task
@@ -72,6 +71,9 @@ async def run(
     main = await check_task(guard, model, task)
     if isinstance(main, HandOver):
         text = typed_text(input or "")
+        if not text:
+            yield _no_prompt(main, model, task)
+            return
         async for reply in _hand_over(ctx, main, text, max_new_tokens, compare):
             yield reply
         return
@@ -137,6 +139,20 @@ async def run(
     params = RunParams(task=main.task, input=data, models=tuple(chosen))
     async with queued(ctx, RUN, params) as ticket:
         yield queued_reply(ticket, total=len(chosen))
+
+
+def _no_prompt(to: HandOver, model: str | None, task: str | None) -> Error:
+    """A text-generation or text-to-image model named with nothing to start from."""
+    named = f"model:{quote(model)}" if model else f"task:{task}"
+    if to.command == "/generate":
+        return Error(
+            what="A text-generation model continues a prompt, and none was typed.",
+            todo=f"Type it after the command: /run {named} Once upon a time",
+        )
+    return Error(
+        what="A text-to-image model draws a prompt, and none was typed.",
+        todo=f"Type it after the command: /run {named} a red fox in the snow",
+    )
 
 
 def _no_file(task: str, model: str | None = None) -> Error:

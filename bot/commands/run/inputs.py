@@ -9,7 +9,7 @@ import base64
 import re
 
 from bot.attachments import Attachment
-from bot.commandline import unquote
+from bot.commandline import typed_text
 from bot.errors import UsageError
 from bot.inference.tasks import Media
 from bot.inference.tasks.languages import check as check_languages
@@ -54,15 +54,6 @@ def _distinct(parts: list[str]) -> tuple[str, ...]:
     for part in parts:
         first.setdefault(part.casefold(), part)
     return tuple(first.values())
-
-
-def typed_text(text: str) -> str:
-    """The text typed after the options: wholly in double quotes it reads like a quoted
-    option value (\\" inside is a quote); wholly in single quotes, without them."""
-    text = unquote(text.strip())
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        text = text[1:-1]
-    return text.strip()
 
 
 def _bad(what: str, todo: str) -> UsageError:
