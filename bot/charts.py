@@ -69,7 +69,7 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
     bars = list(bars[:MAX_BARS])
 
     def draw(figure: Figure) -> None:
-        from matplotlib.ticker import StrMethodFormatter
+        from matplotlib.ticker import FuncFormatter
 
         axes = figure.add_subplot()
         names = [_short(b.model) for b in reversed(bars)]
@@ -78,7 +78,8 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
         sizes = [format_params(b.params) if b.params else "size ?" for b in reversed(bars)]
         axes.bar_label(drawn, labels=sizes, padding=3, fontsize=8)
         axes.set_xlabel(measure)
-        axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        # 2.5M, not 2,500,000: full numbers ran into each other under the axis.
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_params(int(x))))
         axes.set_title(title, fontsize=10)
         axes.margins(x=0.15)
         axes.tick_params(axis="y", labelsize=8)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.commandline import quote, unquote
 from bot.commands.cardtext import section_buttons, section_card
-from bot.commands.listing import MAX_PAGE, for_platform, list_options
+from bot.commands.listing import MAX_PAGE, for_platform, id_with_spaces, list_options
 from bot.declare import MAX_REPO_ID
 from bot.hub.cache import Cached
 from bot.hub.cards import DATASET_SECTIONS, DatasetCardReport, analyze_dataset_card
@@ -77,6 +77,8 @@ async def run(
     works as id:; its viewer's address shows the rows it shows; the datasets list's
     address shows that list
     """
+    if id and text:
+        return id_with_spaces("id", id, text, "/dataset")
     named = (text or "").split()
     one_link = named[0] if len(named) == 1 and not id and is_link(named[0]) else ""
     shown = list_page(one_link, "dataset")

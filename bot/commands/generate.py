@@ -51,6 +51,14 @@ async def run(
             todo="top_p:0.9 keeps the likeliest words that make up 90% of the probability.",
         )
         return
+    decoding_compared = bool(compare) and str(compare).lower() in ("greedy", "sampled")
+    if decoding_compared and temperature == 0:
+        yield Error(
+            what="compare:greedy shows a sampled run beside a greedy one, and temperature:0 "
+            "makes sampling greedy too: the two would be the same.",
+            todo="Leave temperature: out, or set it above 0 (temperature:0.8).",
+        )
+        return
     main = await guard.check(model or services.settings.text_model)
     sampled = Decoding(
         max_new_tokens=max_new_tokens,
@@ -72,7 +80,7 @@ async def run(
     mine_label = "sampled" if mine is sampled else "greedy"
     runs = [_run(mine_label, main, mine)]
     not_run = ""
-    if compare and compare.lower() in ("greedy", "sampled"):
+    if decoding_compared:
         runs = [_run("greedy", main, greedy), _run("sampled", main, sampled)]
     elif compare:
         other: ApprovedModel | None = None

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from bot.declare import MAX_NAME, Option
 from bot.hub.tasks import SORTS, complete_tasks, names_a_task
-from bot.replies import Card, File, Reply, Table
+from bot.replies import Card, Error, File, Reply, Table
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 MAX_PAGE = 40
-MAX_WORDS = 100
+# Room for the address of a filtered list pasted from the Hub (a few filters: ~200).
+MAX_WORDS = 400
 # Characters per line of a list on a phone or in a Discord embed (a full table row was 148).
 ROW_WIDTH = 56
 # A list's text in one message: Slack's 3,000 per section (Discord's embed takes 4,096).
@@ -49,6 +50,15 @@ def list_options(
         Option("limit", int, limit, default=10, min_value=1, max_value=25),
         *before_page,
         Option("page", int, "Which page of results", default=1, min_value=1, max_value=MAX_PAGE),
+    )
+
+
+def id_with_spaces(option: str, typed: str, rest: str, command: str) -> Error:
+    """`model:google-bert / bert-base-uncased`: the id stopped at the first space, and the
+    words after it would be dropped without a word."""
+    return Error(
+        what=f"{option}:{typed} is followed by more words (“{rest}”): an id has no spaces.",
+        todo=f"Copy the id from its page, or search for the words: {command} {typed} {rest}",
     )
 
 

@@ -162,6 +162,8 @@ async def test_bad_requests_are_clear_errors(
         assert isinstance(zero, Error) and "top_p must be above 0" in zero.what
         too_long = await bot.run('/generate prompt:"x" max_new_tokens:500')
         assert isinstance(too_long, Error) and "between 1 and 256" in too_long.what
+        same = await bot.run('/generate prompt:"x" compare:greedy temperature:0')
+        assert isinstance(same, Error) and "the two would be the same" in same.what
         assert await bot.jobs() == {}
         none = await bot.run("/jobs")
         assert isinstance(none, Text) and "You have no queued or running jobs" in none.text

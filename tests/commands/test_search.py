@@ -205,6 +205,26 @@ async def test_an_option_typed_among_the_words_is_answered_as_one(
     assert fresh_hub_stub.count() == before  # the Hub was not asked
 
 
+async def test_an_id_typed_with_spaces_is_not_cut_silently(
+    hub_bot: BotDriver, fresh_hub_stub: HubStub
+) -> None:
+    before = fresh_hub_stub.count()
+    reply = await hub_bot.run("/search model:google-bert / bert-base-uncased")
+    assert isinstance(reply, Error)
+    assert reply.what.startswith("model:google-bert is followed by more words")
+    assert reply.todo.endswith("/search google-bert / bert-base-uncased")
+    refused = await hub_bot.run("/dataset id:rotten tomatoes")
+    assert isinstance(refused, Error) and refused.todo.endswith("/dataset rotten tomatoes")
+    assert fresh_hub_stub.count() == before  # the Hub was not asked
+
+
+async def test_every_license_of_a_card_is_shown(hub_bot: BotDriver) -> None:
+    card = await hub_bot.run("/search model:pszemraj/flan-t5-large-grammar-synthesis")
+    licenses = field(card, "Licenses").splitlines()
+    assert licenses[0].startswith("CC-BY-NC-SA-4.0: no commercial use")
+    assert any(line.startswith("Apache-2.0: permissive") for line in licenses)
+
+
 async def test_gpt_neo_details_from_its_real_card(hub_bot: BotDriver) -> None:
     text = as_plain_text(await hub_bot.run("/search model:EleutherAI/gpt-neo-125M"))
     assert "MIT: permissive open source" in text

@@ -138,6 +138,9 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             '/run task:text-classification ""': "needs some text",
             "/run task:fill-mask Paris is the capital of France": "mask token [MASK]",
             "/run task:fill-mask [MASK] is the [MASK] of France": "2 times",
+            "/run task:fill-mask Paris is the <mask> of France": (
+                "mask token is [MASK], not <mask>."
+            ),
             "/run task:question-answering Where does Ada live?": "needs a context",
             "/run task:zero-shot-classification I need a phone labels:shopping": "two different",
             "/run task:zero-shot-classification I need a phone labels:sport,Sport": "two different",

@@ -56,6 +56,10 @@ def _distinct(parts: list[str]) -> tuple[str, ...]:
     return tuple(first.values())
 
 
+# How the mask token is written by BERT-like and RoBERTa-like models.
+_MASK_SPELLINGS = ("[MASK]", "<mask>")
+
+
 def _bad(what: str, todo: str) -> UsageError:
     return UsageError(Error(what=what, todo=todo))
 
@@ -80,6 +84,13 @@ def build_input(
     if task == "fill-mask":
         for found in models:
             mask = found.mask_token
+            other = next((m for m in _MASK_SPELLINGS if m != mask and m in text), None)
+            if mask and mask not in text and other is not None:
+                # [MASK] and <mask> both appear in /help run: the other model's spelling.
+                raise _bad(
+                    f"{found.model.short_name}'s mask token is {mask}, not {other}.",
+                    f'Write it as this model does: "{text.replace(other, mask, 1)}"',
+                )
             if mask and text.count(mask) != 1:
                 raise _bad(
                     f"{found.model.short_name} fills the mask token {mask}, and your text "

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from bot.commands.listing import complete_task, list_options
+from bot.commands.listing import complete_task, id_with_spaces, list_options
 from bot.commands.search import guess
 from bot.commands.search.models import (
     complete_library,
@@ -61,6 +61,8 @@ async def run(
     the platform's member list knows them) has answered. Scores are kept per channel.
     /search guess model:openai/whisper-small — an instructor picks the next round's model
     """
+    if model and text:
+        return id_with_spaces("model", model, text, "/search")
     if not model and text and is_link(text) and len(text.split()) == 1:
         # A pasted address: the models list shows that list, a model's page the model.
         shown = list_page(text, "model")

@@ -246,6 +246,7 @@ def _model_fields(
 ) -> tuple[Field, ...]:
     meta = model.card_data
     license_id = (report.license if report else None) or model.license or _first(meta, "license")
+    licenses = list(report.licenses) if report else []
     papers = list((report.arxiv_ids if report else ()) or _tagged(model, "arxiv"))
     datasets = list((report.datasets if report else ()) or _tagged(model, "dataset"))
     languages = list((report.languages if report else ()) or _strings(meta.get("language")))
@@ -264,8 +265,11 @@ def _model_fields(
         Field(name="Downloads (30 days)", value=f"{model.downloads:,}"),
         Field(name="Likes", value=f"{model.likes:,}"),
         Field(
-            name="License",
-            value=license_text(license_id),
+            name="Licenses" if len(licenses) > 1 else "License",
+            # A card may list several (one per part of the model, or a choice): each counts.
+            value="\n".join(map(license_text, licenses))
+            if len(licenses) > 1
+            else license_text(license_id),
             inline=False,
         ),
         Field(
