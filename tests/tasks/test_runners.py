@@ -37,6 +37,16 @@ def test_a_batch_gives_each_row_its_answer_alone(task_models: dict[str, Path]) -
         ]
 
 
+def test_a_model_without_an_entailment_label_refuses_every_row(
+    task_models: dict[str, Path],
+) -> None:
+    runner = TaskRunner.load(task_models["text-classification"], "zero-shot-classification")
+    rows = [Row(text=t, labels=("sport", "politics")) for t in ("Goal!", "Vote today")]
+    answers = runner.run(rows)
+    assert len(answers) == 2
+    assert all(a.error.endswith("is not an NLI model (no entailment label).") for a in answers)
+
+
 def test_a_mask_cut_off_by_the_length_is_named(task_models: dict[str, Path]) -> None:
     runner = TaskRunner.load(task_models["fill-mask"], "fill-mask")
     late = " ".join(["the cat sat"] * 30) + " [MASK]"

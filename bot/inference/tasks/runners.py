@@ -218,12 +218,11 @@ class TaskRunner(LoadedModel):
         label2id = {str(k).lower(): int(v) for k, v in self.model.config.label2id.items()}
         entail = next((v for k, v in label2id.items() if k.startswith("entail")), None)
         if entail is None:
-            return [
-                Answer(
-                    error=f"{self.short_name} is not an NLI model (no entailment label).",
-                    todo="Pick one made for it: /search task:zero-shot-classification.",
-                )
-            ]
+            refused = Answer(
+                error=f"{self.short_name} is not an NLI model (no entailment label).",
+                todo="Pick one made for it: /search task:zero-shot-classification.",
+            )
+            return [refused] * len(rows)  # an answer for every job of the batch
         premises, hypotheses = [], []
         for row in rows:
             for label in row.labels:
