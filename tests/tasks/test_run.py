@@ -190,6 +190,8 @@ async def test_options_typed_as_people_type_them(
         )
         # The task's name in words, as the Hub's site shows it.
         await bot.generate("/run task:Text Classification I loved it")
+        # The context first: it runs to the line's end, and the question is taken back.
+        await bot.generate("/run task:question-answering context:Ada lives in Paris. Who?")
         stored = list((await bot.jobs()).values())
         typed = [RunParams.from_json(job.params).input for job in stored]
         assert (typed[0].text, typed[0].labels) == (
@@ -205,6 +207,7 @@ async def test_options_typed_as_people_type_them(
         assert typed[4].sentences == ("Hello there", 'He said "hi"')
         ran = RunParams.from_json(stored[5].params)
         assert (ran.task, typed[5].text) == ("text-classification", "I loved it")
+        assert (typed[6].text, typed[6].context) == ("Who?", "Ada lives in Paris.")
 
 
 async def test_text_typed_in_quotes_reads_like_a_quoted_option(

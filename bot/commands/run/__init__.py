@@ -23,6 +23,7 @@ from bot.commands.run.inputs import (
     MAX_MODELS,
     build_input,
     media_input,
+    question_after,
     split_list,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
@@ -119,6 +120,11 @@ async def run(
         async with queued(ctx, RUN, params) as ticket:
             yield queued_reply(ticket, total=len(chosen))
         return
+    if input is None and main.task == "question-answering" and context:
+        # The context typed first has taken the question along (it runs to the line's end).
+        split = question_after(context)
+        if split is not None:
+            input, context = split
     if input is None:  # the Run button of a model page, or /run model:<id> alone: the form
         given = {"context": context, "labels": labels, "sentences": sentences}
         given |= {"source": source, "target": target}

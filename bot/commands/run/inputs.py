@@ -47,6 +47,20 @@ def _missing(text: str, example: str, todo: str) -> str:
     return todo
 
 
+# A context typed first runs to the line's end and takes the question with it:
+# "context:Ada lives in Paris. Where does Ada live?".
+_TRAILING_QUESTION = re.compile(r"^(?P<context>.*[.!…;:])\s+(?P<question>[^.!?…]+\?)\s*$", re.S)
+
+
+def question_after(context: str) -> tuple[str, str] | None:
+    """The question a student typed after the context, and the context without it; None
+    when the context does not end in a question of its own."""
+    found = _TRAILING_QUESTION.match(context.strip())
+    if found is None:
+        return None
+    return found["question"].strip(), found["context"].strip()
+
+
 def _distinct(parts: list[str]) -> tuple[str, ...]:
     """Each once, in the order given, the first spelling kept: zero-shot scores its labels
     against each other, so a label typed twice ("sport, Sport") would split its share."""
