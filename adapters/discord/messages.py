@@ -231,7 +231,7 @@ class Conversation:
         nonce = nonce_for(self.name, key) if stable else secrets.token_hex(12)
         if parts.private:
             # Ephemeral messages need the token: a private late reply goes to a DM.
-            await self._direct_message(parts, nonce)
+            await self._direct_message(parts, key, nonce)
             return
         if self.channel_id is None:
             log.warning("no channel to deliver a late reply to user %s", self.user_id)
@@ -274,7 +274,7 @@ class Conversation:
             everyone=False, roles=False, users=[discord.Object(self.user_id)], replied_user=False
         )
 
-    async def _direct_message(self, parts: Parts, nonce: str) -> None:
+    async def _direct_message(self, parts: Parts, key: str, nonce: str) -> None:
         try:
             channel = await self.client.create_dm(discord.Object(self.user_id))
             view = make_view(parts.buttons)
@@ -286,9 +286,29 @@ class Conversation:
                 allowed_mentions=NO_MENTIONS,
                 nonce=nonce,
             )
-        except discord.HTTPException as error:
-            # The user may not accept DMs from server members; nothing else can be private.
-            log.warning("could not DM a private late reply to %s: %s", self.user_id, error)
+        except discord.Forbidden as error:
+            # The user does not accept DMs from server members (50007): nothing else can be
+            # private, so the channel is told it is ready and how to see it, nothing more.
+            # Other errors raise: the relay sends the result again later.
+            log.info("could not DM a private late reply to %s: %s", self.user_id, error)
+            await self._dm_closed_note(key, nonce)
+
+    async def _dm_closed_note(self, key: str, nonce: str) -> None:
+        if self.channel_id is None:
+            return
+        job = key.removeprefix("job:") if key.startswith("job:") else ""
+        todo = (
+            f"Type /share job:{job} to post it here" if job.isdigit() else "Run the command again"
+        )
+        note = (
+            "your result is ready, but it is private and your direct messages are closed. "
+            f"{todo}, or allow direct messages from this server's members."
+        )
+        await self.client.get_partial_messageable(self.channel_id).send(
+            content=self._mention(note),
+            allowed_mentions=self._mention_only_requester(),
+            nonce=nonce,
+        )
 
 
 class DiscordOutbox:

@@ -24,6 +24,10 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import outbox as out
@@ -51,6 +55,16 @@ ACK_FIRST = 1.0
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
+
+
+def web_client(
+    token: str, base_url: str, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The Web API client. slack_sdk retries only connection errors by default: a
+    `ratelimited` answer (HTTP 429, which a class's burst of results meets on chat.update)
+    is tried again after its Retry-After here, instead of dropping the reply."""
+    retry = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    return AsyncWebClient(token=token, base_url=base_url, session=session, retry_handlers=retry)
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,7 @@ class SlackAdapter:
         # One connection pool for the Web API and the response_urls.
         self.session = session or aiohttp.ClientSession()
         self._own_session = session is None
-        self.client = AsyncWebClient(
-            token=bot_token, base_url=app.settings.slack_api_url, session=self.session
-        )
+        self.client = web_client(bot_token, app.settings.slack_api_url, self.session)
         self.people = People(self.client, app.settings.instructors)
         self.namespace = Namespace.from_settings(app.settings, app.router.commands)
         self.outbox = SlackOutbox(

@@ -333,7 +333,10 @@ class SlackOutbox:
         handle = destination.handle
         trigger = handle.pop(TRIGGER_ID, None)  # a trigger opens one view, once
         created = _float(handle.get(TRIGGER_AT)) or 0.0
-        if trigger and self.clock() - created < TRIGGER_LIFETIME:
+        # A Slack text input holds 3,000 characters: a longer saved answer (typed as a
+        # command, up to 4,000) would come back cut in the form, so the inline way is given.
+        fits = all(len(f.default) <= render.MODAL_INPUT for f in modal.fields if not f.upload)
+        if trigger and fits and self.clock() - created < TRIGGER_LIFETIME:
             try:
                 await self.client.views_open(
                     trigger_id=trigger,

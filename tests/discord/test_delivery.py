@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from adapters.discord.messages import DiscordOutbox
 from bot.delivery import Destination
 from bot.replies import Progress, Text
 from tests.discord.commands import DESTINATIONS
 from tests.discord.conftest import STUDENT_ID, DiscordBot
-from tests.discord.rest_stub import APP_ID, CHANNEL_ID
+from tests.discord.rest_stub import APP_ID, CHANNEL_ID, _json
 
 FOLLOWUP = rf"/webhooks/{APP_ID}/[^/]+"
 FOLLOWUP_EDIT = rf"/webhooks/{APP_ID}/[^/]+/messages/\d+"
@@ -98,6 +100,32 @@ async def test_a_private_late_reply_goes_to_a_direct_message(test_bot: DiscordBo
     assert len(posts) == 1 and posts[0].path != CHANNEL_POST
     assert posts[0].json["content"] == "only for you"
     assert posts[0].json["allowed_mentions"] == {"parse": []}
+
+
+async def test_a_private_late_result_to_closed_direct_messages_is_announced(
+    test_bot: DiscordBot,
+) -> None:
+    bot = test_bot
+    destination = await queued(bot)
+    create = bot.stub._create
+
+    def dms_closed(channel_id: int, seen: Any) -> Any:
+        if channel_id != CHANNEL_ID:  # the DM channel: "Allow DMs from server members" off
+            return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
+        return create(channel_id, seen)
+
+    bot.stub._create = dms_closed  # type: ignore[method-assign]
+    bot.clock.advance(minutes=20)
+    bot.stub.clear()
+    await bot.client.outbox.send(destination, Text(text="your image", private=True), key="job:7")
+    (note,) = bot.stub.find("POST", CHANNEL_POST)
+    assert note.json["content"] == (
+        f"<@{STUDENT_ID}> your result is ready, but it is private and your direct messages are"
+        " closed. Type /share job:7 to post it here, or allow direct messages from this"
+        " server's members."
+    )
+    assert "your image" not in str(note.json)  # the private result stays private
+    assert note.json["allowed_mentions"]["users"] == [STUDENT_ID]
 
 
 async def test_a_result_after_a_restart_uses_the_stored_handle(test_bot: DiscordBot) -> None:

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import outbox as out
+from adapters.slack.app import web_client
 from adapters.slack.outbox import FileNotDelivered, SlackOutbox, ts_key
 from adapters.slack.people import People, SlackRoster
 from bot.delivery import Destination, Member
@@ -19,7 +20,7 @@ from tests.slack.webapi_stub import SlackStub
 
 @pytest.fixture
 async def client(stub: SlackStub) -> AsyncIterator[AsyncWebClient]:
-    yield AsyncWebClient(token="xoxb-test", base_url=stub.api_url)
+    yield web_client("xoxb-test", stub.api_url)
 
 
 @pytest.fixture
@@ -97,6 +98,18 @@ async def test_a_refused_response_url_falls_back_to_the_web_api(
     assert [p.params["text"] for p in stub.of("chat.postMessage")] == ["first", "second"]
 
 
+async def test_a_rate_limited_call_is_tried_again_after_retry_after(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    where = _destination(stub, clock)
+    url_id = where.handle[out.RESPONSE_URL].rsplit("/", 1)[1]
+    stub._url_uses[url_id] = 5  # the reply goes by chat.postMessage
+    stub.rate_limited["chat.postMessage"] = 2  # a class's burst of results
+    await SlackOutbox(client, clock=clock).send(where, Text(text="your result"))
+    assert [c.params.get("text") for c in stub.of("chat.postMessage")] == ["your result"] * 3
+    assert stub.rate_limited["chat.postMessage"] == 0
+
+
 async def test_errors_are_ephemeral_even_without_a_response_url(
     stub: SlackStub, client: AsyncWebClient, clock: WallClock
 ) -> None:
@@ -150,6 +163,24 @@ async def test_a_modal_without_a_fresh_trigger_becomes_its_fallback_text(
     assert stub.of("views.open") == []
     (answer,) = stub.responds
     assert answer.body["response_type"] == "ephemeral"
+    assert answer.body["text"] == "Type /activity submit id:3 answer:..."
+
+
+async def test_a_form_whose_saved_answer_is_too_long_for_slack_becomes_its_fallback(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    # Typed as a command, an answer holds 4,000 characters; Slack's text input 3,000.
+    saved = ModalField(name="answer", label="Answer", max_length=4000, default="x" * 3500)
+    modal = Modal(
+        title="Answer",
+        fields=(saved,),
+        submit_action="/activity submit id:3",
+        fallback="Type /activity submit id:3 answer:...",
+    )
+    where = _destination(stub, clock, **{out.TRIGGER_ID: "t-1", out.TRIGGER_AT: str(clock())})
+    await SlackOutbox(client, clock=clock).send(where, modal)
+    assert stub.of("views.open") == []  # it would come back cut to 3,000
+    (answer,) = stub.responds
     assert answer.body["text"] == "Type /activity submit id:3 answer:..."
 
 

@@ -49,6 +49,8 @@ class SlackStub:
     # conversations.members: channel → member ids (paged by `limit`).
     channels: dict[str, list[str]] = field(default_factory=dict)
     fail: dict[str, str] = field(default_factory=dict)
+    # How many more calls of a method Slack answers 429 `ratelimited` (Retry-After: 0).
+    rate_limited: dict[str, int] = field(default_factory=dict)
     # Seconds each Web API answer waits (to model a slow Slack).
     delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
@@ -132,6 +134,10 @@ class SlackStub:
         self.calls.append(Call(method, params, token))
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.rate_limited.get(method):
+            self.rate_limited[method] -= 1
+            refused = {"ok": False, "error": "ratelimited"}
+            return web.json_response(refused, status=429, headers={"Retry-After": "0"})
         if method in self.fail:
             return web.json_response({"ok": False, "error": self.fail[method]})
         answer = self._answer(method, params)
