@@ -179,18 +179,21 @@ _SUBMITTED = (
 def _limit_counts() -> dict[str, Any]:
     """What enqueue's limits count, as subqueries over bound values: the user's unfinished
     jobs ("active"), and the jobs since the cap's start of the class and of the student (a
-    job cancelled before it started never ran, so it does not count)."""
+    job cancelled before it started never ran, and a failed one gave nothing: neither counts)."""
     c = Job.__table__.c
 
     def count(*where: Any) -> Any:
         return select(func.count()).select_from(Job.__table__).where(*where).scalar_subquery()
 
     never_ran = and_(c.state == "cancelled", c.started_at.is_(None))
+    # A failed job gave the student nothing (a provider's 429 or 500 among them): it does not
+    # use up their day, or one bad hour of a provider would lock a class out until tomorrow.
+    gave_nothing = or_(never_ran, c.state == "failed")
     in_class = (c.guild_id == bindparam("guild_id"), c.created_at >= bindparam("since"))
     return {
         "active": count(c.user_id == bindparam("user_id"), c.state.in_(ACTIVE_STATES)),
-        "class": count(*in_class, not_(never_ran)),
-        "student": count(*in_class, c.user_id == bindparam("user_id"), not_(never_ran)),
+        "class": count(*in_class, not_(gave_nothing)),
+        "student": count(*in_class, c.user_id == bindparam("user_id"), not_(gave_nothing)),
     }
 
 

@@ -81,6 +81,21 @@ async def test_the_daily_budget_is_a_clear_reply(tmp_path: Path, providers: Prov
         assert "This class has used its 1 hosted model runs for today" in refused
 
 
+async def test_a_run_the_provider_failed_does_not_use_the_day(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    async with hosted_job_bot(tmp_path, providers, hosted_daily_jobs_per_student=1) as bot:
+        providers.fail("chat/completions", 500)
+        failed = await bot.generate('/generate prompt:"Hi" max_new_tokens:2')
+        await bot.idle(10)
+        assert "answered with an error (500)" in as_plain_text(bot.outbox.final(failed))
+        job = await bot.generate('/generate prompt:"Hi" max_new_tokens:2')  # still allowed
+        await bot.idle(10)
+        assert isinstance(bot.outbox.final(job), Card)
+        refused = as_plain_text(await bot.run('/generate prompt:"Hi" max_new_tokens:2'))
+        assert "used your 1 hosted model runs for today" in refused
+
+
 async def test_commands_at_once_cannot_pass_the_daily_cap_together(
     tmp_path: Path, providers: ProvidersStub
 ) -> None:

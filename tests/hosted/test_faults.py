@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.replies import Card, Progress, as_plain_text
+from bot.replies import Card, Error, Progress, as_plain_text
 from tests.hosted.conftest import TOKEN, hosted_job_bot
 from tests.jobs.support import JobBot
 from tests.support.hub_stub import HubStub
@@ -29,7 +29,7 @@ async def _final_text(bot: JobBot, line: str) -> str:
         (401, {}, json.dumps({"error": f"Invalid token {TOKEN}"}), "refused the bot's token (401)"),
         (402, {}, "{}", "credits for hosted models are used up (402)"),
         (404, {}, "{}", "does not serve classbot-test/chat-tiny (404)"),
-        (429, {"Retry-After": "60"}, "{}", "rate limiting this class (429). Try again in 60 s"),
+        (429, {"Retry-After": "60"}, "{}", "rate limiting this class (429).\nTry again in 60 s"),
         (503, {}, json.dumps({"estimated_time": 42.0}), "is loading on Inference Providers"),
     ],
 )
@@ -52,6 +52,45 @@ async def test_each_fault_gets_its_reply_and_no_token(
     assert TOKEN not in text
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
     assert all(TOKEN not in t for t in hosted_bot.outbox.texts())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "what", "todo"),
+    [
+        (
+            402,
+            "{}",
+            "Inference Providers (together): this class's credits for hosted models are used"
+            " up (402).",
+            "Ask your instructor: they can add credits or bill another organisation.",
+        ),
+        (
+            403,
+            json.dumps({"error": "Access to model classbot-test/chat-tiny is restricted."}),
+            "classbot-test/chat-tiny is gated: its authors must grant the bot's account access"
+            " (403).",
+            "Ask your instructor to accept its terms on the model's Hub page with the bot's"
+            " account, or pick another model.",
+        ),
+        (
+            # A text-generation server's own error (error_type): an answer, not "unreachable".
+            422,
+            json.dumps({"error": "Input validation error: inputs too long", "error_type": "x"}),
+            "Inference Providers (together) refused the request for classbot-test/chat-tiny"
+            " (422): “Input validation error: inputs too long”.",
+            "Change what you sent (shorter input, or the default settings), or pick another model.",
+        ),
+    ],
+)
+async def test_a_fault_says_what_to_do_about_it_and_only_that(
+    hosted_bot: JobBot, providers: ProvidersStub, status: int, body: str, what: str, todo: str
+) -> None:
+    providers.fail(CHAT, status, body=body.encode())
+    job = await hosted_bot.generate('/generate prompt:"Hi" max_new_tokens:3')
+    await hosted_bot.idle(15)
+    reply = hosted_bot.outbox.final(job)
+    assert isinstance(reply, Error), as_plain_text(reply)
+    assert (reply.what, reply.todo) == (what, todo)  # not "Try again; if it keeps failing…"
 
 
 async def test_a_short_retry_after_is_waited_out_in_view(

@@ -391,3 +391,19 @@ async def test_cancel_abandons_a_runs_requests(tmp_path: Path, providers: Provid
         await bot.idle(3)
         await until(lambda: providers.abandoned == 2, 3, "the stand-in to see both dropped")
         assert (await bot.jobs())[job].state == "cancelled"
+
+
+async def test_a_translation_with_a_target_alone_goes_from_english(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    # The client refuses a target without a source before sending anything.
+    async with task_bot(tmp_path, providers) as bot:
+        job = await bot.generate("/run task:translation Good morning target:de max_new_tokens:8")
+        await bot.idle(15)
+        reply = bot.outbox.final(job)
+        assert isinstance(reply, Card), as_plain_text(reply)
+    (sent,) = providers.requests("/models/classbot-test/translate")
+    assert (sent.body["parameters"]["src_lang"], sent.body["parameters"]["tgt_lang"]) == (
+        "en",
+        "de",
+    )

@@ -120,7 +120,7 @@ async def route_for(model: str, task: str, provider: str) -> Route:
     route = pick_route(mapping, task, provider)
     if route is None:
         where = "any Inference Provider" if provider == "auto" else f"the provider {provider}"
-        raise HostedFault(f"{model} is not served by {where} for {task}. Pick another model.")
+        raise HostedFault(f"{model} is not served by {where} for {task}.", "Pick another model.")
     if route.provider == "hf-inference":
         await asyncio.to_thread(_check_supported_task, model, route.task)
     _ROUTES[(model, task, provider)] = route

@@ -139,7 +139,10 @@ class HostedLink(LinkBase):
                 self._result(generation, job_id, "cancelled", None, None)
             return
         except HostedFault as fault:
-            self._result(generation, job_id, "failed", None, fault.message)
+            # What to do is the fault's own advice, not the relay's "try again" (a 402 or a
+            # gated model would not pass on a second try).
+            todo = {wire.TODO: scrub(fault.todo, self.backend.secrets)} if fault.todo else None
+            self._result(generation, job_id, "failed", todo, fault.what)
             return
         except Exception as error:
             log.exception("hosted job %s failed: %s", job_id, type(error).__name__)

@@ -22,7 +22,7 @@ from typing import Any
 from huggingface_hub import AsyncInferenceClient
 
 from bot.inference.hosted.backend import OPENAI_ROUTE, HostedBackend
-from bot.inference.hosted.faults import MAX_RETRY_WAIT, HostedFault, as_fault, scrub
+from bot.inference.hosted.faults import MAX_RETRY_WAIT, HostedFault, as_fault
 from bot.inference.hosted.providers import Route, route_for
 from bot.jobs.kinds.base import JsonData
 from bot.jobs.kinds.generate import (
@@ -62,7 +62,7 @@ class HostedCall:
             raise
         except Exception as error:  # the Hub's lookup failed: say so as plainly as a call
             fault = as_fault(error, backend.where(), model, backend.settings.hub_timeout_seconds)
-            raise HostedFault(scrub(fault.message, backend.secrets)) from None
+            raise fault.scrubbed(backend.secrets) from None
 
     async def call(
         self, route: Route, model: str, work: Callable[[AsyncInferenceClient], Awaitable[Any]]
@@ -80,11 +80,10 @@ class HostedCall:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                fault = as_fault(error, where, model, timeout)
-                fault.message = scrub(fault.message, backend.secrets)
+                fault = as_fault(error, where, model, timeout).scrubbed(backend.secrets)
                 wait = fault.retry_after
                 if attempt == 2 or wait is None or wait > MAX_RETRY_WAIT:
-                    raise HostedFault(fault.message) from None
+                    raise HostedFault(fault.what, fault.todo) from None
                 self.progress(0, 0, f"{where} asks us to wait {wait:.0f} s (rate limit); retrying")
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")

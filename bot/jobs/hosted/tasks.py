@@ -105,11 +105,14 @@ async def _summarization(client: AsyncInferenceClient, model: str, x: TaskInput)
 
 
 async def _translation(client: AsyncInferenceClient, model: str, x: TaskInput) -> Answer:
+    # The client sends a direction only as a pair: from English unless told, as a local run
+    # does; a source alone leaves the model's own direction.
+    source, target = ((x.source or "en"), x.target) if x.target else (None, None)
     found = await client.translation(
         x.text,
         model=model,
-        src_lang=x.source or None,
-        tgt_lang=x.target or None,
+        src_lang=source,
+        tgt_lang=target,
         generate_parameters={"max_new_tokens": x.max_new_tokens},
     )
     return Answer(text=found.translation_text.strip())
@@ -196,8 +199,8 @@ async def run_task(call: HostedCall) -> RunResult:
     work = TASKS.get(params.task)
     if work is None:
         raise HostedFault(
-            f"{params.task} does not run on hosted inference yet. Ask your instructor, or "
-            "pick a model that does another task."
+            f"{params.task} does not run on hosted inference yet.",
+            "Ask your instructor, or pick a model that does another task.",
         )
     total = len(params.models)
     done = [0]
