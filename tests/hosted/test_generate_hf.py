@@ -25,6 +25,18 @@ async def test_generate_streams_a_chat_completion_from_the_mapped_provider(
     assert seen.body["model"] == "tiny-chat"  # the provider's id from the Hub's mapping
     assert seen.body["max_tokens"] == 8
     assert seen.headers["authorization"].startswith("Bearer hf_")
+    # A chat has no field for them: the card says which settings did nothing.
+    assert "served as a chat" in (reply.footer or "")
+
+
+async def test_an_empty_stream_is_no_answer(hosted_bot: JobBot, providers: ProvidersStub) -> None:
+    sse = {"Content-Type": "text/event-stream"}
+    providers.fail("/chat/completions", 200, headers=sse, body=b"")
+    job = await hosted_bot.generate('/generate prompt:"Hi" max_new_tokens:4')
+    await hosted_bot.idle(10)
+    reply = hosted_bot.outbox.final(job)
+    assert isinstance(reply, Error), as_plain_text(reply)
+    assert reply.what.endswith("sent back an answer I could not read.")
 
 
 async def test_streamed_jobs_one_after_another_reuse_one_connection(
@@ -65,6 +77,7 @@ async def test_text_generation_on_hf_inference_uses_its_task_payload(
     reply = hosted_bot.outbox.final(job)
     assert isinstance(reply, Card), as_plain_text(reply)
     assert reply.description == "the cat the cat"
+    assert "served as a chat" not in (reply.footer or "")  # a completion: all applied
     [seen] = providers.requests("/hf-inference/models/classbot-test/complete-tiny")
     assert seen.body["inputs"] == "Hi"
     assert seen.body["parameters"]["max_new_tokens"] == 4
@@ -165,7 +178,10 @@ async def test_the_card_shows_what_a_chat_completion_applied(
         '/generate prompt:"Hi" seed:2 top_k:20 repetition_penalty:1.3 max_new_tokens:4'
     )
     await hosted_bot.idle(10)
-    text = as_plain_text(hosted_bot.outbox.final(job))
-    assert "no top-k" in text and "repetition penalty" not in text
+    card = hosted_bot.outbox.final(job)
+    assert isinstance(card, Card)
+    decoding = next(f.value for f in card.fields if f.name == "Decoding")
+    assert "no top-k" in decoding and "repetition penalty" not in decoding
+    assert "top-k and the repetition penalty were not applied" in (card.footer or "")
     [seen] = providers.requests("/chat/completions")
     assert "top_k" not in seen.body and seen.body["seed"] == 2

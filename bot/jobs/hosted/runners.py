@@ -160,6 +160,7 @@ async def _one_run(
         seed=seed,
         settings=Decoding.from_json({**s.to_json(), **_unsent(route), "seed": seed}),
         device=call.backend.where(route),
+        as_chat=route.task != "text-generation",
     )
 
 
@@ -199,6 +200,10 @@ async def _chat(
                 tokens += 1
                 live("".join(parts), tokens)
             finish = choice.finish_reason or finish
+    if finish is None and not parts:
+        # A stream that ended with no chunk at all is no answer (a model that stops at once
+        # still says why): as_fault reads this as an answer it could not read.
+        raise ValueError("the stream ended without an answer")
     return "".join(parts), used or tokens, finish
 
 

@@ -119,6 +119,9 @@ class RunOutput:
     batch_rows: int = 1
     device: str = ""
     error: str = ""
+    # Served as a chat (a hosted provider with no plain completion for it): the prompt went
+    # as a message, and top-k and the repetition penalty had nowhere to go.
+    as_chat: bool = False
 
     @classmethod
     def failed(cls, run: ModelRun, error: str) -> Self:
@@ -159,6 +162,7 @@ class RunOutput:
             batch_rows=int(data.get("batch_rows", 1)),
             device=str(data.get("device", "")),
             error=str(data.get("error") or ""),
+            as_chat=bool(data.get("as_chat", False)),
         )
 
 
@@ -233,6 +237,12 @@ def render(job: JobView, params: GenerateParams, result: GenerateResult) -> Repl
     notes = []
     if any(r.prompt_truncated for r in runs):
         notes.append("the prompt's start was cut to fit the model's context")
+    if any(r.as_chat for r in runs):
+        # A student comparing settings must know which ones did nothing.
+        notes.append(
+            "served as a chat: the prompt went as a message, which the model answers rather"
+            " than continues, and top-k and the repetition penalty were not applied"
+        )
     if len(runs) == 1:
         run = runs[0]
         report = repetition_report(run.text)
