@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 FIRST_REPLY_BUDGET = 1.0
+# How long a durable command waits to be saved before the adapter starts answering: with
+# FIRST_REPLY_BUDGET after it, the defer still goes out well inside Discord's 3 s (the
+# inbox's own patience, 2 s, is Slack's, which acknowledges first).
+SAVE_PATIENCE = 1.0
 # How long a stop waits for the interactions being answered (the rest replay after a restart).
 STOP_GRACE = 10.0
 
@@ -149,7 +153,9 @@ class ClassbotClient(discord.Client):
                 PLATFORM, actor.guild_id, actor.channel_id, actor.user_id, dict(invocation.handle)
             )
             request_id = f"interaction:{interaction.id}"
-            receipt = await self.inbox.accept(PLATFORM, request_id, invocation, destination)
+            receipt = await self.inbox.accept(
+                PLATFORM, request_id, invocation, destination, patience=SAVE_PATIENCE
+            )
             if receipt is None:
                 log.info("interaction %s came again; it is already saved", interaction.id)
                 return

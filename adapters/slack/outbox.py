@@ -198,9 +198,16 @@ class SlackOutbox:
             ):
                 self._posted(slot, by_url=editable, private=True)
                 return
-            await self.client.chat_postEphemeral(
-                channel=destination.channel_id, user=destination.user_id, **message, **_NO_PARSE
-            )
+            if self._late(handle):
+                # Half an hour on, the student may have gone: an ephemeral message shows
+                # only to a user active in the channel, and not after a reload. A direct
+                # message waits for them.
+                channel = await self._dm(destination.user_id)
+                await self.client.chat_postMessage(channel=channel, **message, **_NO_PARSE)
+            else:
+                await self.client.chat_postEphemeral(
+                    channel=destination.channel_id, user=destination.user_id, **message, **_NO_PARSE
+                )
             self._posted(slot, by_url=False, private=True)
             return
         if (
@@ -233,6 +240,12 @@ class SlackOutbox:
             slot.by_url, slot.private, slot.ts, slot.shown = by_url, private, ts, True
 
     # -- response_url ------------------------------------------------------------------------
+
+    def _late(self, handle: dict[str, str]) -> bool:
+        """Whether the command that wants this reply was given a response_url's lifetime
+        ago or more."""
+        created = _float(handle.get(RESPONSE_URL_AT))
+        return created is not None and self.clock() - created > RESPONSE_URL_LIFETIME
 
     def _usable(self, handle: dict[str, str], reserve: int) -> bool:
         url = handle.get(RESPONSE_URL)

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adapters.discord.client import FIRST_REPLY_BUDGET
+from bot.inbox import ACCEPT_PATIENCE_S
 from bot.store.models import InboxEntry, Submission
 from tests.discord.conftest import INSTRUCTOR_ID, DiscordBot, discord_bot_for, user
 from tests.discord.rest_stub import DiscordRestStub
@@ -77,3 +79,21 @@ async def test_an_interaction_saved_before_a_crash_is_answered_after_the_restart
         assert "Saved your answer to #1" in sent
         await bot.app.services.store.close()
         assert await bot.client.inbox.pending("discord") == []
+
+
+async def test_a_slow_save_still_leaves_time_to_answer_inside_three_seconds(
+    discord_bot: DiscordBot,
+) -> None:
+    # The inbox's own patience (2 s) is Slack's, which acknowledges first; Discord then
+    # waits up to FIRST_REPLY_BUDGET for the first reply before it defers.
+    waited: list[float] = []
+    accept = discord_bot.client.inbox.accept
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        waited.append(kwargs.get("patience", ACCEPT_PATIENCE_S))
+        return await accept(*args, **kwargs)
+
+    discord_bot.client.inbox.accept = timed  # type: ignore[method-assign]
+    await _post(discord_bot)
+    (patience,) = waited
+    assert patience + FIRST_REPLY_BUDGET <= 2.0  # a second to spare for the gateway

@@ -110,10 +110,25 @@ async def test_a_rate_limited_call_is_tried_again_after_retry_after(
     assert stub.rate_limited["chat.postMessage"] == 0
 
 
+async def test_a_private_result_after_half_an_hour_goes_to_a_direct_message(
+    stub: SlackStub, client: AsyncWebClient, clock: WallClock
+) -> None:
+    # An ephemeral message reaches only a student active in the channel, and not after a
+    # reload: a result that waited in the queue for 40 minutes waits for them in a DM.
+    where = _destination(stub, clock, age=40 * 60)
+    await SlackOutbox(client, clock=clock).send(where, Text(text="your image", private=True))
+    assert stub.of("chat.postEphemeral") == []
+    (opened,) = stub.of("conversations.open")
+    assert opened.params["users"] == where.user_id
+    (post,) = stub.of("chat.postMessage")
+    assert post.params["text"] == "your image" and post.params["channel"] != where.channel_id
+
+
 async def test_errors_are_ephemeral_even_without_a_response_url(
     stub: SlackStub, client: AsyncWebClient, clock: WallClock
 ) -> None:
-    where = _destination(stub, clock, age=3600)
+    where = _destination(stub, clock)
+    stub._url_uses[where.handle[out.RESPONSE_URL].rsplit("/", 1)[1]] = 5  # spent
     await SlackOutbox(client, clock=clock).send(where, Error(what="Nope <!here>", todo="Retry."))
     (ephemeral,) = stub.of("chat.postEphemeral")
     assert ephemeral.params["user"] == "U0STUDENT" and ephemeral.params["channel"] == "C0CLASS"
