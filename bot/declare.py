@@ -275,6 +275,8 @@ def _as_int(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = str(value).strip().replace("_", "").replace(",", "")
+    # `id:#3` as lists show ids, `limit:5.` at the end of a sentence.
+    text = text.removeprefix("#").removesuffix(".")
     try:
         return int(text)
     except ValueError:

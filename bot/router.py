@@ -281,7 +281,8 @@ class Router:
         """
         # Everything typed may come back in a reply or reach the database.
         head, rest = next_word(sendable(line).strip())
-        top = self._top(head.removeprefix("/"))
+        # `/jobs.` or `/help!` at the end of a sentence: the punctuation is not the name.
+        top = self._top(head.removeprefix("/").rstrip(".,!?;"))
         path: tuple[str, ...] = (top.name,)
         if top.subcommands:
             word, rest = next_word(rest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.declare import MAX_NAME
 from bot.identity import Role
-from bot.replies import Card, Field, Reply
+from bot.replies import Card, Error, Field, Reply
 from bot.router import Command, Context, Option
 
 
@@ -32,7 +32,10 @@ async def run(ctx: Context, command: str | None) -> Reply:
             f"details.\nModels for /run, /generate and /imagine run on {where}.",
             fields=fields,
         )
-    path = command.removeprefix("/").split()
+    # `/help run task:x` asks about /run; `/help search.` ends a sentence.
+    path = [w.rstrip(".,!?;") for w in command.removeprefix("/").split() if ":" not in w]
+    if not path:
+        return Error(what="Which command?", todo="Type /help, or /help <command> (/help run).")
     group = router.commands.get(path[0].lower())
     # `/help activity` shows the group; resolve() would ask for a subcommand.
     declared = group if group and group.subcommands and len(path) == 1 else router.resolve(path)

@@ -18,9 +18,33 @@ async def run(ctx: Context, action: str, id: int | None) -> Reply:
     job N: a queued job at once, a running one after its current step. Students can cancel
     their own jobs; instructors any job in their server.
     """
-    if action == "cancel":
+    words = action.lower().split()
+    verb = words[0] if words else "list"
+    if verb not in ACTIONS or len(words) > 2 or (len(words) == 2 and verb != "cancel"):
+        return Error(
+            what=f"/jobs {action} is not something /jobs does.",
+            todo="Type /jobs to list your jobs, or /jobs cancel id:N to cancel one.",
+        )
+    if verb == "cancel":
+        if len(words) == 2:  # `/jobs cancel 12`, as people type it
+            if id is not None:
+                return Error(what="The job is given twice.", todo="Type /jobs cancel id:N.")
+            number = words[1].removeprefix("id:").removeprefix("#").rstrip(".")
+            if not number.isdigit():
+                return Error(
+                    what=f"{words[1]} is not a job number.",
+                    todo="Type /jobs cancel id:N with the number /jobs shows.",
+                )
+            id = int(number)
         return await _cancel(ctx, id)
     return await _list(ctx)
+
+
+ACTIONS = ("list", "cancel")
+
+
+async def _complete_action(services: object, prefix: str) -> list[str]:
+    return [a for a in ACTIONS if a.startswith(prefix.strip().lower())]
 
 
 async def _list(ctx: Context) -> Reply:
@@ -103,7 +127,9 @@ COMMAND = Command(
             "list (default) or cancel",
             rest=True,
             default="list",
-            choices=("list", "cancel"),
+            # Not `choices`: typed, `cancel 12` is one value (the number read in `run`).
+            max_length=40,
+            complete=_complete_action,
         ),
         Option("id", int, "The job number, from /jobs or the job's message", min_value=1),
     ),

@@ -87,3 +87,19 @@ def test_a_bad_setting_names_its_variable(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "CLASSBOT_DEVICE" in result.stderr
+
+
+async def test_words_typed_as_people_type_them(bot: BotDriver) -> None:
+    # A number after cancel, a "#" as lists show ids, a sentence's full stop.
+    lines = ("/jobs cancel 5", "/jobs cancel #5", "/jobs cancel id:#5", "/jobs cancel id:5.")
+    for n, line in enumerate(lines):
+        reply = await bot.run(line, user=f"s{n}")  # one student each: the class rate limit
+        assert isinstance(reply, Error) and reply.what == "There is no job 5 here.", line
+    word = await bot.run("/jobs cancel five", user="t1")
+    assert isinstance(word, Error) and word.what == "five is not a job number."
+    typo = await bot.run("/jobs cancle", user="t2")
+    assert isinstance(typo, Error) and typo.what == "/jobs cancle is not something /jobs does."
+    assert (await bot.text("/jobs.", user="t3")).startswith("You have no queued or running jobs.")
+    # /help about a command, whatever follows its name.
+    for line in ("/help run task:x", "/help share job:1", "/help search."):
+        assert "Usage: /" in await bot.text(line, user="t4"), line
