@@ -55,11 +55,13 @@ class ConsoleAdapter:
 
     def actor(self, user: str | None = None, role: Role | None = None) -> Actor:
         name = user or self.user
+        # CLASSBOT_INSTRUCTORS names console users too, as it names Slack and Discord ids.
+        listed = name in self.app.settings.instructors
         return Actor(
             platform=PLATFORM,
             user_id=name,
             display_name=name,
-            role=role or self.role,
+            role=Role.INSTRUCTOR if listed else role or self.role,
             guild_id=PLATFORM,
             channel_id=PLATFORM,
         )

@@ -114,7 +114,8 @@ def _explain(n_words: int, score: int, span_words: int) -> str:
     else:
         line += " — only a little repetition"
     if span_words >= 3:
-        line += f" (a {span_words}-word chunk appears twice)"
+        article = "an" if str(span_words).startswith("8") or span_words in (11, 18) else "a"
+        line += f" ({article} {span_words}-word chunk appears twice)"
     return line + "."
 
 

@@ -21,7 +21,8 @@ async def submit_job(jobs: JobQueue, request: JobRequest) -> Ticket:
     except QueueFull as full:
         raise UsageError(
             Error(
-                what=f"You already have {full.active} jobs waiting; the limit is {full.limit}.",
+                what=f"You already have {full.active} jobs queued or running; the limit is "
+                f"{full.limit}.",
                 todo="Wait for one to finish, or cancel one: /jobs lists them.",
             )
         ) from None

@@ -5,8 +5,9 @@ import os
 from pathlib import Path
 
 from adapters.console import ConsoleAdapter
+from bot.identity import Role
 from bot.replies import Card, Error, Image
-from tests.support.botdriver import BotDriver
+from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_for_tests
 from tests.support.cli import run_classbot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,3 +104,17 @@ async def test_words_typed_as_people_type_them(bot: BotDriver) -> None:
     # /help about a command, whatever follows its name.
     for line in ("/help run task:x", "/help share job:1", "/help search."):
         assert "Usage: /" in await bot.text(line, user="t4"), line
+
+
+async def test_the_console_reads_instructors_from_the_settings(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # CLASSBOT_INSTRUCTORS names console users as it names Slack and Discord ids.
+    settings = settings_for_tests(tmp_path, instructors=["teacher"])
+    async with running_bot(settings, clock) as driver:
+        assert driver.adapter.actor("teacher").role is Role.INSTRUCTOR
+        assert driver.adapter.actor("ana").role is Role.STUDENT
+        posted = await driver.text(
+            "/activity post title:Cards minutes:5 Read a card", user="teacher"
+        )
+        assert posted.startswith("== Activity #1"), posted

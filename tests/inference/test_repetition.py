@@ -133,3 +133,8 @@ async def test_the_repetition_chart_is_a_png_with_the_same_numbers() -> None:
     )
     calm = await repetition_chart("every word here is new")
     assert calm.alt.endswith(": 0 of 3 (0%) repeat an earlier one.")
+
+
+def test_an_eight_word_chunk_reads_as_english() -> None:
+    chunk = "one two three four five six seven eight"
+    assert "(an 8-word chunk appears twice)" in repetition_report(f"{chunk} {chunk}").explanation

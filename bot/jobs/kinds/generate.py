@@ -202,7 +202,8 @@ def _ending(run: RunOutput) -> str:
     ending = {"eos": "the model ended the text", "length": "stopped at max_new_tokens"}.get(
         run.finish, run.finish
     )
-    return f"{run.tokens} tokens in {run.seconds:.1f} s, {ending}"
+    tokens = f"{run.tokens} token{'' if run.tokens == 1 else 's'}"
+    return f"{tokens} in {run.seconds:.1f} s, {ending}"
 
 
 def _title(run: RunOutput) -> str:
