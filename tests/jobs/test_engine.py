@@ -76,7 +76,7 @@ async def test_per_user_limit_is_a_clear_error(
             assert isinstance(await bot.run(f'{GEN} prompt:"{prompt}"'), Progress)
         refused = await bot.run(f'{GEN} prompt:"c"')
         assert isinstance(refused, Error)
-        assert refused.what == "You already have 2 jobs waiting; the limit is 2."
+        assert refused.what == "You already have 2 jobs queued or running; the limit is 2."
         assert "/jobs" in refused.todo
         assert len(await bot.jobs()) == 2
         # Someone else is not affected.
