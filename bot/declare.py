@@ -268,7 +268,17 @@ def _as_bool(value: object) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"expected true or false, got {value!r}.")
+    raise ValueError(f"expected true or false, got {clipped(value)!r}.")
+
+
+# How much of a bad value a reply quotes back: enough to recognise it, not a pasted page.
+QUOTED = 40
+
+
+def clipped(value: object) -> str:
+    """What someone typed, as a reply quotes it back (cut past QUOTED characters)."""
+    text = str(value)
+    return text if len(text) <= QUOTED else text[: QUOTED - 1] + "…"
 
 
 def _as_int(value: object) -> int:
@@ -280,7 +290,7 @@ def _as_int(value: object) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}.") from None
+        raise ValueError(f"expected a whole number, got {clipped(value)!r}.") from None
 
 
 def _as_float(value: object) -> float:
@@ -293,9 +303,9 @@ def _as_float(value: object) -> float:
         try:
             number = float(str(value).strip())
         except ValueError:
-            raise ValueError(f"expected a number, got {value!r}.") from None
+            raise ValueError(f"expected a number, got {clipped(value)!r}.") from None
     if not math.isfinite(number):
-        raise ValueError(f"expected a finite number, got {value!r}.")
+        raise ValueError(f"expected a finite number, got {clipped(value)!r}.")
     return number
 
 

@@ -43,7 +43,16 @@ from typing import TYPE_CHECKING, Any
 
 from bot.attachments import Attachment
 from bot.commandline import CommandLineError, next_word, sendable, split_options
-from bot.declare import Command, Completer, Handler, Option, OptionValue, check, coerce
+from bot.declare import (
+    Command,
+    Completer,
+    Handler,
+    Option,
+    OptionValue,
+    check,
+    clipped,
+    coerce,
+)
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.hub.links import LinkError, is_link
@@ -211,7 +220,7 @@ class Router:
             hint = f"Did you mean /{close[0]}?" if close else ""
             raise UsageError(
                 Error(
-                    what=f"There is no /{name.lower()} command.",
+                    what=f"There is no /{clipped(name.lower())} command.",
                     todo=f"{hint} Type /help.".strip(),
                 )
             )
@@ -322,7 +331,7 @@ class Router:
         if typed is not None:
             known = [o.name for o in command.options]
             return self._usage_error(path, *self._unknown(path, command, typed, known))
-        return self._usage_error(path, f"Unexpected text: {text!r}.")
+        return self._usage_error(path, f"Unexpected text: {clipped(text)!r}.")
 
     def _usage_error(self, path: Sequence[str], what: str, todo: str = "") -> UsageError:
         return UsageError(Error(what=what, todo=todo, usage=self.usage(path)))
@@ -349,7 +358,7 @@ class Router:
         if rest:
             verb_rest = self.resolve(path).rest_option
             if verb_rest is None:
-                raise self._usage_error(path, f"Unexpected text: {rest!r}.")
+                raise self._usage_error(path, f"Unexpected text: {clipped(rest)!r}.")
             if options.get(verb_rest.name) is not None:
                 raise self._usage_error(path, f"{verb_rest.name} is given twice.")
             options[verb_rest.name] = rest

@@ -118,3 +118,10 @@ async def test_the_console_reads_instructors_from_the_settings(
             "/activity post title:Cards minutes:5 Read a card", user="teacher"
         )
         assert posted.startswith("== Activity #1"), posted
+
+
+async def test_a_pasted_page_is_not_quoted_back_whole(bot: BotDriver) -> None:
+    unknown = await bot.run("/" + "z" * 5000)
+    assert isinstance(unknown, Error) and len(unknown.what) < 80
+    bad = await bot.run("/search bert limit:" + "9" * 5000, user="ana")
+    assert isinstance(bad, Error) and len(bad.what) < 100 and "…" in bad.what
