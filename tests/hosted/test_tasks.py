@@ -399,11 +399,11 @@ async def test_a_translation_with_a_target_alone_goes_from_english(
     # The client refuses a target without a source before sending anything.
     async with task_bot(tmp_path, providers) as bot:
         job = await bot.generate("/run task:translation Good morning target:de max_new_tokens:8")
+        # Languages by name reach the provider as codes.
+        named = await bot.generate("/run task:translation Hi source:English target:German")
         await bot.idle(15)
-        reply = bot.outbox.final(job)
-        assert isinstance(reply, Card), as_plain_text(reply)
-    (sent,) = providers.requests("/models/classbot-test/translate")
-    assert (sent.body["parameters"]["src_lang"], sent.body["parameters"]["tgt_lang"]) == (
-        "en",
-        "de",
-    )
+        for done in (job, named):
+            reply = bot.outbox.final(done)
+            assert isinstance(reply, Card), as_plain_text(reply)
+    sent = [s.body["parameters"] for s in providers.requests("/models/classbot-test/translate")]
+    assert [(p["src_lang"], p["tgt_lang"]) for p in sent] == [("en", "de"), ("en", "de")]

@@ -213,3 +213,13 @@ def direction_shown(languages: Languages, source: str, target: str) -> str:
         mine, wanted = languages.find(source or "en"), languages.find(target)
         pair = (mine, wanted) if mine and wanted else None
     return " → ".join(map(code_of, pair)) if pair else ""
+
+
+def in_models_words(languages: Languages, said: str) -> str:
+    """What a student typed for a language, as the model writes it ("english" → its
+    "eng_Latn" or "en"), else as a plain code ("en"), else as typed: a hosted provider
+    passes it to the model as it is."""
+    if not said:
+        return said
+    own = languages.find(said) if languages else None
+    return own or typed_language(said) or said

@@ -32,6 +32,7 @@ from huggingface_hub import AsyncInferenceClient
 
 from bot.inference.hosted.faults import HostedFault
 from bot.inference.tasks.boxes import DETECTION_THRESHOLD, draw_boxes, open_image, visible
+from bot.inference.tasks.languages import in_models_words
 from bot.inference.tasks.vetting import TaskModel
 from bot.jobs.hosted.runners import HostedCall
 from bot.jobs.kinds.run import Box, RunParams, RunResult, Scored, Span, TaskInput, TaskOutput
@@ -255,10 +256,16 @@ async def _one(
     model = wanted.model
     seconds = [0.0]
 
+    data = params.input
+    if params.task == "translation":  # the languages as this model writes them
+        known = wanted.languages
+        source, target = in_models_words(known, data.source), in_models_words(known, data.target)
+        data = replace(data, source=source, target=target)
+
     async def timed(client: AsyncInferenceClient) -> Answer:
         # The provider's time, not the wait for a free slot.
         started = time.monotonic()
-        answer = await work(client, model.id, params.input)
+        answer = await work(client, model.id, data)
         seconds[0] = time.monotonic() - started
         return answer
 
