@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -148,9 +149,11 @@ class Command:
 
     @property
     def summary(self) -> str:
-        """One line (Discord descriptions hold 100 characters)."""
-        line = (self.description or self.help).splitlines()[0]
-        return line if len(line) <= 100 else line[:99] + "…"
+        """The first sentence, on one line (Discord descriptions hold 100 characters): a
+        docstring's first line may stop mid-sentence."""
+        paragraph = " ".join((self.description or self.help).split("\n\n")[0].split())
+        sentence = re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0]
+        return sentence if len(sentence) <= 100 else sentence[:99].rstrip() + "…"
 
     @property
     def rest_option(self) -> Option | None:

@@ -203,7 +203,7 @@ async def list_(ctx: Context) -> Reply:
 
 
 async def results_(ctx: Context, id: int | None, chart: bool = False) -> list[Reply]:
-    """Who answered what, who has not answered yet, and a CSV of it all (instructors).
+    """Who answered what, who has not answered yet, and a CSV of it all.
     chart:true — a picture of the models the class ran (by task and size) and of the
     submissions over time."""
     activity = await _pick(ctx, id, none_open=None)

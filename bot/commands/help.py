@@ -17,9 +17,7 @@ async def run(ctx: Context, command: str | None) -> Reply:
     if not command:
         fields = tuple(
             Field(
-                name="/"
-                + " ".join(path)
-                + (" (instructor)" if declared.role is Role.INSTRUCTOR else ""),
+                name="/" + " ".join(path) + _for(declared),
                 value=declared.summary,
                 inline=False,
             )
@@ -44,7 +42,9 @@ async def run(ctx: Context, command: str | None) -> Reply:
             title=f"/{declared.name}",
             description=declared.help,
             fields=tuple(
-                Field(name=f"/{declared.name} {sub.name}", value=sub.summary, inline=False)
+                Field(
+                    name=f"/{declared.name} {sub.name}{_for(sub)}", value=sub.summary, inline=False
+                )
                 for sub in declared.subcommands
             ),
         )
@@ -54,9 +54,8 @@ async def run(ctx: Context, command: str | None) -> Reply:
         details.append(Field(name=option.name, value=_describe(option), inline=False))
     for verb_path, verb in declared.with_verbs(shown):
         if verb is not declared:
-            who = " (instructors)" if verb.role is Role.INSTRUCTOR else ""
             details.append(
-                Field(name=router.usage(verb_path), value=verb.summary + who, inline=False)
+                Field(name=router.usage(verb_path) + _for(verb), value=verb.summary, inline=False)
             )
     if declared.examples:
         details.append(Field(name="Examples", value="\n".join(declared.examples), inline=False))
@@ -67,6 +66,11 @@ async def run(ctx: Context, command: str | None) -> Reply:
         description=declared.help,
         fields=tuple(details),
     )
+
+
+def _for(command: Command) -> str:
+    """The mark of a command only instructors may use, after its name."""
+    return " (instructor)" if command.role is Role.INSTRUCTOR else ""
 
 
 def _describe(option: Option) -> str:

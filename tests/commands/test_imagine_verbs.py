@@ -87,9 +87,9 @@ async def test_help_lists_the_verbs_with_their_usage_and_roles(bot: BotDriver) -
         fields["/imagine reroll [job:<number>]"]
         == "The same image settings as job N, with a new seed."
     )
-    assert "(instructors)" in fields["/imagine block [word:<text>]"]
-    assert "(instructors)" in fields["/imagine unblock [word:<text>]"]
-    assert "(instructors)" in fields["/imagine audit [limit:1-100]"]
+    assert "/imagine block [word:<text>] (instructor)" in fields
+    assert "/imagine unblock [word:<text>] (instructor)" in fields
+    assert "/imagine audit [limit:1-100] (instructor)" in fields
     assert "job" not in fields and "word" not in fields  # the verbs' options are theirs
     verb = await bot.run("/help imagine audit")
     assert isinstance(verb, Card) and verb.title == "/imagine audit"

@@ -125,3 +125,18 @@ async def test_a_pasted_page_is_not_quoted_back_whole(bot: BotDriver) -> None:
     assert isinstance(unknown, Error) and len(unknown.what) < 80
     bad = await bot.run("/search bert limit:" + "9" * 5000, user="ana")
     assert isinstance(bad, Error) and len(bad.what) < 100 and "…" in bad.what
+
+
+async def test_help_marks_instructors_commands_and_says_whole_sentences(bot: BotDriver) -> None:
+    group = await bot.run("/help activity")
+    assert isinstance(group, Card)
+    names = [f.name for f in group.fields]
+    assert "/activity post (instructor)" in names and "/activity submit" in names
+    search = await bot.run("/help search")
+    assert isinstance(search, Card)
+    guess = next(f for f in search.fields if f.name.startswith("/search guess [answer]"))
+    # A docstring's first line may stop mid-sentence: the summary is the first sentence.
+    assert (
+        guess.value
+        == "Guess what a top model does from its name: show or start this channel's round."
+    )

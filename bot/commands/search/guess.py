@@ -67,8 +67,10 @@ def choices_for(round_id: int, task: str) -> list[str]:
 async def guess(
     ctx: Context, answer: str | None, round: int | None, model: str | None = None
 ) -> Reply | list[Reply]:
-    """Guess the task: show this channel's open round, or start one with a model from the top
-    downloads; with a task name, answer it (one answer per student per round).
+    """Guess what a top model does from its name: show or start this channel's round.
+
+    With a task name, answer it (one answer per student per round); a round's model comes
+    from the top downloads.
 
     /search guess — the open round, or a new one
     /search guess answer:text-classification — answer (or click a button). A task name on
@@ -109,7 +111,7 @@ async def _start_with(ctx: Context, asked: str) -> Reply:
 
 
 async def reveal(ctx: Context, round: int | None) -> Reply:
-    """Reveal the round (instructors): the task, the real downloads and likes, who was right
+    """Reveal the round: the task, the real downloads and likes, who was right
     and the channel's score. A round also reveals itself once every student of the channel
     (as the platform's member list knows them) has answered."""
     async with ctx.services.store.session() as session:
