@@ -31,8 +31,8 @@ async def run(ctx: Context, job: int) -> Reply | list[Reply]:
     if not pictures:
         return Error(
             what=f"Job {job}'s result has no picture.",
-            todo="/chart draws /generate results (where the text repeats itself) and /run "
-            "comparisons (each model's size and time).",
+            todo="/chart draws /generate results of a few words or more (where the text "
+            "repeats itself) and /run comparisons (each model's size and time).",
         )
     return pictures
 

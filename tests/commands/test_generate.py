@@ -260,3 +260,8 @@ async def test_chart_draws_where_the_text_repeats_for_its_student_only(
         assert isinstance(teacher[0], Image)
         missing = await bot.run(f"/chart job:{job + 100}")
         assert isinstance(missing, Error) and "no job" in missing.what
+        # A text of a word or two repeats nothing: no empty plot, and the reply says why.
+        short = await bot.generate('/generate prompt:"Hello" max_new_tokens:1')
+        await bot.idle()
+        none = await bot.run(f"/chart job:{short}")
+        assert isinstance(none, Error) and "of a few words or more" in none.todo

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from bot.charts import repetition_chart
 from bot.inference.guard import ApprovedModel, format_params
-from bot.inference.repetition import repetition_report
+from bot.inference.repetition import repetition_report, words_of
 from bot.jobs.kinds.base import JobKind, UsageRun, chart_button
 from bot.jobs.protocol import JobView
 from bot.replies import Card, Field, Reply, clip
@@ -283,12 +283,16 @@ def usage(result: GenerateResult) -> list[UsageRun]:
     return [UsageRun(r.model.id, r.model_params, r.label) for r in result.runs if not r.error]
 
 
+# The fewest words whose 3-word chunks can repeat at all.
+MIN_CHART_WORDS = 4
+
+
 async def chart(job: JobView, params: GenerateParams, result: GenerateResult) -> list[Reply]:
     """The repetition meter as a picture: where each run's text repeats itself."""
     pictures: list[Reply] = []
     for run in result.runs:
-        if run.error or not run.text.strip():
-            continue
+        if run.error or len(words_of(run.text)) < MIN_CHART_WORDS:
+            continue  # a text of a word or two repeats nothing: an empty plot says nothing
         picture = await repetition_chart(run.text)
         if len(result.runs) > 1:
             picture = dataclasses.replace(picture, caption=f"{run.label}: {picture.caption}")
