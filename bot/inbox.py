@@ -31,9 +31,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +39,7 @@ from typing import Any
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Actor, Role
+from bot.owners import died_here, owner_name
 from bot.router import Invocation, Router
 from bot.services import Clock
 from bot.store import Store
@@ -66,30 +64,11 @@ Run = Callable[["Entry"], Awaitable[None]]
 Only = Callable[["Entry"], bool] | None
 
 
-def process_name() -> str:
-    """Who holds an entry: this machine, this process, and a tag for this inbox."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 def is_gone(owner: str | None, lease_expires_at: datetime | None, now: datetime) -> bool:
     """Whether the process that holds an entry can no longer run it."""
     if owner is None or lease_expires_at is None or lease_expires_at < now:
         return True
-    host, _, pid = owner.rpartition(":")[0].rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        # Another machine's process: its lease says whether it lives. (Replicas on one
-        # database must have distinct host names, as containers and pods do.)
-        return False
-    if int(pid) == os.getpid():
-        # This process, or one before it with the same pid (a restarted container).
-        return owner not in _ALIVE_HERE
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True  # killed on this machine: no need to wait for its lease
-    except PermissionError:
-        return False  # alive, another user's
-    return False
+    return died_here(owner, _ALIVE_HERE)
 
 
 @dataclass(frozen=True)
@@ -141,7 +120,7 @@ class Inbox:
         self.clock = clock
         self.lease = lease
         self.keep_every = keep_every
-        self.owner = owner or process_name()
+        self.owner = owner or owner_name()
         _ALIVE_HERE.add(self.owner)
         # What each platform's adapter runs saved commands with (registered by replay).
         self._replayers: dict[str, tuple[Run, Only]] = {}

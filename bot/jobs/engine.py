@@ -12,7 +12,8 @@ Where batches run is the link factory's business: worker processes here
 (bot/jobs/worker.py: local_links) or RQ workers elsewhere (bot/jobs/rq.py: rq_links). A
 worker that dies fails the jobs it was running with a plain message and is started again;
 the queue goes on. On a clean stop, running jobs get a few seconds to finish, then whatever
-is left goes back to the queue for the next start.
+is left goes back to the queue for the next start (also the jobs of a worker that dies
+meanwhile: the stop signal may have reached it too).
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ import collections
 import contextlib
 import itertools
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -40,6 +38,7 @@ from bot.jobs.order import QueueOrder
 from bot.jobs.pool import WorkerPool
 from bot.jobs.protocol import WORKER_STOPPED, CancelOutcome, JobEnv, JobRequest, JobView, Ticket
 from bot.jobs.relay import Relay
+from bot.owners import owner_name
 from bot.store.models import Job
 from bot.store.usage import record_usage
 
@@ -86,7 +85,7 @@ class EmbeddedQueue:
         self.env = env
         self.settings = env.settings
         self.kinds = dict(kinds)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.owner = owner_name()
         self.lease = timedelta(seconds=self.settings.job_lease_seconds)
         self.writes = records.SerialWrites(env.store)
         self.leases = Leases(self.writes, env.clock, self.owner, self.lease)
@@ -345,7 +344,7 @@ class EmbeddedQueue:
         for link in self.pool.links:
             if link.eager:
                 self.pool.usable(link, wanted=True)
-        await self._sweep()
+        await self._sweep(first=True)
         # After a restart: jobs still queued are ours to finish (console waits for them).
         for waiting in self.order.order():
             self._track(waiting.id)
@@ -376,6 +375,7 @@ class EmbeddedQueue:
         if self.pool is not None:
             await self.pool.stop()
         self._busy.clear()
+        self.leases.close()
 
     async def wait_idle(self) -> None:
         if self._started and not self._stopping:
@@ -527,13 +527,15 @@ class EmbeddedQueue:
                 self.order.remove(w.id)  # taken or cancelled elsewhere
         return got
 
-    async def _sweep(self) -> None:
+    async def _sweep(self, *, first: bool = False) -> None:
         self._last_sweep = time.monotonic()
         started = self.env.clock()
         running = [job_id for batch in self._busy.values() for job_id in batch.jobs]
         elsewhere = set().union(*(link.live_jobs for link in self.pool.links)) if self.pool else ()
         # Only jobs for platforms this process has an adapter for (replicas may differ).
-        swept = await self.leases.sweep(running, elsewhere, platforms=set(self.env.outboxes))
+        swept = await self.leases.sweep(
+            running, elsewhere, platforms=set(self.env.outboxes), first=first
+        )
         for job_id in running:
             self._leased_until.pop(job_id, None)  # not renewed: no longer sure it is ours
         self._leased_until.update(dict.fromkeys(swept.renewed, started + self.lease))
@@ -772,10 +774,13 @@ class EmbeddedQueue:
         return batch
 
     async def _worker_exited(self, worker: WorkerLink, code: int | None) -> None:
+        if self._stopping:
+            await self._hand_back_on_stop(worker, code)
+            return
         batch = self._batch_over(worker)
         if batch is not None and worker.retries:
-            left = [job_id for job_id in batch.jobs if job_id not in batch.done]
-            requeued, failed = await self.leases.requeue(left)
+            left = _unfinished(batch)
+            requeued, ended = await self.leases.requeue(left)
             log.error("the worker running jobs %s died; requeued %s", left, requeued)
             for job_id in left:
                 self.relay.forget(job_id)
@@ -784,8 +789,8 @@ class EmbeddedQueue:
                     self.order.mark_stale()  # read again from the table at the next claim
                 else:
                     self._untrack(job_id)
-            if failed:
-                self._last_sweep = 0.0  # deliver the failures at the next pass
+            if ended:
+                self._last_sweep = 0.0  # deliver the failures and cancels at the next pass
             self._wake.set()
         elif batch is not None:
             log.error(
@@ -798,5 +803,23 @@ class EmbeddedQueue:
                     if job_id not in batch.done
                 ]
             )
-        if not self._stopping and self.pool is not None:
+        if not self._stopping and self.pool is not None:  # a stop may have begun meanwhile
             self.pool.exited(worker, on_back=self._wake.set)
+
+    async def _hand_back_on_stop(self, worker: WorkerLink, code: int | None) -> None:
+        """A worker that exits while we stop (the stop signal reached it before it could
+        ignore it, or it was killed): its jobs go back to the queue, as stop() hands back
+        every running job, not failed. The batch stays ours until they are back: stop()
+        waits for the batches to end, so it does not hand back and close before this."""
+        batch = self._busy.get(worker)
+        if batch is not None:
+            requeued = await self.leases.release(_unfinished(batch))
+            log.info(
+                "worker %s exited (%s) while stopping: jobs %s go back", worker.pid, code, requeued
+            )
+        self._batch_over(worker)
+
+
+def _unfinished(batch: _Batch) -> list[int]:
+    """The jobs of a batch whose worker has not reported their outcome."""
+    return [job_id for job_id in batch.jobs if job_id not in batch.done]

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     func,
     insert,
     literal,
@@ -357,29 +356,20 @@ async def finish(
     return done.one_or_none()
 
 
-async def release(session: AsyncSession, ids: Iterable[int], *, owner: str) -> list[int]:
+async def release(
+    session: AsyncSession, ids: Iterable[int], *, owner: str, now: datetime
+) -> list[int]:
     """Give back what we hold when stopping cleanly: running jobs return to the queue
-    (their attempt does not count) and undelivered results become anyone's to deliver."""
-    ids = list(ids)
-    requeued = list(
-        await session.scalars(
-            select(Job.id).where(Job.id.in_(ids), Job.state == "running", Job.lease_owner == owner)
-        )
-    )
-    if requeued:
-        await session.execute(
-            update(Job)
-            .where(Job.id.in_(requeued))
-            .values(
-                state="queued",
-                lease_owner=None,
-                lease_expires_at=None,
-                started_at=None,
-                attempt=case((Job.attempt > 0, Job.attempt - 1), else_=0),
-                progress_step=0,
-                progress_label="",
-            )
-        )
+    (their attempt does not count; those asked to cancel end cancelled) and undelivered
+    results become anyone's to deliver. Returns the requeued ids."""
+    # Waits for a cancel being requested now (no SKIP LOCKED): it must be seen here.
+    jobs = await _running(session, Job.id.in_(list(ids)), Job.lease_owner == owner, wait=True)
+    requeued = []
+    for job in jobs:
+        if not _cancelled_meanwhile(job, now):
+            _requeue(job)
+            job.attempt = max(0, job.attempt - 1)
+            requeued.append(job.id)
     await session.execute(
         update(Job)
         .where(Job.lease_owner == owner, Job.state.in_(FINISHED_STATES), Job.delivered_at.is_(None))
@@ -403,50 +393,92 @@ async def keep_alive(session: AsyncSession, ids: Iterable[int], *, until: dateti
 async def requeue_stopped(
     session: AsyncSession, ids: Iterable[int], *, owner: str, now: datetime
 ) -> tuple[list[int], list[int]]:
-    """Our running jobs whose worker died: back to the queue (the attempt counts), or failed
-    once they used up max_attempts. Returns (requeued, failed) ids."""
+    """Our running jobs whose worker died: back to the queue (the attempt counts), or ended
+    (see _requeue_or_end). Returns (requeued, ended) ids."""
     ids = list(ids)
     if not ids:
         return [], []
-    jobs = await session.scalars(
-        select(Job)
-        .where(Job.id.in_(ids), Job.state == "running", Job.lease_owner == owner)
-        .with_for_update(skip_locked=True)
-    )
-    return _requeue_or_fail(list(jobs), now)
+    jobs = await _running(session, Job.id.in_(ids), Job.lease_owner == owner)
+    return _requeue_or_end(jobs, now)
 
 
-async def requeue_expired(session: AsyncSession, *, now: datetime) -> tuple[list[int], list[int]]:
-    """Running jobs whose bot stopped renewing their lease (it died): back to the queue, or
-    failed once they used up max_attempts. Returns (requeued, failed) ids."""
+async def requeue_expired(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    gone: Collection[str] = (),
+    alive: Collection[int] = (),
+) -> tuple[list[int], list[int]]:
+    """Running jobs whose bot stopped renewing their lease (it died), or whose bot is known
+    to be `gone` (it died on this machine) unless they are `alive` elsewhere (on RQ workers):
+    back to the queue, or ended (see _requeue_or_end). Returns (requeued, ended) ids."""
+    stopped = Job.lease_expires_at < now
+    if gone:
+        stopped = or_(stopped, and_(Job.lease_owner.in_(gone), Job.id.not_in(alive)))
     # Rows locked here stay locked until commit: two bots never requeue (and count) the
     # same job, and a job being claimed or finished meanwhile is left to that bot.
-    expired = list(
-        await session.scalars(
-            select(Job)
-            .where(Job.state == "running", Job.lease_expires_at < now)
-            .with_for_update(skip_locked=True)
-        )
+    return _requeue_or_end(await _running(session, stopped), now)
+
+
+async def running_owners(session: AsyncSession) -> list[str]:
+    """The bots that hold running jobs."""
+    owners = await session.scalars(
+        select(Job.lease_owner)
+        .where(Job.state == "running", Job.lease_owner.is_not(None))
+        .distinct()
     )
-    return _requeue_or_fail(expired, now)
+    return [owner for owner in owners if owner is not None]
 
 
-def _requeue_or_fail(expired: list[Job], now: datetime) -> tuple[list[int], list[int]]:
-    requeued, failed = [], []
-    for job in expired:
-        if job.attempt < job.max_attempts:
-            job.state, job.lease_owner, job.lease_expires_at = "queued", None, None
-            job.started_at, job.progress_step, job.progress_label = None, 0, ""
+async def _running(session: AsyncSession, *where: Any, wait: bool = False) -> list[Job]:
+    """The running jobs that match `where`, locked (skipping those locked already unless
+    `wait`) until the transaction ends."""
+    jobs = await session.scalars(
+        select(Job)
+        .where(Job.state == "running", *where)
+        .order_by(Job.id)
+        .with_for_update(skip_locked=not wait)
+    )
+    return list(jobs)
+
+
+def _requeue_or_end(jobs: list[Job], now: datetime) -> tuple[list[int], list[int]]:
+    """Running jobs that lost their runner: back to the queue, or ended — cancelled when
+    that was asked meanwhile, failed once they used up max_attempts."""
+    requeued, ended = [], []
+    for job in jobs:
+        if _cancelled_meanwhile(job, now):
+            ended.append(job.id)
+        elif job.attempt < job.max_attempts:
+            _requeue(job)
             requeued.append(job.id)
         else:
-            job.state, job.finished_at = "failed", now
-            job.lease_owner, job.lease_expires_at = None, None
+            _end(job, "failed", now)
             job.error = (
                 f"This job was interrupted {job.attempt} times (the bot restarted), so I "
                 "stopped retrying it. Try again, maybe with fewer tokens."
             )
-            failed.append(job.id)
-    return requeued, failed
+            ended.append(job.id)
+    return requeued, ended
+
+
+def _cancelled_meanwhile(job: Job, now: datetime) -> bool:
+    """End as cancelled a job handed back whose cancel was requested while it ran: nothing
+    runs it now to honour the cancel, and requeued it would run in full. True if ended."""
+    if job.cancel_requested:
+        _end(job, "cancelled", now)
+    return bool(job.cancel_requested)
+
+
+def _requeue(job: Job) -> None:
+    job.state, job.lease_owner, job.lease_expires_at = "queued", None, None
+    job.started_at, job.progress_step, job.progress_label = None, 0, ""
+
+
+def _end(job: Job, state: str, now: datetime) -> None:
+    """Finished, and anyone's to deliver (as a job cancelled while queued is)."""
+    job.state, job.finished_at = state, now
+    job.lease_owner, job.lease_expires_at = None, None
 
 
 async def take_for_delivery(

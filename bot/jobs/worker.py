@@ -7,6 +7,10 @@ CUDA cannot be used after a fork at all.
 
 Messages (bot/jobs/wire.py) go over a Pipe; when the pipe breaks, the bot's reader thread
 makes the `exit` message (killed, out of memory, crashed).
+
+The bot decides when its workers stop: a worker ignores SIGINT and SIGTERM, which Ctrl-C
+and `systemctl stop` send to every process of the bot, so that the bot can hand the jobs
+back to the queue instead of watching them fail. WorkerProcess.stop asks, then kills.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import dataclasses
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import queue
 import signal
@@ -27,6 +32,9 @@ from bot.jobs.wire import FromWorker, ToWorker, WorkerConfig
 from bot.logs import WorkerLogging, setup_worker_logging
 
 log = logging.getLogger(__name__)
+
+# The bot's stop signals (bot/cli.py): the bot stops its workers itself.
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 __all__ = ["Sink", "WorkerConfig", "WorkerLink", "WorkerProcess", "local_links", "worker_main"]
 
@@ -46,6 +54,7 @@ class WorkerProcess(LinkBase):
         self.ready = threading.Event()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
+        self._reaper: multiprocessing.util.Finalize[None] | None = None
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -62,6 +71,7 @@ class WorkerProcess(LinkBase):
         with self._lock:
             self._process, self._conn = process, parent
             self.ready.clear()
+        self._watch_exit(process)
         threading.Thread(
             target=self._read,
             args=(parent, process, generation),
@@ -109,21 +119,34 @@ class WorkerProcess(LinkBase):
             os.kill(self._process.pid, signal.SIGKILL)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the worker to finish its batch and exit; kill it if it does not."""
+        """Ask the worker to finish its batch and exit; kill it if it does not (it ignores
+        SIGTERM, so there is no terminating it more gently)."""
         process = self._process
         if process is None:
             return
         self.send({"op": "stop"})
         process.join(timeout)
-        if process.is_alive():
-            process.terminate()
-            process.join(2)
-        if process.is_alive():
-            process.kill()
-            process.join(2)
+        _kill(process)
+        process.join(2)
         if self._conn is not None:
             self._conn.close()
-        self._process, self._conn = None, None
+        if self._reaper is not None:
+            self._reaper.cancel()
+        self._process, self._conn, self._reaper = None, None, None
+
+    def _watch_exit(self, process: multiprocessing.process.BaseProcess) -> None:
+        """Kill the process when the bot exits without stopping it. multiprocessing's own
+        clean-up at exit terminates daemonic children (SIGTERM, ignored here) and then waits
+        for them: it would wait forever. Its finalizers run before that."""
+        if self._reaper is not None:
+            self._reaper.cancel()  # the process it watched is gone: this one replaces it
+        self._reaper = multiprocessing.util.Finalize(self, _kill, args=(process,), exitpriority=0)
+
+
+def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    # is_alive() reaps an exited child first, so its pid is never one reused since.
+    if process.is_alive():
+        process.kill()
 
 
 # -- inside the worker process ------------------------------------------------------------------
@@ -131,6 +154,8 @@ class WorkerProcess(LinkBase):
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
     """The worker's whole life: import the model stack once, then run batches in order."""
+    for signum in IGNORED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         # Chat comes first: when the CPU is short, the bot's event loop (acks, /help) must
         # not wait behind a batch of matrix multiplications.

@@ -40,7 +40,7 @@ async def test_generate_cancel_and_restart_on_postgresql(
         assert sorted(j for got in won for j in got) == [ids[0], ids[2]]
         for i, got in enumerate(won):  # those bots "stop": the jobs go back to the queue
             async with store.session() as session:
-                await records.release(session, got, owner=f"bot-{i}")
+                await records.release(session, got, owner=f"bot-{i}", now=now)
     async with job_bot(tmp_path, model_worker, tiny_model_dir, database_url=postgres_url) as second:
         await second.idle()
         delivered = Counter(s.key for s in second.outbox.finals())
