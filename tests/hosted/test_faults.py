@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
+import httpx2
 import pytest
 
+from bot.inference.hosted.faults import retry_after_of
 from bot.replies import Card, Error, Progress, as_plain_text
 from tests.hosted.conftest import TOKEN, hosted_job_bot
 from tests.jobs.support import JobBot
@@ -132,3 +136,11 @@ async def test_a_hub_fault_while_finding_the_provider_is_a_plain_reply(
     assert "answered with an error (500)" in text
     assert "Something went wrong" not in text
     assert providers.requests() == []
+
+
+def test_retry_after_as_seconds_or_as_an_http_date() -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=90)
+    assert retry_after_of(httpx2.Headers({"Retry-After": "30"})) == 30.0
+    dated = retry_after_of(httpx2.Headers({"Retry-After": format_datetime(soon, usegmt=True)}))
+    assert dated is not None and 80 <= dated <= 90
+    assert retry_after_of(httpx2.Headers({"Retry-After": "soon"})) is None

@@ -13,6 +13,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
@@ -47,14 +49,22 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _retry_after(headers: httpx2.Headers) -> float | None:
+def retry_after_of(headers: httpx2.Headers) -> float | None:
+    """Retry-After in seconds: a number of seconds, or an HTTP date (RFC 9110)."""
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: rare from providers; treat as unknown
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _estimated_time(response: httpx2.Response) -> float | None:
@@ -113,7 +123,7 @@ def http_fault(error: HfHubHTTPError, where: str, model: str) -> HostedFault:
             "leave model: out.",
         )
     if status == 429:
-        wait = _retry_after(response.headers)
+        wait = retry_after_of(response.headers)
         when = f"in {wait:.0f} s" if wait is not None else "in a minute"
         return HostedFault(
             f"{where} is rate limiting this class (429).", f"Try again {when}.", retry_after=wait
