@@ -14,7 +14,7 @@ import asyncio
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.inference.guard import format_params
@@ -148,6 +148,10 @@ class ModelUse:
     kind: str  # what it was used for, e.g. the command or the task
 
 
+# The narrowest time axis of the submissions chart, each side of a lone submission.
+SHORTEST_SPAN = timedelta(minutes=5)
+
+
 async def activity_chart(
     title: str, uses: Sequence[ModelUse], submitted: Sequence[datetime], expected: int
 ) -> Image:
@@ -201,6 +205,10 @@ async def activity_chart(
             right.xaxis.set_major_formatter(
                 ConciseDateFormatter(locator, tz=zone)  # type: ignore[no-untyped-call]
             )
+            if times[-1] - times[0] < SHORTEST_SPAN:
+                # One submission (or all at once): matplotlib would spread the axis over
+                # years around it.
+                right.set_xlim(times[0] - SHORTEST_SPAN, times[-1] + SHORTEST_SPAN)
         else:
             right.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
             right.set_xticks([])
