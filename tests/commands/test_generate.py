@@ -205,6 +205,14 @@ def _run(text: str, label: str = "sampled") -> dict[str, object]:
     }
 
 
+def test_a_text_cut_by_the_models_context_says_so() -> None:
+    full = {**_run("a b c"), "settings": {"max_new_tokens": 256}}
+    cut = {**full, "tokens": 224}  # a 32-token prompt in a 256-token context
+    footers = [render(_job([run])).footer or "" for run in (full, cut)]  # type: ignore[attr-defined]
+    assert "256 tokens in 2.5 s, stopped at max_new_tokens" in footers[0]
+    assert "224 tokens in 2.5 s, stopped at the end of the model's context" in footers[1]
+
+
 def test_long_output_is_cut_cleanly_to_chat_limits() -> None:
     long = "the cat sat on the mat " * 300 + "\x07\x00end"
     card = render(_job([_run(long)], prompt="p " * 2000))

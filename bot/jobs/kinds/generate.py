@@ -202,6 +202,9 @@ def _ending(run: RunOutput) -> str:
     ending = {"eos": "the model ended the text", "length": "stopped at max_new_tokens"}.get(
         run.finish, run.finish
     )
+    if run.finish == "length" and run.tokens < run.settings.max_new_tokens:
+        # Cut short of max_new_tokens: the prompt and the text filled the model's context.
+        ending = "stopped at the end of the model's context (its longest text)"
     tokens = f"{run.tokens} token{'' if run.tokens == 1 else 's'}"
     return f"{tokens} in {run.seconds:.1f} s, {ending}"
 
