@@ -30,6 +30,8 @@ _GAP = re.compile(r"[ \t]+")  # spaces within a line
 # can hold a lone one, UTF-8 cannot) and NUL (PostgreSQL text refuses it).
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+# What ends a typed sentence and belongs to no name: `/jobs.`, `/help search.`
+SENTENCE_END = ".,!?;"
 
 
 class CommandLineError(ValueError):

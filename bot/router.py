@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.attachments import Attachment
-from bot.commandline import CommandLineError, next_word, sendable, split_options
+from bot.commandline import SENTENCE_END, CommandLineError, next_word, sendable, split_options
 from bot.declare import (
     Command,
     Completer,
@@ -291,7 +291,7 @@ class Router:
         # Everything typed may come back in a reply or reach the database.
         head, rest = next_word(sendable(line).strip())
         # `/jobs.` or `/help!` at the end of a sentence: the punctuation is not the name.
-        top = self._top(head.removeprefix("/").rstrip(".,!?;"))
+        top = self._top(head.removeprefix("/").rstrip(SENTENCE_END))
         path: tuple[str, ...] = (top.name,)
         if top.subcommands:
             word, rest = next_word(rest)

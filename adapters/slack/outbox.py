@@ -241,21 +241,18 @@ class SlackOutbox:
 
     # -- response_url ------------------------------------------------------------------------
 
-    def _late(self, handle: dict[str, str]) -> bool:
-        """Whether the command that wants this reply was given a response_url's lifetime
-        ago or more."""
+    def _age(self, handle: dict[str, str]) -> float:
+        """Seconds since the command that wants this reply got its response_url (0: none)."""
         created = _float(handle.get(RESPONSE_URL_AT))
-        return created is not None and self.clock() - created > RESPONSE_URL_LIFETIME
+        return 0.0 if created is None else self.clock() - created
+
+    def _late(self, handle: dict[str, str]) -> bool:
+        """Whether that command was given a response_url's lifetime ago or more."""
+        return self._age(handle) > RESPONSE_URL_LIFETIME
 
     def _usable(self, handle: dict[str, str], reserve: int) -> bool:
         url = handle.get(RESPONSE_URL)
-        if not url:
-            return False
-        created = _float(handle.get(RESPONSE_URL_AT))
-        if (
-            created is not None
-            and self.clock() - created > RESPONSE_URL_LIFETIME - RESPONSE_URL_MARGIN
-        ):
+        if not url or self._age(handle) > RESPONSE_URL_LIFETIME - RESPONSE_URL_MARGIN:
             return False
         return self._url_uses.get(url, 0) + reserve < RESPONSE_URL_USES
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commandline import SENTENCE_END
 from bot.declare import MAX_NAME
 from bot.identity import Role
 from bot.replies import Card, Error, Field, Reply
@@ -31,7 +32,7 @@ async def run(ctx: Context, command: str | None) -> Reply:
             fields=fields,
         )
     # `/help run task:x` asks about /run; `/help search.` ends a sentence.
-    path = [w.rstrip(".,!?;") for w in command.removeprefix("/").split() if ":" not in w]
+    path = [w.rstrip(SENTENCE_END) for w in command.removeprefix("/").split() if ":" not in w]
     if not path:
         return Error(what="Which command?", todo="Type /help, or /help <command> (/help run).")
     group = router.commands.get(path[0].lower())
