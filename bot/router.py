@@ -60,7 +60,7 @@ from bot.identity import Actor
 from bot.ratelimit import Limiter, RateLimiter
 from bot.replies import Error, Reply
 from bot.share import QUIET_HANDLE, ShareCache, Visibility, hush
-from bot.store.people import ActorWriter, SeenCache
+from bot.store.people import ActorWriter, Seen, SeenCache
 from bot.store.usage import record_usage_soon
 
 if TYPE_CHECKING:
@@ -463,6 +463,7 @@ class Router:
         try:
             invocation = self.parse(line, actor)
         except UsageError as error:
+            await self._note_refused(actor)
             yield error.error
             return
         async for reply in self.dispatch(invocation):
@@ -493,6 +494,7 @@ class Router:
                         )
                     )
         except UsageError as error:
+            await self._note_refused(actor)
             yield error.error
             return
         assert command.handler is not None, f"/{command.name} has no handler"
@@ -500,11 +502,7 @@ class Router:
         request_id = uuid.uuid4().hex[:8]
         try:
             await self._attach(command, values, actor)
-            now = self.services.clock()
-            seen = self.seen.get(actor, now)
-            if seen is None:
-                seen = await self.actors.touch(actor, now)
-                self.seen.put(actor, seen, now)
+            seen = await self._seen(actor)
             quiet = command.exploration and not await self.visibility.public(seen.guild_id)
             ctx = Context(
                 actor=actor,
@@ -547,6 +545,23 @@ class Router:
                 " ".join(invocation.path),
                 (time.perf_counter() - started) * 1000,
             )
+
+    async def _seen(self, actor: Actor) -> Seen:
+        """The actor's rows (created on their first command), from the cache when known."""
+        now = self.services.clock()
+        seen = self.seen.get(actor, now)
+        if seen is None:
+            seen = await self.actors.touch(actor, now)
+            self.seen.put(actor, seen, now)
+        return seen
+
+    async def _note_refused(self, actor: Actor) -> None:
+        """A student whose commands were all refused still joined in: without a roster, the
+        class is who used the bot, and they belong in an activity's "Not submitted"."""
+        try:
+            await self._seen(actor)
+        except Exception:  # the refusal still goes out; the row is made at their next command
+            log.exception("recording %s:%s failed", actor.platform, actor.user_id)
 
     async def complete(self, path: Sequence[str], option: str, prefix: str) -> list[str]:
         """Suggestions for an option as the user types it (at most 25)."""

@@ -244,3 +244,17 @@ async def test_results_in_a_channel_without_students(bot: BotDriver) -> None:
     await bot.run("/help", user="dan")  # a bot user, but not in the channel's roster
     card, _ = await results(bot)
     assert card.fields[-1].value == "This channel has no students."
+
+
+async def test_a_student_whose_only_command_was_refused_is_not_submitted(bot: BotDriver) -> None:
+    await post(bot)
+    await bot.run("/activity submit here", user="ana")
+    # Their first tries go wrong before anything runs: an id that is not a number, a
+    # misspelt command.
+    assert isinstance(await bot.run("/activity submit id:one my answer", user="eve"), Error)
+    assert isinstance(await bot.run("/activty submit my answer", user="fay"), Error)
+
+    card, rows = await results(bot)
+    assert card.description.startswith("1 of 3 students submitted.")
+    assert card.fields[-1].name == "Not submitted (2)"
+    assert {row["user id"] for row in rows} == {"ana", "eve", "fay"}
