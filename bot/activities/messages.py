@@ -59,6 +59,13 @@ def deadline(moment: datetime, tz: tzinfo, now: datetime) -> str:
     return f"{clock_time(moment, tz, now)} ({relative(moment, now)})"
 
 
+def outbox_key(activity: Activity, what: str) -> str:
+    """The delivery key of a class-wide message. The deadline is part of it: after a re-open
+    the new reminder and closing are new messages, where Slack and Discord would edit the
+    first ones (a delivery sent again under its key edits what it sent)."""
+    return f"activity:{activity.id}:{what}:{activity.closes_at:%Y%m%dT%H%M%S}"
+
+
 def submit_button(activity: Activity) -> Button:
     # The button opens the answer form; its handler returns a Modal.
     return Button(label="Submit", action=f"/activity form id:{activity.id}", style="primary")

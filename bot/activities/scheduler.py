@@ -145,7 +145,7 @@ class ActivityScheduler:
         destination = Destination.from_json(activity.destination)
         try:
             outbox = self.outboxes[destination.platform]
-            await outbox.send(destination, reply, key=f"activity:{activity.id}:{kind}")
+            await outbox.send(destination, reply, key=messages.outbox_key(activity, kind))
         except Exception:
             log.exception("activity %s: the %s could not be delivered", activity.id, kind)
             async with self.store.session(write=True) as session:

@@ -257,7 +257,7 @@ async def _to_class(ctx: Context, activity: Activity, reply: Reply, what: Kind) 
     if destination.channel_id == ctx.actor.channel_id:
         return reply
     outbox = ctx.services.outboxes[destination.platform]
-    await outbox.send(destination, reply, key=f"activity:{activity.id}:{what}")
+    await outbox.send(destination, reply, key=messages.outbox_key(activity, what))
     return Text(text=f"Sent the {SENT_NAMES[what]} of #{activity.id} to its channel.", private=True)
 
 

@@ -20,6 +20,11 @@ from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_
 NINE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+def undated(key: str | None) -> str:
+    """An activity message's key without its deadline."""
+    return (key or "").rsplit(":", 1)[0]
+
+
 def at(minute: int, second: int = 0) -> datetime:
     return NINE.replace(minute=minute, second=second)
 
@@ -109,7 +114,7 @@ async def test_the_reminder_is_sent_once_at_the_right_time(
     (destination, reminder, key) = outbox.sent[0]
     assert isinstance(reminder, Card) and reminder.title == f"Activity #{short} closes in 1 minute"
     assert reminder.buttons[0].action == f"/activity form id:{short}"
-    assert key == f"activity:{short}:reminder" and destination.channel_id == "console"
+    assert key == f"activity:{short}:reminder:20260302T091000" and destination.channel_id == "console"
 
     clock.now = at(24, 59)
     assert await scheduler.tick() == [Sent(short, "closing")]
@@ -135,7 +140,7 @@ async def test_the_deadline_closes_once_with_the_count_and_refuses_late_answers(
     assert await scheduler.tick() == [Sent(activity_id, "closing")]
     clock.advance(minutes=5)
     assert await scheduler.tick() == []
-    closings = [s.reply for s in outbox.sent if s.key == f"activity:{activity_id}:closing"]
+    closings = [s.reply for s in outbox.sent if undated(s.key) == f"activity:{activity_id}:closing"]
     assert len(closings) == 1
     assert isinstance(closings[0], Card) and closings[0].description.startswith("2 submissions")
     assert (await activity_row(bot, activity_id)).closed_at == at(10)
@@ -195,9 +200,16 @@ async def test_extend_reopens_and_rearms_the_reminder(
     assert await scheduler.tick() == [Sent(activity_id, "reminder")]
     clock.now = at(23)
     assert await scheduler.tick() == [Sent(activity_id, "closing")]
+    # Each deadline's messages are new messages, not edits of the first deadline's.
     assert outbox.keys == [
-        f"activity:{activity_id}:{kind}"
-        for kind in ("reminder", "reminder", "closing", "reminder", "closing")
+        f"activity:{activity_id}:{kind}:20260302T09{minute}00"
+        for kind, minute in (
+            ("reminder", 10),
+            ("reminder", 15),
+            ("closing", 15),
+            ("reminder", 23),
+            ("closing", 23),
+        )
     ]
 
 
@@ -213,7 +225,7 @@ async def test_posting_to_another_channel(
     (destination, announcement, key) = outbox.sent[0]
     assert destination == Destination("console", "console", "C42", "teacher", {})
     assert isinstance(announcement, Card) and announcement.title == "Activity #1: Models hub"
-    assert key == "activity:1:announcement"
+    assert key == "activity:1:announcement:20260302T090500"
 
     # In that channel, submit needs no id; the closing message goes there too.
     (saved,) = await run_as(bot, "/activity submit here", user="ana", channel="C42")
@@ -273,7 +285,7 @@ async def test_a_restarted_bot_posts_a_missed_closing_once(
         return recorder
 
     first = await restart()
-    assert first.keys == [f"activity:{activity_id}:closing"]
+    assert [undated(k) for k in first.keys] == [f"activity:{activity_id}:closing"]
     assert "1 submission" in first.texts()[0]
     second = await restart()
     assert second.sent == []
@@ -290,7 +302,7 @@ async def test_the_loop_wakes_for_new_activities(
         if outbox.sent:
             break
         await asyncio.sleep(0.01)
-    assert outbox.keys == [f"activity:{activity_id}:reminder"]
+    assert [undated(k) for k in outbox.keys] == [f"activity:{activity_id}:reminder"]
 
 
 async def test_two_schedulers_racing_send_each_message_once(
@@ -313,4 +325,7 @@ async def test_two_schedulers_racing_send_each_message_once(
     clock.now = at(10)
     sent = await asyncio.gather(one.tick(), two.tick())
     assert sorted(sent, key=len) == [[], [Sent(activity_id, "closing")]]
-    assert outbox.keys == [f"activity:{activity_id}:reminder", f"activity:{activity_id}:closing"]
+    assert [undated(k) for k in outbox.keys] == [
+        f"activity:{activity_id}:reminder",
+        f"activity:{activity_id}:closing",
+    ]

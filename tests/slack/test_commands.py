@@ -8,6 +8,7 @@ import urllib.parse
 from typing import Any
 
 from adapters.slack import render
+from bot.activities.scheduler import ActivityScheduler
 from bot.commands import all_commands
 from tests.slack.commands import PNG
 from tests.slack.harness import CHANNEL, SECRET, SlackWorld, sign
@@ -317,3 +318,35 @@ async def test_free_text_reaches_the_command_exactly_as_typed(world: SlackWorld)
     await world.idle()
     shown = world.stub.responds[-1].body["blocks"][0]["text"]["text"]
     assert shown == typed
+
+
+async def test_a_reopened_activitys_reminder_and_closing_are_new_messages(
+    world: SlackWorld,
+) -> None:
+    scheduler = next(s for s in world.app.background if isinstance(s, ActivityScheduler))
+    await scheduler.stop()  # driven by hand, on the fake clock
+    clock = world.app.services.clock
+    await world.command("activity", "post title:T minutes:10 Prompt", user="U0ADMIN")
+    await world.idle()
+    clock.advance(minutes=9)
+    await scheduler.tick()
+    clock.advance(minutes=1)
+    await scheduler.tick()
+    clock.advance(minutes=5)
+    await world.command("activity", "extend id:1 minutes:10", user="U0ADMIN")
+    await world.idle()
+    clock.advance(minutes=9)
+    await scheduler.tick()
+    clock.advance(minutes=1)
+    await scheduler.tick()
+
+    posted = [(r.body.get("replace_original"), r.body["text"]) for r in world.stub.responds]
+    # Each goes out as a message of its own: none edits the first deadline's messages.
+    assert posted == [
+        (False, "Activity #1: T"),
+        (False, "Activity #1 closes in 1 minute"),
+        (False, "Activity #1 is closed: T"),
+        (False, "Activity #1 is open until 09:25 UTC"),
+        (False, "Activity #1 closes in 1 minute"),
+        (False, "Activity #1 is closed: T"),
+    ]
