@@ -183,6 +183,11 @@ class SlackAdapter:
         except json.JSONDecodeError:
             meta = {}
         values = _input_values(view)
+        # Slack takes spaces alone as a filled-in required input; the form stays open.
+        blank = _blank_required(view, values)
+        if blank:
+            await ack(response_action="errors", errors=dict.fromkeys(blank, BLANK))
+            return
         who = replace(_who(body), channel=str(meta.get("channel", "")))
         # Check the options before the modal closes, so a mistake keeps what was typed.
         try:
@@ -414,6 +419,20 @@ def _input_values(view: Payload) -> dict[str, str]:
             )
             values[str(block_id)] = "" if value is None else str(value)
     return values
+
+
+BLANK = "This is empty: type something here."
+
+
+def _blank_required(view: Payload, values: dict[str, str]) -> list[str]:
+    """The required inputs whose value is only spaces (or nothing)."""
+    return [
+        str(block.get("block_id"))
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
+        and not block.get("optional")
+        and not values.get(str(block.get("block_id")), "").strip()
+    ]
 
 
 def _field_errors(error: UsageError, fields: list[str]) -> dict[str, str]:

@@ -356,7 +356,13 @@ class SlackOutbox:
             except SlackApiError as error:
                 log.warning("views.open failed: %s", error.response.get("error"))
         # No fresh trigger (a late result, a slow handler): say how to do it inline instead.
-        await self._deliver(destination, Text(text=as_plain_text(modal), private=True), None, None)
+        text = as_plain_text(modal)
+        if not fits:
+            text = (
+                f"What you saved is longer than a Slack form holds ({render.MODAL_INPUT:,}"
+                f" characters), so the form cannot open with it. {text}"
+            )
+        await self._deliver(destination, Text(text=text, private=True), None, None)
 
 
 def modal_metadata(destination: Destination, modal: Modal) -> str:

@@ -415,7 +415,15 @@ COMMAND = Command(
             ),
             examples=("/activity submit The bigger model was slower but kept the topic",),
         ),
-        Command(name="form", handler=form, options=(ID,), examples=("/activity form id:3",)),
+        # What the Submit button runs: opening the form must not use up the token its
+        # submission needs (a student editing an answer near the deadline does both).
+        Command(
+            name="form",
+            handler=form,
+            options=(ID,),
+            examples=("/activity form id:3",),
+            rate_limited=False,
+        ),
         Command(
             name="close",
             handler=close,

@@ -114,7 +114,8 @@ async def test_the_reminder_is_sent_once_at_the_right_time(
     (destination, reminder, key) = outbox.sent[0]
     assert isinstance(reminder, Card) and reminder.title == f"Activity #{short} closes in 1 minute"
     assert reminder.buttons[0].action == f"/activity form id:{short}"
-    assert key == f"activity:{short}:reminder:20260302T091000" and destination.channel_id == "console"
+    assert key == f"activity:{short}:reminder:20260302T091000"
+    assert destination.channel_id == "console"
 
     clock.now = at(24, 59)
     assert await scheduler.tick() == [Sent(short, "closing")]

@@ -1,4 +1,4 @@
-"""The class rate limit spends its tokens on writes, not on looking."""
+"""The class rate limit spends its tokens on writes, not on looking (or opening the answer form)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ async def test_list_and_mine_leave_the_tokens_for_answers(bot: BotDriver) -> Non
     await post(bot)
     # The default class limit (burst 5, 20 a minute) on a clock that stands still.
     bot.app.router.rate_limiter = RateLimiter(per_minute=20, burst=5, clock=lambda: 0.0)
-    lines = ["list", "mine", "submit a", "mine", "submit ab", "submit abc", "list", "mine"]
+    # The Submit button opens the form before each edit.
+    lines = ["list", "mine", "form", "submit a", "mine", "form", "submit ab", "form"]
+    lines += ["submit abc", "list", "mine"]
     replies = [await bot.run(f"/activity {line}", user="ana") for line in lines]
     assert not any(isinstance(reply, Error) for reply in replies), replies
     saved = [r.text for r in replies if isinstance(r, Text) and "your answer" in r.text]

@@ -180,6 +180,7 @@ class SlackWorld:
                     "type": "modal",
                     "callback_id": view["callback_id"],
                     "private_metadata": view["private_metadata"],
+                    "blocks": view["blocks"],
                     "state": {"values": state},
                 },
             }

@@ -271,6 +271,21 @@ async def test_a_bad_modal_answer_keeps_the_modal_open_with_the_error(world: Sla
     assert world.stub.calls == [] and world.stub.responds == []
 
 
+async def test_a_modal_answer_of_spaces_keeps_the_modal_open(world: SlackWorld) -> None:
+    await world.command("quiz", "form round:2")
+    await world.idle()
+    (opened,) = world.stub.of("views.open")
+    world.stub.reset()
+    status, text = await world.submit(opened.params["view"], {"answer": "  \n "})
+    assert status == 200
+    assert json.loads(text) == {
+        "response_action": "errors",
+        "errors": {"answer": "This is empty: type something here."},
+    }
+    await world.idle()
+    assert world.stub.calls == [] and world.stub.responds == []
+
+
 async def test_a_click_runs_the_button_command_as_the_clicking_user(world: SlackWorld) -> None:
     await world.command("quiz", "start")
     await world.idle()

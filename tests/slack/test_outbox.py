@@ -196,7 +196,10 @@ async def test_a_form_whose_saved_answer_is_too_long_for_slack_becomes_its_fallb
     await SlackOutbox(client, clock=clock).send(where, modal)
     assert stub.of("views.open") == []  # it would come back cut to 3,000
     (answer,) = stub.responds
-    assert answer.body["text"] == "Type /activity submit id:3 answer:..."
+    assert answer.body["text"] == (
+        "What you saved is longer than a Slack form holds (3,000 characters), so the form"
+        " cannot open with it. Type /activity submit id:3 answer:..."
+    )
 
 
 PNG = b"\x89PNG\r\n\x1a\n fox"
