@@ -42,9 +42,13 @@ class Sent:
     kind: str  # "reminder" or "closing"
 
 
-def reminder_at(activity: Activity, settings: Settings) -> datetime | None:
-    """When the reminder is due, or None when this activity gets none."""
-    duration = activity.closes_at - activity.opens_at
+def reminder_at(
+    activity: Activity, settings: Settings, closes_at: datetime | None = None
+) -> datetime | None:
+    """When the reminder is due (with `closes_at`: for that deadline), or None when this
+    activity gets none."""
+    closes_at = closes_at or activity.closes_at
+    duration = closes_at - activity.opens_at
     minutes = (
         settings.activity_reminder_minutes
         if duration >= LONG_ACTIVITY
@@ -52,7 +56,7 @@ def reminder_at(activity: Activity, settings: Settings) -> datetime | None:
     )
     if minutes <= 0:
         return None
-    due = activity.closes_at - timedelta(minutes=minutes)
+    due = closes_at - timedelta(minutes=minutes)
     # A reminder at (or before) the announcement itself would only repeat it.
     return due if due > activity.opens_at else None
 

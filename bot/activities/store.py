@@ -326,14 +326,17 @@ async def withdraw(session: AsyncSession, activity: Activity) -> None:
     await session.delete(await session.merge(activity))
 
 
-async def extend(session: AsyncSession, activity: Activity, closes_at: datetime) -> None:
-    """Move the deadline (re-opening a closed activity) and re-arm both messages."""
+async def extend(
+    session: AsyncSession, activity: Activity, closes_at: datetime, reminded_at: datetime | None
+) -> None:
+    """Move the deadline (re-opening a closed activity) and re-arm the closing message, and
+    the reminder unless `reminded_at` says it is done."""
     await session.execute(
         update(Activity)
         .where(Activity.id == activity.id)
-        .values(closes_at=closes_at, closed_at=None, reminded_at=None)
+        .values(closes_at=closes_at, closed_at=None, reminded_at=reminded_at)
     )
-    activity.closes_at, activity.closed_at, activity.reminded_at = closes_at, None, None
+    activity.closes_at, activity.closed_at, activity.reminded_at = closes_at, None, reminded_at
 
 
 async def student_answers(session: AsyncSession, activity_id: int) -> list[tuple[Submission, User]]:

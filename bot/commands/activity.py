@@ -19,6 +19,7 @@ from typing import Literal, NamedTuple
 
 from bot.activities import export, messages, results, store
 from bot.activities.messages import ANSWER_MAX, clock_time, deadline
+from bot.activities.scheduler import reminder_at
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Role
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 LATE = "Answers are no longer accepted; ask your instructor if you need more time."
 NOT_POSTED = "The class database is busy; the activity was not posted."
 REOPEN = "To re-open it: /activity extend id:{id} minutes:5"
+# A reminder this soon after a new deadline was announced would repeat it.
+REMINDER_GAP = timedelta(minutes=1)
 
 
 class NoneOpen(NamedTuple):
@@ -180,8 +183,12 @@ async def extend(ctx: Context, id: int, minutes: int) -> Reply:
     activity = await _pick(ctx, id, none_open=None)
     now = ctx.services.clock()
     start = activity.closes_at if store.is_open(activity, now) else now
+    closes_at = start + timedelta(minutes=minutes)
+    # The new-deadline message tells the class the time: no reminder right after it.
+    due = reminder_at(activity, ctx.services.settings, closes_at)
+    reminded_at = None if due is not None and due > now + REMINDER_GAP else now
     await ctx.services.store.write(
-        partial(store.extend, activity=activity, closes_at=start + timedelta(minutes=minutes))
+        partial(store.extend, activity=activity, closes_at=closes_at, reminded_at=reminded_at)
     )
     _wake_scheduler(ctx)
     card = messages.extended(activity, _tz(ctx), now)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.activities.scheduler import ActivityScheduler, Sent
@@ -174,44 +175,70 @@ async def test_extend_reopens_and_rearms_the_reminder(
     assert await scheduler.tick() == [Sent(activity_id, "reminder")]
 
     extended = await bot.run(
-        f"/activity extend id:{activity_id} minutes:5", user="teacher", role="instructor"
+        f"/activity extend id:{activity_id} minutes:10", user="teacher", role="instructor"
     )
     assert isinstance(extended, Card)
     assert next(f.value for f in extended.fields if f.name == "Deadline") == (
-        "09:15 UTC (in 6 minutes)"
+        "09:20 UTC (in 11 minutes)"
     )
-    # Now 15 minutes long, it gets the 5-minute reminder again, at 09:10.
+    # Now 20 minutes long, it gets the 5-minute reminder again, at 09:15.
     assert await scheduler.tick() == []
-    clock.now = at(10)
+    clock.now = at(15)
     assert await scheduler.tick() == [Sent(activity_id, "reminder")]
-    clock.now = at(12)
+    clock.now = at(17)
     saved = await bot.run("/activity submit made it", user="ana")
     assert isinstance(saved, Text) and "Saved" in saved.text
-    clock.now = at(15)
+    clock.now = at(20)
     assert await scheduler.tick() == [Sent(activity_id, "closing")]
 
     # Extending a closed activity re-opens it from now.
-    clock.now = at(20)
-    await bot.run(f"/activity extend id:{activity_id} minutes:3", user="teacher", role="instructor")
+    clock.now = at(21)
+    await bot.run(f"/activity extend id:{activity_id} minutes:8", user="teacher", role="instructor")
     row = await activity_row(bot, activity_id)
-    assert row.closes_at == at(23) and row.closed_at is None and row.reminded_at is None
+    assert row.closes_at == at(29) and row.closed_at is None and row.reminded_at is None
     saved = await bot.run("/activity submit made it, edited", user="ana")
     assert isinstance(saved, Text) and "version 2" in saved.text
-    clock.now = at(22)
+    clock.now = at(24)
     assert await scheduler.tick() == [Sent(activity_id, "reminder")]
-    clock.now = at(23)
+    clock.now = at(29)
     assert await scheduler.tick() == [Sent(activity_id, "closing")]
     # Each deadline's messages are new messages, not edits of the first deadline's.
     assert outbox.keys == [
         f"activity:{activity_id}:{kind}:20260302T09{minute}00"
         for kind, minute in (
             ("reminder", 10),
-            ("reminder", 15),
-            ("closing", 15),
-            ("reminder", 23),
-            ("closing", 23),
+            ("reminder", 20),
+            ("closing", 20),
+            ("reminder", 29),
+            ("closing", 29),
         )
     ]
+
+
+@pytest.mark.parametrize(("closed", "minutes"), [(True, 5), (False, 5), (True, 6)])
+async def test_no_reminder_right_after_a_new_deadline(
+    bot: BotDriver,
+    clock: FakeClock,
+    scheduler: ActivityScheduler,
+    outbox: RecordingOutbox,
+    closed: bool,
+    minutes: int,
+) -> None:
+    # 10 minutes: its reminder went out at 09:09. The new deadline, told to the class at
+    # once, would be followed by a reminder already due (a 5-minute one for 15 minutes).
+    activity_id = await post(bot)
+    clock.now = at(9)
+    assert await scheduler.tick() == [Sent(activity_id, "reminder")]
+    if closed:
+        clock.now = at(10)
+        assert await scheduler.tick() == [Sent(activity_id, "closing")]
+    extend = f"/activity extend id:{activity_id} minutes:{minutes}"
+    assert isinstance(await bot.run(extend, user="teacher", role="instructor"), Card)
+    deadline = (await activity_row(bot, activity_id)).closes_at
+    while clock.now < deadline:
+        clock.now += timedelta(seconds=30)
+        sent = await scheduler.tick()
+        assert sent == ([Sent(activity_id, "closing")] if clock.now >= deadline else []), clock.now
 
 
 async def test_posting_to_another_channel(
