@@ -23,6 +23,10 @@ class Limiter(Protocol):
         """Take one token for `key`; returns 0 when allowed, else seconds until the next one."""
         ...
 
+    async def peek(self, key: str) -> float:
+        """What `check` would return now, taking nothing."""
+        ...
+
 
 class RateLimiter:
     def __init__(
@@ -35,18 +39,26 @@ class RateLimiter:
 
     async def check(self, key: str) -> float:
         now = self.clock()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = self._tokens(key, now)
         if tokens >= 1.0:
             self._buckets[key] = (tokens - 1.0, now)
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1.0 - tokens) / self.rate
 
+    async def peek(self, key: str) -> float:
+        tokens = self._tokens(key, self.clock())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
 
 # The same bucket as RateLimiter, in one script so that two replicas taking a token for one
 # student at once cannot both see the last one. Time is Redis's own (TIME), so replicas with
 # skewed clocks agree. The result is a string: Redis would cut a Lua number to an integer.
+# ARGV[4] is 'take' (check) or 'peek' (the same answer, the bucket left as it was).
 _TAKE = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
@@ -62,8 +74,10 @@ if tokens >= 1 then
 else
   wait = (1 - tokens) / rate
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] == 'take' then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
 return tostring(wait)
 """
 
@@ -83,8 +97,14 @@ class RedisRateLimiter:
         self._take = redis.register_script(_TAKE)
 
     async def check(self, key: str) -> float:
+        return await self._run(key, "take")
+
+    async def peek(self, key: str) -> float:
+        return await self._run(key, "peek")
+
+    async def _run(self, key: str, mode: str) -> float:
         waited = await self._take(
-            keys=[f"{self.prefix}:{key}"], args=[self.rate, self.burst, self._ttl_ms]
+            keys=[f"{self.prefix}:{key}"], args=[self.rate, self.burst, self._ttl_ms, mode]
         )
         return float(waited.decode() if isinstance(waited, bytes) else waited)
 

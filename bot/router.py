@@ -485,13 +485,10 @@ class Router:
                 )
             values = self.validate(invocation.path, invocation.options)
             if command.rate_limited:
-                wait = await self.rate_limiter.check(f"{actor.platform}:{actor.user_id}")
+                wait = await self.rate_limiter.check(_rate_key(actor))
                 if wait > 0:
                     raise UsageError(
-                        Error(
-                            what="You are sending commands faster than the class limit.",
-                            todo=f"Try again in {math.ceil(wait)} s.",
-                        )
+                        Error(what=RATE_LIMITED, todo=f"Try again in {math.ceil(wait)} s.")
                     )
         except UsageError as error:
             await self._note_refused(actor)
@@ -546,6 +543,14 @@ class Router:
                 (time.perf_counter() - started) * 1000,
             )
 
+    async def rate_wait(self, invocation: Invocation) -> float:
+        """Seconds before `invocation` would pass the class rate limit (0: now), taking no
+        token: a form can then stay open with what was typed instead of closing on a refusal."""
+        command = self._chain(self.with_verb(invocation).path)[-1]
+        if not command.rate_limited:
+            return 0.0
+        return await self.rate_limiter.peek(_rate_key(invocation.actor))
+
     async def _seen(self, actor: Actor) -> Seen:
         """The actor's rows (created on their first command), from the cache when known."""
         now = self.services.clock()
@@ -575,6 +580,13 @@ class Router:
         if declared.complete is None:
             return []
         return list(await declared.complete(self.services, prefix))[:25]
+
+
+RATE_LIMITED = "You are sending commands faster than the class limit."
+
+
+def _rate_key(actor: Actor) -> str:
+    return f"{actor.platform}:{actor.user_id}"
 
 
 async def _as_replies(result: Any) -> AsyncIterator[Reply]:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -42,7 +43,7 @@ from bot.errors import UsageError
 from bot.identity import Actor, Role
 from bot.inbox import Entry, Receipt, durable, inbox_of, request_hash
 from bot.replies import Reply, in_messages
-from bot.router import Invocation
+from bot.router import RATE_LIMITED, Invocation
 
 PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"
@@ -203,6 +204,14 @@ class SlackAdapter:
                 return
             await ack()
             self.spawn(self._deliver_error(error, who))
+            return
+        wait = await self.app.router.rate_wait(invocation)
+        if wait > 0 and values:
+            # Refused after the form closed, what was typed would be lost.
+            todo = f"Press Submit again in {math.ceil(wait)} s."
+            await ack(
+                response_action="errors", errors={next(iter(values)): f"{RATE_LIMITED} {todo}"}
+            )
             return
         handle = {k: str(meta[k]) for k in (out.RESPONSE_URL, out.RESPONSE_URL_AT) if k in meta}
         if handle:

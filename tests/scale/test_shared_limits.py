@@ -72,8 +72,12 @@ async def test_the_bucket_refills_at_the_class_rate(tmp_path: Path) -> None:
         # 600 a minute: one token every 0.1 s, a burst of 2.
         one = RedisRateLimiter(shared, per_minute=600, burst=2, prefix=prefix)
         other = RedisRateLimiter(shared, per_minute=600, burst=2, prefix=prefix)
+        # A peek takes nothing: two looks, then the burst's two tokens.
+        assert [await one.peek("ana"), await other.peek("ana")] == [0.0, 0.0]
         assert [await one.check("ana"), await other.check("ana")] == [0.0, 0.0]
+        peeked = await other.peek("ana")
         wait = await one.check("ana")
+        assert 0.0 < wait <= peeked <= 0.1
         assert 0.0 < wait <= 0.1
         # Refused takes no token: after the wait, the next one is allowed.
         await asyncio.sleep(wait + 0.02)

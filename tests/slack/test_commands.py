@@ -7,9 +7,13 @@ import time
 import urllib.parse
 from typing import Any
 
+from sqlalchemy import select
+
 from adapters.slack import render
 from bot.activities.scheduler import ActivityScheduler
 from bot.commands import all_commands
+from bot.ratelimit import RateLimiter
+from bot.store.models import Submission
 from tests.slack.commands import PNG
 from tests.slack.harness import CHANNEL, SECRET, SlackWorld, sign
 
@@ -365,3 +369,38 @@ async def test_a_reopened_activitys_reminder_and_closing_are_new_messages(
         (False, "Activity #1 closes in 1 minute"),
         (False, "Activity #1 is closed: T"),
     ]
+
+
+async def test_a_form_answer_over_the_rate_limit_keeps_the_form_open(world: SlackWorld) -> None:
+    await world.command("activity", "post title:T minutes:10 Prompt", user="U0ADMIN")
+    await world.idle()
+    submit = next(
+        element
+        for block in world.stub.responds[-1].body["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    # Burst 2 on a clock that stands still: two saves, then the third must wait.
+    world.app.router.rate_limiter = RateLimiter(per_minute=20, burst=2, clock=lambda: 0.0)
+    answers = []
+    for edit in range(3):
+        world.stub.reset()
+        await world.click(submit, user="U0STUDENT", user_name="ana")
+        await world.idle()
+        (opened,) = world.stub.of("views.open")
+        answers.append(
+            await world.submit(opened.params["view"], {"answer": f"edit {edit}"}, user="U0STUDENT")
+        )
+        await world.idle()
+    assert answers[:2] == [(200, ""), (200, "")]
+    status, text = answers[2]
+    assert status == 200 and json.loads(text) == {
+        "response_action": "errors",
+        "errors": {
+            "answer": "You are sending commands faster than the class limit."
+            " Press Submit again in 3 s."
+        },
+    }
+    async with world.app.services.store.session() as session:
+        (saved,) = (await session.scalars(select(Submission))).all()
+    assert (saved.answer, saved.version) == ("edit 1", 2)
