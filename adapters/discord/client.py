@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -46,8 +47,8 @@ from bot.delivery import Destination, Member
 from bot.errors import UsageError
 from bot.identity import Actor, Role
 from bot.inbox import Entry, Receipt, durable, inbox_of
-from bot.replies import Modal, Reply, Text, in_messages
-from bot.router import Invocation
+from bot.replies import Error, Modal, Reply, Text, in_messages
+from bot.router import RATE_LIMITED, Invocation
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ FIRST_REPLY_BUDGET = 1.0
 SAVE_PATIENCE = 1.0
 # How long a stop waits for the interactions being answered (the rest replay after a restart).
 STOP_GRACE = 10.0
+# What a refused form quotes back of what was typed, within a message's 2,000 characters.
+TYPED_BACK = 1500
 
 
 class ClassbotClient(discord.Client):
@@ -141,6 +144,12 @@ class ClassbotClient(discord.Client):
         given = {k: v for k, v in fields.items() if not isinstance(v, str) or v.strip()}
         options = {**invocation.options, **given}
         invocation = replace(invocation, options=options, handle=_handle(interaction))
+        typed = [v for v in given.values() if isinstance(v, str)]
+        wait = await self.app.router.rate_wait(invocation) if typed else 0.0
+        if wait > 0:
+            # A Discord form closes on submit: refused, what was typed would be lost.
+            await self.answer(interaction, _just(_typed_back(typed, wait)))
+            return
         await self._answer_saved(interaction, invocation)
 
     async def _answer_saved(self, interaction: discord.Interaction, invocation: Invocation) -> None:
@@ -367,6 +376,18 @@ def _form_values(
                 (component["custom_id"], uploaded_file(uploaded[str(component["values"][0])]))
             )
     return found
+
+
+def _typed_back(typed: list[str], wait: float) -> Error:
+    """The rate limit's refusal of a form, with what was typed to paste into it again."""
+    text = "\n".join(typed)
+    if len(text) > TYPED_BACK:
+        text = text[: TYPED_BACK - 1] + "…"
+    return Error(
+        what=RATE_LIMITED,
+        todo=f"Nothing was saved: press the button again in {math.ceil(wait)} s and paste"
+        f" what you typed:\n{text}",
+    )
 
 
 async def _just(reply: Reply) -> AsyncIterator[Reply]:

@@ -145,7 +145,8 @@ async def admin(ctx: Context) -> Reply:
 
 
 def _cmd(name: str, handler: Any, *options: Option, **extra: Any) -> Command:
-    return Command(name=name, handler=handler, options=tuple(options), rate_limited=False, **extra)
+    settings = {"rate_limited": False, **extra}
+    return Command(name=name, handler=handler, options=tuple(options), **settings)
 
 
 COMMANDS = [
@@ -164,6 +165,7 @@ COMMANDS = [
         Option("kind", str, "Which", required=True, max_length=100),
         Option("text", str, "Answer", required=True, max_length=500),
         Option("note", str, "Note", default="no note", max_length=100),
+        rate_limited=True,  # a write, as /activity submit
     ),
     _cmd("long", long),
     _cmd("image", image, Option("size", int, "Pixels", default=64)),

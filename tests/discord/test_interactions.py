@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from bot.ratelimit import RateLimiter
 from tests.discord.conftest import INSTRUCTOR_ID, STUDENT_ID, DiscordBot, user
 from tests.discord.limits import embed_problems
 from tests.discord.rest_stub import APP_ID, CHANNEL_ID, GUILD_ID
@@ -238,3 +241,15 @@ async def test_a_defer_that_comes_too_late_posts_to_the_channel(test_bot: Discor
     assert channel[1].json["embeds"][0]["title"] == "hi"
     # The private reply cannot be ephemeral without the token: it goes to a DM.
     assert test_bot.stub.find("POST", "/users/@me/channels")
+
+
+async def test_a_form_over_the_rate_limit_gives_back_what_was_typed(test_bot: DiscordBot) -> None:
+    bot = test_bot
+    bot.app.router.rate_limiter = RateLimiter(per_minute=20, burst=1, clock=lambda: 0.0)
+    await bot.interact(bot.submit("/answer kind:quiz", {"text": "first", "note": ""}))
+    bot.stub.clear()
+    await bot.interact(bot.submit("/answer kind:quiz", {"text": "my long answer", "note": ""}))
+    shown = json.dumps([r.json for r in bot.stub.requests])
+    assert "faster than the class limit" in shown
+    assert "Nothing was saved: press the button again in 3 s" in shown
+    assert "my long answer" in shown and "Ana answered" not in shown
