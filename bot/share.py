@@ -106,6 +106,11 @@ def credited(reply: Reply, name: str) -> Reply:
     return shared
 
 
+# Within this many seconds a shared answer is still near the bottom of the channel: sharing
+# it again would only post it twice.
+REPOST_AFTER = 600.0
+
+
 @dataclass(frozen=True)
 class Kept:
     reply: Reply
@@ -121,6 +126,20 @@ class ShareCache:
     def __init__(self, size: int = 2000, ttl: float = 3600.0) -> None:
         self.size, self.ttl = size, ttl
         self._kept: OrderedDict[str, Kept] = OrderedDict()
+        self._posted: OrderedDict[str, float] = OrderedDict()
+
+    def posted_since(self, what: str, guild_id: str) -> float | None:
+        """Seconds since `what` was shared in this class, if within REPOST_AFTER (a second
+        press of Share, a double click); otherwise None, and it counts as shared now."""
+        key, now = f"{guild_id}\n{what}", time.monotonic()
+        while self._posted and now - next(iter(self._posted.values())) > REPOST_AFTER:
+            self._posted.popitem(last=False)
+        if key in self._posted:
+            return now - self._posted[key]
+        self._posted[key] = now
+        while len(self._posted) > self.size:
+            self._posted.popitem(last=False)
+        return None
 
     def put(self, key: str, reply: Reply, *, user_id: str, guild_id: str) -> None:
         self._kept[key] = Kept(reply, user_id, guild_id, time.monotonic())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.identity import Role
 from bot.jobs.commands import no_result
 from bot.jobs.kinds import by_name
-from bot.replies import Error, Reply
+from bot.replies import Error, Reply, Text
 from bot.router import Command, Context, Option
 from bot.share import credited
 
@@ -30,7 +30,7 @@ async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
         return GONE
     if kept.user_id != ctx.actor.user_id:
         return Error(what="Only the student who got that answer can share it.")
-    return credited(kept.reply, ctx.actor.display_name)
+    return _once(ctx, id) or credited(kept.reply, ctx.actor.display_name)
 
 
 async def _job(ctx: Context, job_id: int) -> Reply:
@@ -44,7 +44,16 @@ async def _job(ctx: Context, job_id: int) -> Reply:
     kind = by_name().get(shown.kind)
     if kind is None:
         return Error(what=f"Job {job_id}'s result cannot be shared.")
-    return credited(kind.reply(shown), ctx.actor.display_name)
+    return _once(ctx, f"job:{job_id}") or credited(kind.reply(shown), ctx.actor.display_name)
+
+
+def _once(ctx: Context, what: str) -> Reply | None:
+    """The reply to a second share of the same answer, or None the first time."""
+    since = ctx.router.shared.posted_since(what, ctx.actor.guild_id)
+    if since is None:
+        return None
+    ago = "a moment ago" if since < 60 else f"{int(since // 60)} min ago"
+    return Text(text=f"That was shared in this channel {ago}: it is just above.", private=True)
 
 
 COMMAND = Command(

@@ -92,6 +92,11 @@ async def test_share_posts_the_same_answer_publicly_with_the_name(router: Router
     assert CALLS == ["ana"]
     assert shared.footer == "Shared by Ana · from the Hub"
     assert [b.label for b in shared.buttons] == ["More"]
+    # A second press (a double click) does not post it twice.
+    again = await one(router, share.action)
+    assert again == Text(
+        text="That was shared in this channel a moment ago: it is just above.", private=True
+    )
 
 
 async def test_only_the_requester_shares_and_only_in_their_class(router: Router) -> None:
@@ -163,6 +168,9 @@ async def test_share_a_job_result_reposts_its_stored_result(
         assert len(bot.outbox.sent) == runs_before  # no job ran again
         other = await bot.run(f"/share job:{job}", user="ben")
         assert isinstance(other, Error) and "not yours" in other.what
+        again = await bot.run(f"/share job:{job}")
+        assert isinstance(again, Text) and again.private
+        assert again.text.startswith("That was shared in this channel")
 
 
 async def test_a_job_without_a_result_says_what_to_do_instead_of_sharing(
