@@ -374,8 +374,12 @@ class Router:
         words = command.rest_option
         if words is not None and words.search_words:
             self._check_search_words(path, command, str(raw.get(words.name) or ""))
-        elif words is not None and not words.verbatim:
-            self._check_misspelled_options(path, command, str(raw.get(words.name) or ""))
+        elif words is not None:
+            text = str(raw.get(words.name) or "")
+            # Verbatim text (an answer, a prompt) is prose: only its edges, where options
+            # are read, can hold a misspelt one (`chanel:#lab` after a prompt).
+            edges = " ".join(_edge_words(text)) if words.verbatim else text
+            self._check_misspelled_options(path, command, edges, verbatim=words.verbatim)
         values: dict[str, Any] = {}
         for option in command.options:
             value = raw.get(option.name)
@@ -428,7 +432,9 @@ class Router:
                 )
             raise self._usage_error(path, *self._unknown(path, command, name, known))
 
-    def _check_misspelled_options(self, path: Sequence[str], command: Command, text: str) -> None:
+    def _check_misspelled_options(
+        self, path: Sequence[str], command: Command, text: str, *, verbatim: bool = False
+    ) -> None:
         """A word of the free text written like an option whose name is one letter or two
         from a declared one (`label:sport,politics`, `modle:gpt2`) was meant as that option:
         read as text, it would run the model on the wrong input without a word."""
@@ -440,7 +446,10 @@ class Router:
             name = match.group(1).lower()
             mistyped = any(name in o.mistyped_as for o in command.options)
             if mistyped or difflib.get_close_matches(name, known, n=1, cutoff=_MISSPELLED):
-                raise self._usage_error(path, *self._unknown(path, command, name, known))
+                what, todo = self._unknown(path, command, name, known)
+                if verbatim and not todo:
+                    todo = f"If {word} is part of your text, write it without the colon."
+                raise self._usage_error(path, what, todo)
 
     @staticmethod
     def _unknown(
@@ -587,6 +596,19 @@ RATE_LIMITED = "You are sending commands faster than the class limit."
 
 def _rate_key(actor: Actor) -> str:
     return f"{actor.platform}:{actor.user_id}"
+
+
+def _edge_words(text: str) -> list[str]:
+    """The words written like options (`name:value`) that begin or end `text`."""
+    typed = text.split()
+
+    def option_like(word: str) -> bool:
+        match = _OPTION_NAME.match(word)
+        return match is not None and match.end() < len(word)
+
+    first = next((at for at, word in enumerate(typed) if not option_like(word)), len(typed))
+    last = next((at for at in range(len(typed), 0, -1) if not option_like(typed[at - 1])), 0)
+    return typed[:first] + typed[max(first, last) :]
 
 
 async def _as_replies(result: Any) -> AsyncIterator[Reply]:

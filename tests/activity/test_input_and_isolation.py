@@ -74,6 +74,23 @@ async def test_an_id_inside_a_typed_answer_gets_told_how_to_keep_it(bot: BotDriv
     assert isinstance(form, Error) and "part of your answer" not in form.todo
 
 
+async def test_a_misspelt_option_at_the_edge_of_a_prompt_is_named(bot: BotDriver) -> None:
+    post_line = "/activity post title:Lab minutes:10 Choose a task and run two models."
+    for typo, meant in ((" chanel:#lab", "channel"), (" minuts:5", "minutes")):
+        reply = await bot.run(post_line + typo, user="teacher", role="instructor")
+        assert isinstance(reply, Error), typo
+        assert reply.what == f"Unknown option {typo.strip().split(':')[0]}:. Did you mean {meant}:?"
+    answer = await bot.run("/activity submit The best were ids:1-3", user="ana")
+    assert isinstance(answer, Error) and answer.what == "Unknown option ids:. Did you mean id:?"
+    assert answer.todo == "If ids:1-3 is part of your text, write it without the colon."
+    # Inside the prompt, or far from any option's name, words with colons are the prompt's.
+    kept = "Note: compare ratio:speed with gpt2 and bert, then ids:1-3 ratio:0.5"
+    posted = await bot.run(
+        f"/activity post title:Lab minutes:10 {kept}", user="teacher", role="instructor"
+    )
+    assert isinstance(posted, Card) and posted.description == kept
+
+
 async def test_an_answer_of_exactly_4000_characters_is_kept(bot: BotDriver) -> None:
     await post(bot)
     reply = await bot.run("/activity submit id:1 " + "x" * 4000, user="ana")
