@@ -383,10 +383,16 @@ async def keep_alive(session: AsyncSession, ids: Iterable[int], *, until: dateti
     them, or they wait in its queue), whichever bot claimed them."""
     ids = list(ids)
     if ids:
-        await session.execute(
-            update(Job)
+        # Every bot renews these same rows in its sweep: locked in id order, skipping those
+        # another bot holds (it is renewing or finishing them), two sweeps cannot deadlock.
+        rows = (
+            select(Job.id)
             .where(Job.id.in_(ids), Job.state == "running", Job.lease_expires_at < until)
-            .values(lease_expires_at=until)
+            .order_by(Job.id)
+            .with_for_update(skip_locked=True)
+        )
+        await session.execute(
+            update(Job).where(Job.id.in_(rows.scalar_subquery())).values(lease_expires_at=until)
         )
 
 
