@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.exceptions import RedisError, ResponseError
 
 from bot.jobs import wire
 from bot.jobs.links import LinkBase, LinkFactory, WorkerLink
@@ -154,13 +155,7 @@ class RqLink(LinkBase):
         if self.alive:
             return
         self._redis = redis = Redis.from_url(self.redis_url)
-        try:
-            redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except Exception as error:  # BUSYGROUP: it exists
-            if "BUSYGROUP" not in str(error):
-                raise
-        redis.hset(self.keys.streams, self.stream, self.owner)
-        self._beat_bot(redis)
+        self._register(redis)
         self._scan(redis)  # live jobs and capacity before the first sweep
         generation = self._next_generation()
         self._stop = threading.Event()
@@ -168,6 +163,16 @@ class RqLink(LinkBase):
             target=self._listen, args=(generation, self._stop), daemon=True
         )
         self._thread.start()
+
+    def _register(self, redis: Redis) -> None:
+        """Our results stream, its consumer group, and our name on the list of streams."""
+        try:
+            redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as error:  # BUSYGROUP: it exists
+            if "BUSYGROUP" not in str(error):
+                raise
+        redis.hset(self.keys.streams, self.stream, self.owner)
+        self._beat_bot(redis)
 
     # -- the reader thread ------------------------------------------------------------------
 
@@ -187,6 +192,17 @@ class RqLink(LinkBase):
                     if self.index == 0 and time.monotonic() - self._last_adopt > ADOPT_EVERY:
                         self._last_adopt = time.monotonic()
                         self._adopt(redis, generation)
+            except ResponseError as error:
+                # NOGROUP: read after the stream went; UNBLOCKED: it went during the read.
+                if not str(error).startswith(("NOGROUP", "UNBLOCKED")):
+                    log.warning("Redis refused a read of the results; trying again", exc_info=True)
+                    time.sleep(1.0)
+                    continue
+                # Redis restarted without its data (or the stream was deleted): the stream
+                # comes again, or the workers' results would go where nobody reads.
+                log.warning("the results stream %s was gone; made again", self.stream)
+                with contextlib.suppress(RedisError):
+                    self._register(redis)
             except Exception:
                 log.warning("lost Redis; reconnecting", exc_info=True)
                 time.sleep(1.0)

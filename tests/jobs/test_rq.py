@@ -126,3 +126,20 @@ async def test_a_batch_no_worker_takes_fails_after_the_lease(
         failure = bot.outbox.final(job)
         assert isinstance(failure, Error) and "model worker stopped" in failure.what
     Queue(nobody, connection=Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
+
+
+async def test_results_still_arrive_after_redis_lost_the_stream(
+    rq_queue: str, tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path
+) -> None:
+    line = '/generate prompt:"The cat" seed:4 max_new_tokens:8'
+    async with job_bot(tmp_path, model_worker, tiny_model_dir, links=links(rq_queue)) as bot:
+        first = await bot.generate(line)
+        await bot.idle(timeout=60)
+        assert isinstance(bot.outbox.final(first), Card)
+        # As after a Redis restart without its data: the bot's results stream is gone.
+        (link,) = bot.driver.app.queue.pool.links  # type: ignore[union-attr]
+        assert isinstance(link, RqLink)
+        Redis.from_url(REDIS_URL).delete(link.stream)
+        second = await bot.generate(line, user="ben")
+        await bot.idle(timeout=60)
+        assert isinstance(bot.outbox.final(second), Card)
