@@ -7,6 +7,7 @@ picks: `RedisRateLimiter` keeps the buckets in Redis, so the replicas share one 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class Limiter(Protocol):
@@ -82,6 +85,10 @@ return tostring(wait)
 """
 
 
+# How often a limiter without its Redis says so in the log.
+WARN_EVERY = 60.0
+
+
 class RedisRateLimiter:
     """The token bucket in Redis, shared by every bot on `redis` (keys `prefix:<key>`)."""
 
@@ -95,6 +102,7 @@ class RedisRateLimiter:
         # A bucket that has had time to fill up again is the same as no bucket: let it go.
         self._ttl_ms = math.ceil(self.burst / self.rate * 1000) + 1000
         self._take = redis.register_script(_TAKE)
+        self._warned = -WARN_EVERY
 
     async def check(self, key: str) -> float:
         return await self._run(key, "take")
@@ -103,9 +111,17 @@ class RedisRateLimiter:
         return await self._run(key, "peek")
 
     async def _run(self, key: str, mode: str) -> float:
-        waited = await self._take(
-            keys=[f"{self.prefix}:{key}"], args=[self.rate, self.burst, self._ttl_ms, mode]
-        )
+        try:
+            waited = await self._take(
+                keys=[f"{self.prefix}:{key}"], args=[self.rate, self.burst, self._ttl_ms, mode]
+            )
+        except (RedisError, OSError) as error:
+            # Redis away: the class goes on without the limit rather than stop at every
+            # command (what needs Redis to work, the job queue, says so itself).
+            if time.monotonic() - self._warned > WARN_EVERY:
+                self._warned = time.monotonic()
+                log.warning("the rate limit is off while Redis does not answer: %s", error)
+            return 0.0
         return float(waited.decode() if isinstance(waited, bytes) else waited)
 
 

@@ -89,6 +89,30 @@ async def test_the_bucket_refills_at_the_class_rate(tmp_path: Path) -> None:
         await shared.aclose()
 
 
+async def test_commands_go_on_while_redis_is_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_or_skip()
+    limits = {"queue_backend": "rq", "redis_url": REDIS_URL, "rate_limit_burst": 1}
+    app = await create_app(settings_for_tests(tmp_path, **limits), clock=FakeClock())
+    try:
+        limiter = app.router.rate_limiter
+        assert isinstance(limiter, RedisRateLimiter)
+        # Redis stops answering (restarted, or the network between).
+        limiter.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+        limiter._take = limiter.redis.register_script(limiter._take.script)
+        ana = _student()
+        with caplog.at_level(logging.WARNING, logger="bot.ratelimit"):
+            for _ in range(3):  # past the burst of 1: the limit is off, not every command
+                replies = await _jobs(app, ana)
+                assert not any(isinstance(r, Error) for r in replies), replies
+        warned = [r for r in caplog.records if "rate limit is off" in r.getMessage()]
+        assert len(warned) == 1  # said once, not at every command
+        await limiter.redis.aclose()
+    finally:
+        await app.close()
+
+
 async def test_a_replica_does_not_start_without_its_redis(tmp_path: Path) -> None:
     settings = settings_for_tests(
         tmp_path, queue_backend="rq", redis_url="redis://:s3cret@127.0.0.1:1/0"
