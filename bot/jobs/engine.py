@@ -553,9 +553,16 @@ class EmbeddedQueue:
 
     def _forward_cancel(self, job_id: int) -> None:
         for worker, batch in self._busy.items():
-            if job_id in batch.jobs and job_id not in batch.cancel_sent:
-                batch.cancel_sent.add(job_id)
-                worker.send({"op": "cancel", "id": job_id})
+            if job_id in batch.jobs:
+                if job_id not in batch.cancel_sent:
+                    batch.cancel_sent.add(job_id)
+                    worker.send({"op": "cancel", "id": job_id})
+                return
+        # Another bot's job: told now where the workers are shared, not at its bot's next
+        # sweep (which never comes if that bot died meanwhile).
+        shared = self.pool and next((w for w in self.pool.links if w.cancels_anywhere), None)
+        if shared:
+            shared.send({"op": "cancel", "id": job_id})
 
     # -- worker messages ----------------------------------------------------------------------
 

@@ -44,6 +44,10 @@ class WorkerLink(Protocol):
     # When its worker dies, the batch's jobs go back to the queue (another worker may run
     # them) instead of failing.
     retries: bool
+    # A cancel sent through it reaches every worker of the class, whichever bot's batch
+    # runs the job (RQ workers listen on Redis): a bot may forward a cancel for a job
+    # another bot claimed.
+    cancels_anywhere: bool
 
     @property
     def live_jobs(self) -> frozenset[int]: ...
@@ -63,6 +67,7 @@ class LinkBase:
 
     eager = False
     retries = False
+    cancels_anywhere = False
 
     @property
     def live_jobs(self) -> frozenset[int]:

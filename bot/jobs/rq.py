@@ -105,6 +105,7 @@ class RqLink(LinkBase):
     # Set as the link gives up on a batch: True when its worker died (another may run the
     # jobs), False when no worker was there to take it (they fail).
     retries = False
+    cancels_anywhere = True  # published on CANCEL_CHANNEL, which every worker reads
 
     def __init__(
         self,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bot.delivery import Destination
 from bot.jobs.protocol import JobRequest
-from bot.replies import Card
-from tests.jobs.support import job_bot
+from bot.replies import Card, Text
+from tests.jobs.support import job_bot, until
 from tests.scale.support import REPO, Cluster
 from tests.scale.test_workers import UNUSED, USERS
 from tests.support.outbox import RecordingOutbox
@@ -101,3 +101,32 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.2)
+
+
+async def test_a_cancel_from_another_replica_reaches_the_worker_at_once(
+    cluster: Cluster, tmp_path: Path, tiny_model_dir: Path, postgres_url: str
+) -> None:
+    cluster.start_worker()
+    cluster.wait_workers(1)
+    common = {"database_url": postgres_url}
+    async with (
+        job_bot(tmp_path / "a", UNUSED, tiny_model_dir, links=cluster.links(), **common) as a,
+        job_bot(tmp_path / "b", UNUSED, tiny_model_dir, links=cluster.links(), **common) as b,
+    ):
+        job = await a.generate('/generate prompt:"b" max_new_tokens:256 seed:3', user="ana")
+        await until(
+            lambda: any("generating" in getattr(r, "label", "") for r in a.outbox.for_job(job)),
+            what="generation to start",
+            timeout=120,
+        )
+
+        # Replica a no longer sweeps (as if it died with the job on the shared worker):
+        # the cancel must not wait for a's sweep to pass it on.
+        async def no_sweep(*, first: bool = False) -> None:
+            return None
+
+        a.engine._sweep = no_sweep  # type: ignore[method-assign]
+        stopping = await b.run(f"/jobs cancel id:{job}", user="ana")
+        assert isinstance(stopping, Text) and "Stopping" in stopping.text
+        await until(lambda: bool(a.outbox.finals()), what="the job to end", timeout=60)
+        assert a.outbox.final(job) == Text(text=f"Job {job} was cancelled.", shareable=False)
