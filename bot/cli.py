@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import App, create_app
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, unknown_settings
 from bot.identity import Role
 from bot.logs import setup_logging
 from bot.store import Store
@@ -48,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run an RQ worker for inference jobs (scale-out)")
     worker.add_argument(
-        "--queue", default=None, help="the RQ queue to serve (default: classbot-inference)"
+        "--queue",
+        default=None,
+        help="the RQ queue to serve (default: CLASSBOT_RQ_QUEUE, else classbot-inference)",
     )
     run = commands.add_parser(
         "run", help="every platform whose token is set, in one process; else the console"
@@ -83,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command == "run" and pick_platforms(settings) == ["console"]
     )
     setup_logging(settings, console=console)
+    for line in unknown_settings(os.environ):
+        log.warning(line)
     if args.command == "worker":
         return _worker(settings, args.queue)
     try:
@@ -161,7 +166,7 @@ def _worker(settings: Settings, queue: str | None) -> int:
     A GPU machine needs Redis and the models, nothing else: no bot, no database, no event
     loop. RQ's worker runs on this (main) thread so SIGTERM stops it cleanly."""
     from bot.inference.devices import plan_devices
-    from bot.jobs.rq import QUEUE, work
+    from bot.jobs.rq import work
     from bot.jobs.wire import WorkerConfig
 
     token = settings.hf_token
@@ -171,7 +176,12 @@ def _worker(settings: Settings, queue: str | None) -> int:
         hf_token=token.get_secret_value() if token else None,
         log_level=settings.log_level,
     )
-    work(settings.redis_url, config, queue=queue or QUEUE)
+    work(
+        settings.redis_url,
+        config,
+        queue=queue or settings.rq_queue,
+        threads=settings.torch_threads,
+    )
     return 0
 
 

@@ -5,10 +5,13 @@ Every field here is documented in `.env.example`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -18,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(Exception):
@@ -29,6 +34,15 @@ def _split_list(value: object) -> object:
     if isinstance(value, str) and not value.strip().startswith("["):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+# What a setting's pattern asks for, where pydantic would show the regular expression.
+_PATTERNS = {
+    "slack_command": "use up to 31 lowercase letters, digits, - or _, the first a letter or digit",
+    "slack_prefix": "use up to 20 lowercase letters, digits, - or _, the first a letter or digit"
+    " (or leave it empty)",
+    "hf_provider": "use a provider's name in lowercase letters, digits and - (or auto)",
+}
 
 
 class Settings(BaseSettings):
@@ -91,6 +105,11 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_backend: Literal["embedded", "rq"] = "embedded"
+    # The RQ queue the bots and `classbot worker` share (several classes on one Redis).
+    rq_queue: str = Field(default="classbot-inference", min_length=1)
+    # A `classbot worker`'s torch threads (default: the machine's cores shared among the
+    # workers on it).
+    torch_threads: int | None = Field(default=None, ge=1)
     # Jobs for the same model run together in one batched call, up to this many.
     max_batch_size: int = Field(default=8, ge=1, le=64)
     # A running job's lease; a job whose bot died is retried after it expires.
@@ -164,8 +183,13 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
+        usage = "sqlite:///path/to/classbot.db or postgresql://user@host:5432/name"
         if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("use a sqlite:/// or postgresql:// URL")
+            raise ValueError(f"use a sqlite:/// or postgresql:// URL ({usage})")
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(f"this is not a database URL: write {usage}") from None
         return value
 
     @model_validator(mode="after")
@@ -189,6 +213,29 @@ def env_name(field: str) -> str:
     return f"CLASSBOT_{field.upper()}"
 
 
+# CLASSBOT_ variables that are not the bot's settings: read by the benches and tests.
+NOT_SETTINGS = frozenset({"CLASSBOT_HUBDATA"})
+
+
+def unknown_settings(environ: Mapping[str, str], env_file: Path = Path(".env")) -> list[str]:
+    """A line for each CLASSBOT_ variable (in the environment or .env) that no setting
+    reads: a misspelt name is otherwise ignored without a word."""
+    known = set(NOT_SETTINGS)
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [env_name(field)]
+        known.update(str(name) for name in names)
+    given = set(environ) | (set(dotenv_values(env_file)) if env_file.is_file() else set())
+    lines = []
+    for name in sorted(n for n in given if n.upper().startswith("CLASSBOT_")):
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        lines.append(f"{name} is not a setting, so it is ignored.{hint}")
+    return lines
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings; a bad value becomes a ConfigError naming its variable."""
     try:
@@ -202,5 +249,8 @@ def load_settings(**overrides: object) -> Settings:
             field = str(item["loc"][0])
             name = env_name(field) if field in Settings.model_fields else field
             shown = "" if "token" in field or "secret" in field else f" (got {item.get('input')!r})"
-            problems.append(f"{name}: {item['msg']}{shown}")
+            said = str(item["msg"]).removeprefix("Value error, ")
+            if item["type"] == "string_pattern_mismatch":
+                said = _PATTERNS.get(field, said)
+            problems.append(f"{name}: {said}{shown}")
         raise ConfigError("Bad configuration:\n  " + "\n  ".join(problems)) from None

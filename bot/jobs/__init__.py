@@ -51,7 +51,9 @@ def link_factory(env: JobEnv, kinds: Iterable[AnyKind] | None = None) -> LinkFac
     if settings.queue_backend == "rq":
         from bot.jobs.rq import rq_links
 
-        return rq_links(settings.redis_url, lease_seconds=settings.job_lease_seconds)
+        return rq_links(
+            settings.redis_url, lease_seconds=settings.job_lease_seconds, queue=settings.rq_queue
+        )
     from bot.inference.devices import plan_devices
     from bot.jobs.worker import local_links
 

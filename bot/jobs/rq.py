@@ -377,13 +377,9 @@ class RqLink(LinkBase):
                 log.debug("could not clear the alive key", exc_info=True)
 
 
-def rq_links(
-    redis_url: str, *, lease_seconds: float, queue: str | None = None, most: int = 8
-) -> LinkFactory:
-    """The RQ backend: up to `most` links (one batch in flight each); as many take batches
-    as there are live workers (RqLink.has_room). The queue: `queue`, else
-    $CLASSBOT_RQ_QUEUE (for `classbot worker --queue`), else "classbot-inference"."""
-    queue = queue or os.environ.get("CLASSBOT_RQ_QUEUE") or QUEUE
+def rq_links(redis_url: str, *, lease_seconds: float, queue: str, most: int = 8) -> LinkFactory:
+    """The RQ backend: up to `most` links (one batch in flight each) on `queue`; as many
+    take batches as there are live workers (RqLink.has_room)."""
 
     async def make(owner: str) -> list[WorkerLink]:
         seen = Seen()
@@ -471,15 +467,21 @@ def run_batch(message: wire.Run, stream: str, tag: str) -> None:
         heart.running(None, [])
 
 
-def torch_threads(workers_here: int) -> int:
-    """CLASSBOT_TORCH_THREADS, or the machine's cores shared among its workers."""
-    wanted = os.environ.get("CLASSBOT_TORCH_THREADS", "").strip()
+def torch_threads(workers_here: int, wanted: int | None = None) -> int:
+    """`wanted` (CLASSBOT_TORCH_THREADS), or the machine's cores shared among its workers."""
     if wanted:
-        return max(1, int(wanted))
+        return max(1, wanted)
     return max(1, (os.cpu_count() or 1) // max(1, workers_here))
 
 
-def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: bool = False) -> None:
+def work(
+    redis_url: str,
+    config: WorkerConfig,
+    *,
+    queue: str = QUEUE,
+    burst: bool = False,
+    threads: int | None = None,
+) -> None:
     """Serve inference jobs until stopped (blocking). Runs RQ's worker on the calling
     thread, which must be the main thread: RQ installs its SIGTERM/SIGINT handlers there
     (a warm shutdown: the batch in hand finishes and is reported, then the worker exits)."""
@@ -492,7 +494,7 @@ def work(redis_url: str, config: WorkerConfig, *, queue: str = QUEUE, burst: boo
     _redis = Redis.from_url(redis_url)
     keys = Keys(queue)
     here = sum(1 for b in keys.workers(_redis) if b.get("host") == socket.gethostname())
-    torch.set_num_threads(torch_threads(here + 1))
+    torch.set_num_threads(torch_threads(here + 1, threads))
     _runtime = Runtime(config, send=lambda _: None, cancelled=set())
     _heart = Heart(_redis, keys)
     # redis-py types pubsub() in some releases and not in others, and never listen().

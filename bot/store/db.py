@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolResetState
 
 import migrations
+from bot.config import ConfigError
 from bot.errors import UsageError
 from bot.replies import Error
 
@@ -82,7 +83,44 @@ def async_url(url: str) -> str:
     backend = parsed.get_backend_name()
     if parsed.drivername in drivers:
         parsed = parsed.set(drivername=drivers[backend])
+    if backend == "postgresql" and "sslmode" in parsed.query:
+        # Hosted PostgreSQL URLs carry libpq's sslmode; asyncpg takes the same values as ssl.
+        query = dict(parsed.query)
+        query["ssl"] = query.pop("sslmode")
+        parsed = parsed.set(query=query)
     return parsed.render_as_string(hide_password=False)
+
+
+def unreachable(url: str, error: BaseException) -> str:
+    """Why the database at `url` cannot be opened, and what to do, for the instructor."""
+    parsed = make_url(url)
+    cause = getattr(error, "orig", None) or error
+    said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    prefix = "CLASSBOT_DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        where = Path(parsed.database or "").expanduser()
+        return (
+            f"{prefix}: cannot open the SQLite file {where} ({said}). Check that the folder"
+            f" {where.parent} exists and this user may write in it."
+        )
+    server = parsed.host or "localhost"
+    host = f"{server}:{parsed.port or 5432}"
+    # asyncpg's own exception is the cause of the DBAPI error SQLAlchemy raises.
+    names = {type(e).__name__ for e in (error, cause, cause.__cause__) if e is not None}
+    if "InvalidCatalogNameError" in names:
+        todo = f"Create it (createdb -h {server} {parsed.database}) or fix the name."
+        return f"{prefix}: there is no database {parsed.database} on {host}. {todo}"
+    if names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return (
+            f"{prefix}: PostgreSQL at {host} refused user {parsed.username} ({said})."
+            " Fix the user or password."
+        )
+    if isinstance(cause, OSError):
+        return (
+            f"{prefix}: nothing answers at {host} ({said}). Start PostgreSQL there, or fix the"
+            " host and port."
+        )
+    return f"{prefix}: cannot open the database at {host} ({said})."
 
 
 def alembic_config(url: str) -> Config:
@@ -261,9 +299,14 @@ class Store:
 
         On PostgreSQL the migration runs under a transaction-scoped advisory lock, and the
         revision is read again once it is held: bot replicas that start together on a
-        fresh database take turns, the first migrates, the others find it done."""
+        fresh database take turns, the first migrates, the others find it done. A database
+        that cannot be opened raises ConfigError, saying what to fix."""
         head = self.head()
-        if await self.revision() == head:
+        try:
+            current = await self.revision()
+        except (DBAPIError, OSError) as error:
+            raise ConfigError(unreachable(self.url, error)) from None
+        if current == head:
             return False
         async with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
