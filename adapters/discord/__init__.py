@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 
+import aiohttp
 import discord
 
 from adapters.discord.client import ClassbotClient
@@ -62,6 +63,24 @@ async def serve(app: App, args: argparse.Namespace) -> int:
     except discord.LoginFailure:
         print(
             "Discord refused DISCORD_TOKEN: reset the token (Bot → Reset Token).", file=sys.stderr
+        )
+        return 2
+    except discord.Forbidden as refused:
+        if sync == "global":
+            raise
+        # Registering the commands in one server needs the bot in it (README, step 4).
+        print(
+            f"Discord refused to register the commands in server {sync} ({refused.text}):"
+            " invite the bot to that server first (its invite link has the bot and"
+            " applications.commands scopes), or check the server id.",
+            file=sys.stderr,
+        )
+        return 2
+    except (aiohttp.ClientError, OSError) as error:
+        print(
+            f"cannot reach Discord ({error}). Check this machine's network: a firewall, or a"
+            " proxy (HTTPS_PROXY) to set.",
+            file=sys.stderr,
         )
         return 2
     except discord.PrivilegedIntentsRequired:

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Awaitable
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
@@ -42,9 +43,14 @@ async def serve(app: App, args: argparse.Namespace) -> int:
     missing = missing_tokens(settings, http)
     if missing:
         mode = "HTTP mode (--http)" if http else "Socket Mode"
+        other = (
+            "or Socket Mode without --http and SLACK_APP_TOKEN"
+            if http
+            else "or HTTP mode: --http and SLACK_SIGNING_SECRET"
+        )
         print(
-            f"classbot slack: {mode} needs {' and '.join(missing)} "
-            "(see README, 'Slack app set-up').",
+            f"classbot slack: {mode} needs {' and '.join(missing)} ({other};"
+            " see README, 'Slack app set-up').",
             file=sys.stderr,
         )
         return 2
@@ -72,8 +78,8 @@ async def serve(app: App, args: argparse.Namespace) -> int:
             await _serve_http(adapter, int(getattr(args, "port", 3000)))
         else:
             await _serve_socket_mode(adapter, app_token)
-    except _Refused as refused:
-        print(f"classbot slack: {refused}", file=sys.stderr)
+    except _NotStarted as problem:
+        print(f"classbot slack: {problem}", file=sys.stderr)
         return 2
     finally:
         await adapter.close()
@@ -87,8 +93,8 @@ async def _replay(adapter: SlackAdapter) -> None:
         log.exception("could not replay the saved Slack commands")
 
 
-class _Refused(Exception):
-    """Slack refused a token at start."""
+class _NotStarted(Exception):
+    """Slack refused a token, or could not be reached, at start."""
 
 
 async def _check(call: Awaitable[object], token: str) -> None:
@@ -97,7 +103,12 @@ async def _check(call: Awaitable[object], token: str) -> None:
     except SlackApiError as error:
         code = error.response.get("error")
         message = f"Slack refused {token} ({code}); check it (README, 'Slack app set-up')."
-        raise _Refused(message) from None
+        raise _NotStarted(message) from None
+    except (aiohttp.ClientError, OSError) as error:
+        raise _NotStarted(f"cannot reach Slack ({error}). {UNREACHABLE}") from None
+
+
+UNREACHABLE = "Check this machine's network: a firewall, or a proxy (HTTPS_PROXY) to set."
 
 
 # A class can send a burst of commands at once; past aiohttp's default listen backlog (128)

@@ -76,6 +76,8 @@ class DiscordRestStub:
         self._ids = itertools.count(1500000000000000001)
         self._expired: set[str] = set()
         self.reject_token = False  # answer login with 401, as for a reset token
+        # Guilds the bot is not in: registering commands there answers 403 Missing Access.
+        self.foreign_guilds: set[str] = set()
         # Message bodies by id, so PATCH answers show the whole message as Discord would.
         self.messages: dict[str, dict[str, Any]] = {}
         self.original: dict[str, str] = {}  # interaction token → id of its original message
@@ -202,7 +204,11 @@ class DiscordRestStub:
             return _json(BOT_USER)
         if method == "GET" and path == "/oauth2/applications/@me":
             return _json(_application())
-        if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
+        if method == "PUT" and (
+            commands := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path)
+        ):
+            if commands.group(1) in self.foreign_guilds:
+                return _json({"message": "Missing Access", "code": 50001}, status=403)
             return _json(
                 [
                     {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}

@@ -57,3 +57,38 @@ async def test_a_refused_token_is_a_clear_error(
     assert "Discord refused DISCORD_TOKEN" in error and "reset.long.ago" not in error
     assert [r.path for r in stub.requests] == ["/users/@me"]
     assert stub.requests[0].authorization == "Bot reset.long.ago"
+
+
+async def test_syncing_to_a_server_the_bot_is_not_in_says_to_invite_it(
+    tmp_path: Path, stub: DiscordRestStub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.foreign_guilds.add("123456789")
+    settings = settings_for_tests(tmp_path, discord_api_url=stub.url, discord_token="a.b.c")
+    app = await create_app(settings)
+    app.background.clear()
+    try:
+        assert await serve(app, argparse.Namespace(sync="123456789")) == 2
+    finally:
+        await app.close()
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "Discord refused to register the commands in server 123456789 (Missing Access):"
+        " invite the bot to that server first"
+    )
+
+
+async def test_an_unreachable_discord_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for_tests(
+        tmp_path, discord_api_url="http://127.0.0.1:1/api/v10", discord_token="a.b.c"
+    )
+    app = await create_app(settings)
+    app.background.clear()
+    try:
+        assert await serve(app, argparse.Namespace(sync="global")) == 2
+    finally:
+        await app.close()
+    error = capsys.readouterr().err
+    assert error.startswith("cannot reach Discord (")
+    assert "a firewall, or a proxy (HTTPS_PROXY) to set." in error
