@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 
 from adapters.slack.namespace import Namespace
 from bot.commands import all_commands
-from bot.config import load_settings
+from bot.config import ConfigError, load_settings
 from bot.router import Command
 
 BOT_SCOPES = (
@@ -106,8 +107,11 @@ def manifest(
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0].replace("\n", " "),
+        epilog="Paste it at api.slack.com/apps → Create New App → From an app manifest.",
+    )
     parser.add_argument("--url", help="HTTP mode: the public https URL of /slack/events")
     parser.add_argument("--name", default="classbot", help="the app's name in Slack")
     parser.add_argument(
@@ -121,9 +125,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         if value is not None
     }
     commands = all_commands()
-    namespace = Namespace.from_settings(load_settings(**overrides), [c.name for c in commands])
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as error:  # said plainly, as `classbot` says it
+        print(error, file=sys.stderr)
+        return 2
+    namespace = Namespace.from_settings(settings, [c.name for c in commands])
     print(manifest(commands, name=args.name, url=args.url, namespace=namespace), end="")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

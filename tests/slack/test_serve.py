@@ -284,3 +284,18 @@ def test_the_manifest_script_follows_the_namespace_setting() -> None:
     prefixed = _manifest_script(CLASSBOT_SLACK_PREFIX="hf-")
     assert "/hf-search" in prefixed and "/hf-help" in prefixed and "/search" not in prefixed
     assert "/hf-help" in _manifest_script("--prefix", "hf-")
+
+
+def test_the_manifest_script_says_what_is_wrong_with_a_setting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters.slack.manifest", "--prefix", "HF-"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Bad configuration:\n  CLASSBOT_SLACK_PREFIX: use up to 20 lowercase letters, digits,"
+        " - or _, the first a letter or digit (or leave it empty) (got 'HF-')\n"
+    )
