@@ -9,9 +9,11 @@ nor `OSError` nor `httpx.HTTPError`, so they are named here explicitly.
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import httpx2
+from huggingface_hub import constants
 from huggingface_hub.errors import (
     DisabledRepoError,
     GatedRepoError,
@@ -73,12 +75,34 @@ def hub_fault(error: BaseException, kind: str = "model", repo_id: str | None = N
         log.warning("unreadable Hub answer for %s %s: %r", kind, repo_id, error)
         return HubBadAnswer()
     if isinstance(error, _NETWORK):
+        _tell_the_instructor(error)
         return unavailable()
     if isinstance(error, _SHAPE):
         log.warning("unreadable Hub answer for %s %s: %r", kind, repo_id, error)
         return HubBadAnswer()
     log.error("unexpected Hub failure for %s %s", kind, repo_id, exc_info=error)
     return HubBadAnswer()
+
+
+# How often the log says again that the Hub does not answer (students see it each time).
+UNREACHABLE_LOG_EVERY = 60.0
+_said_unreachable_at = -UNREACHABLE_LOG_EVERY
+
+
+def _tell_the_instructor(error: BaseException) -> None:
+    """Students are told to try again; whoever runs the bot needs the cause, and the way
+    out when this machine cannot reach huggingface.co at all."""
+    global _said_unreachable_at
+    if time.monotonic() - _said_unreachable_at < UNREACHABLE_LOG_EVERY:
+        return
+    _said_unreachable_at = time.monotonic()
+    log.warning(
+        "the Hub at %s does not answer (%s: %s). Check this machine's network or proxy"
+        " (HTTPS_PROXY); HF_ENDPOINT, set in the environment, points the bot at a mirror.",
+        constants.ENDPOINT,
+        type(error).__name__,
+        error,
+    )
 
 
 def _http_fault(error: HfHubHTTPError, kind: str, repo_id: str | None) -> HubError:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
+from bot.hub import faults
+from bot.hub.errors import HubUnavailable
 from bot.inference.guard import ModelGuard
 from bot.replies import Error, as_plain_text
 from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_for_tests
@@ -122,3 +126,16 @@ async def test_cached_answers_are_served_at_once_when_the_hub_is_sick(
     seconds, text, reply = await timed(class_bot, "/dataset id:never/asked")
     assert seconds < 0.5 and isinstance(reply, Error)
     assert "not asking it" in text and "Try again in" in reply.todo
+
+
+def test_an_unreachable_hub_is_explained_once_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(faults, "_said_unreachable_at", -faults.UNREACHABLE_LOG_EVERY)
+    with caplog.at_level(logging.WARNING, logger="bot.hub.faults"):
+        for _ in range(3):  # three students, one after another
+            fault = faults.hub_fault(httpx2.ConnectError("[Errno -3] name resolution failed"))
+            assert isinstance(fault, HubUnavailable)
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert "does not answer (ConnectError: [Errno -3] name resolution failed)" in said
+    assert "proxy (HTTPS_PROXY)" in said and "HF_ENDPOINT" in said
