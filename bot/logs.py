@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,20 @@ _for_workers = WorkerLogging()
 
 def for_workers() -> WorkerLogging:
     return _for_workers
+
+
+class Occasional:
+    """A warning that every request would meet (a service away): logged once every
+    `seconds`, not once per student."""
+
+    def __init__(self, logger: logging.Logger, seconds: float = 60.0) -> None:
+        self.logger, self.seconds = logger, seconds
+        self._said_at = -seconds
+
+    def warning(self, message: str, *args: object) -> None:
+        if time.monotonic() - self._said_at >= self.seconds:
+            self._said_at = time.monotonic()
+            self.logger.warning(message, *args)
 
 
 def setup_logging(settings: Settings, *, console: bool = False) -> logging.Handler:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.config import ConfigError
+from bot.logs import Occasional
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,6 @@ return tostring(wait)
 """
 
 
-# How often a limiter without its Redis says so in the log.
-WARN_EVERY = 60.0
-
-
 class RedisRateLimiter:
     """The token bucket in Redis, shared by every bot on `redis` (keys `prefix:<key>`)."""
 
@@ -102,7 +99,7 @@ class RedisRateLimiter:
         # A bucket that has had time to fill up again is the same as no bucket: let it go.
         self._ttl_ms = math.ceil(self.burst / self.rate * 1000) + 1000
         self._take = redis.register_script(_TAKE)
-        self._warned = -WARN_EVERY
+        self._away = Occasional(log)
 
     async def check(self, key: str) -> float:
         return await self._run(key, "take")
@@ -118,9 +115,7 @@ class RedisRateLimiter:
         except (RedisError, OSError) as error:
             # Redis away: the class goes on without the limit rather than stop at every
             # command (what needs Redis to work, the job queue, says so itself).
-            if time.monotonic() - self._warned > WARN_EVERY:
-                self._warned = time.monotonic()
-                log.warning("the rate limit is off while Redis does not answer: %s", error)
+            self._away.warning("the rate limit is off while Redis does not answer: %s", error)
             return 0.0
         return float(waited.decode() if isinstance(waited, bytes) else waited)
 

@@ -9,7 +9,6 @@ nor `OSError` nor `httpx.HTTPError`, so they are named here explicitly.
 from __future__ import annotations
 
 import logging
-import time
 
 import httpx
 import httpx2
@@ -36,8 +35,11 @@ from bot.hub.errors import (
     retry_after,
     unavailable,
 )
+from bot.logs import Occasional
 
 log = logging.getLogger(__name__)
+# Students meet an unreachable Hub at every command; the log says it once a minute.
+_UNREACHABLE = Occasional(log)
 
 # Faults of the network or of the server's answer (not of the request we made).
 _NETWORK = (httpx2.HTTPError, httpx.HTTPError, OSError)
@@ -84,19 +86,10 @@ def hub_fault(error: BaseException, kind: str = "model", repo_id: str | None = N
     return HubBadAnswer()
 
 
-# How often the log says again that the Hub does not answer (students see it each time).
-UNREACHABLE_LOG_EVERY = 60.0
-_said_unreachable_at = -UNREACHABLE_LOG_EVERY
-
-
 def _tell_the_instructor(error: BaseException) -> None:
     """Students are told to try again; whoever runs the bot needs the cause, and the way
     out when this machine cannot reach huggingface.co at all."""
-    global _said_unreachable_at
-    if time.monotonic() - _said_unreachable_at < UNREACHABLE_LOG_EVERY:
-        return
-    _said_unreachable_at = time.monotonic()
-    log.warning(
+    _UNREACHABLE.warning(
         "the Hub at %s does not answer (%s: %s). Check this machine's network or proxy"
         " (HTTPS_PROXY); HF_ENDPOINT, set in the environment, points the bot at a mirror.",
         constants.ENDPOINT,

@@ -17,6 +17,7 @@ import pytest
 from bot.hub import faults
 from bot.hub.errors import HubUnavailable
 from bot.inference.guard import ModelGuard
+from bot.logs import Occasional
 from bot.replies import Error, as_plain_text
 from tests.support.botdriver import BotDriver, FakeClock, running_bot, settings_for_tests
 from tests.support.hub_stub import HubStub, point_huggingface_hub_at, restore_hf
@@ -131,7 +132,7 @@ async def test_cached_answers_are_served_at_once_when_the_hub_is_sick(
 def test_an_unreachable_hub_is_explained_once_in_the_log(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(faults, "_said_unreachable_at", -faults.UNREACHABLE_LOG_EVERY)
+    monkeypatch.setattr(faults, "_UNREACHABLE", Occasional(faults.log))
     with caplog.at_level(logging.WARNING, logger="bot.hub.faults"):
         for _ in range(3):  # three students, one after another
             fault = faults.hub_fault(httpx2.ConnectError("[Errno -3] name resolution failed"))
