@@ -40,19 +40,22 @@ def test_a_bad_sync_target_is_a_clear_error(
     assert "abc.def.ghi" not in error
 
 
+async def _serve_once(tmp_path: Path, api_url: str, token: str, sync: str = "global") -> int:
+    """`classbot discord` on these settings until it stops (here: at a start-up error)."""
+    settings = settings_for_tests(tmp_path, discord_api_url=api_url, discord_token=token)
+    app = await create_app(settings)
+    app.background.clear()
+    try:
+        return await serve(app, argparse.Namespace(sync=sync))
+    finally:
+        await app.close()
+
+
 async def test_a_refused_token_is_a_clear_error(
     tmp_path: Path, stub: DiscordRestStub, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub.reject_token = True
-    settings = settings_for_tests(
-        tmp_path, discord_api_url=stub.url, discord_token="reset.long.ago"
-    )
-    app = await create_app(settings)
-    app.background.clear()
-    try:
-        assert await serve(app, argparse.Namespace(sync="global")) == 2
-    finally:
-        await app.close()
+    assert await _serve_once(tmp_path, stub.url, "reset.long.ago") == 2
     error = capsys.readouterr().err
     assert "Discord refused DISCORD_TOKEN" in error and "reset.long.ago" not in error
     assert [r.path for r in stub.requests] == ["/users/@me"]
@@ -63,13 +66,7 @@ async def test_syncing_to_a_server_the_bot_is_not_in_says_to_invite_it(
     tmp_path: Path, stub: DiscordRestStub, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub.foreign_guilds.add("123456789")
-    settings = settings_for_tests(tmp_path, discord_api_url=stub.url, discord_token="a.b.c")
-    app = await create_app(settings)
-    app.background.clear()
-    try:
-        assert await serve(app, argparse.Namespace(sync="123456789")) == 2
-    finally:
-        await app.close()
+    assert await _serve_once(tmp_path, stub.url, "a.b.c", sync="123456789") == 2
     error = capsys.readouterr().err
     assert error.startswith(
         "Discord refused to register the commands in server 123456789 (Missing Access):"
@@ -80,15 +77,7 @@ async def test_syncing_to_a_server_the_bot_is_not_in_says_to_invite_it(
 async def test_an_unreachable_discord_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = settings_for_tests(
-        tmp_path, discord_api_url="http://127.0.0.1:1/api/v10", discord_token="a.b.c"
-    )
-    app = await create_app(settings)
-    app.background.clear()
-    try:
-        assert await serve(app, argparse.Namespace(sync="global")) == 2
-    finally:
-        await app.close()
+    assert await _serve_once(tmp_path, "http://127.0.0.1:1/api/v10", "a.b.c") == 2
     error = capsys.readouterr().err
     assert error.startswith("cannot reach Discord (")
     assert "a firewall, or a proxy (HTTPS_PROXY) to set." in error
