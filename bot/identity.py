@@ -24,3 +24,9 @@ class Actor:
     role: Role
     guild_id: str
     channel_id: str
+    # In a thread (Discord gives threads ids of their own): the channel it belongs to.
+    parent_channel_id: str = ""
+
+    def is_in(self, channel_id: str) -> bool:
+        """Whether this actor typed in that channel, or in a thread of it."""
+        return channel_id in (self.channel_id, self.parent_channel_id or self.channel_id)

@@ -342,6 +342,7 @@ def invocation_to_json(invocation: Invocation) -> dict[str, Any]:
             "role": actor.role.value,
             "guild_id": actor.guild_id,
             "channel_id": actor.channel_id,
+            "parent_channel_id": actor.parent_channel_id,
         },
     }
 
@@ -360,6 +361,7 @@ def invocation_from_json(data: Mapping[str, Any]) -> Invocation:
             role=Role(str(actor["role"])),
             guild_id=str(actor["guild_id"]),
             channel_id=str(actor["channel_id"]),
+            parent_channel_id=str(actor.get("parent_channel_id") or ""),
         ),
     )
 

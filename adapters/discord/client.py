@@ -287,6 +287,7 @@ class ClassbotClient(discord.Client):
             role=Role.INSTRUCTOR if instructor else Role.STUDENT,
             guild_id=guild,
             channel_id=str(interaction.channel_id or ""),
+            parent_channel_id=str(getattr(interaction.channel, "parent_id", None) or ""),
         )
 
 

@@ -320,7 +320,7 @@ async def _pick(ctx: Context, activity_id: int | None, *, none_open: NoneOpen | 
             return activity
         open_ = await store.open_now(session, ctx.guild_pk, now)
         recent = [] if open_ else await store.recent(session, ctx.guild_pk, limit=5)
-    here = [a for a in open_ if a.channel_id == ctx.actor.channel_id]
+    here = [a for a in open_ if ctx.actor.is_in(a.channel_id)]
     if len(here) == 1:
         return here[0]
     if here:
@@ -339,7 +339,7 @@ async def _pick(ctx: Context, activity_id: int | None, *, none_open: NoneOpen | 
                 todo="Instructors post them with /activity post.",
             )
         )
-    latest = next((a for a in recent if a.channel_id == ctx.actor.channel_id), recent[0])
+    latest = next((a for a in recent if ctx.actor.is_in(a.channel_id)), recent[0])
     if none_open is None:
         return latest
     raise UsageError(

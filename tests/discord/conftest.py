@@ -59,8 +59,10 @@ def interaction(
     permissions: int = 0,
     in_guild: bool = True,
     message: dict[str, Any] | None = None,
+    thread: int | None = None,
 ) -> dict[str, Any]:
-    """A raw INTERACTION_CREATE payload as Discord sends it."""
+    """A raw INTERACTION_CREATE payload as Discord sends it (`thread`: typed in a public
+    thread of that id, in the class channel)."""
     number = next(_numbers)
     who = who or user()
     payload: dict[str, Any] = {
@@ -119,6 +121,28 @@ def interaction(
             context=1,
             authorizing_integration_owners={"1": who["id"]},
         )
+    if thread is not None and in_guild:
+        payload["channel_id"] = str(thread)
+        payload["channel"] = {
+            "id": str(thread),
+            "type": 11,  # a public thread
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(CHANNEL_ID),
+            "owner_id": who["id"],
+            "name": "discussion",
+            "flags": 0,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 1,
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": "2026-01-05T10:00:00+00:00",
+                "locked": False,
+            },
+            "permissions": str(permissions),
+        }
     if message is not None:
         payload["message"] = message
     return payload
@@ -153,7 +177,9 @@ class DiscordBot:
         """A slash command payload, e.g. slash("help", command="search")."""
         created = values.pop("created", None) or self.clock()
         extra = {
-            k: values.pop(k) for k in ("who", "roles", "permissions", "in_guild") if k in values
+            k: values.pop(k)
+            for k in ("who", "roles", "permissions", "in_guild", "thread")
+            if k in values
         }
         return interaction(2, command_data(path, values), created=created, **extra)
 

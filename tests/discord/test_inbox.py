@@ -14,7 +14,7 @@ from adapters.discord.client import FIRST_REPLY_BUDGET
 from bot.inbox import ACCEPT_PATIENCE_S
 from bot.store.models import InboxEntry, Submission
 from tests.discord.conftest import INSTRUCTOR_ID, DiscordBot, discord_bot_for, user
-from tests.discord.rest_stub import DiscordRestStub
+from tests.discord.rest_stub import CHANNEL_ID, DiscordRestStub
 from tests.support.botdriver import FakeClock
 
 MANAGE_GUILD = 1 << 5
@@ -97,3 +97,19 @@ async def test_a_slow_save_still_leaves_time_to_answer_inside_three_seconds(
     await _post(discord_bot)
     (patience,) = waited
     assert patience + FIRST_REPLY_BUDGET <= 2.0  # a second to spare for the gateway
+
+
+async def test_an_answer_typed_in_a_thread_of_the_class_channel_is_taken(
+    discord_bot: DiscordBot,
+) -> None:
+    # Classes discuss in threads: an answer there, without id:, is the channel's activity's.
+    await _post(discord_bot)
+    thread = 1300000000000000042
+    await discord_bot.interact(
+        discord_bot.slash("activity", "submit", answer="from the thread", thread=thread)
+    )
+    (saved,) = await _rows(discord_bot, Submission)
+    assert saved.answer == "from the thread"
+    (entry,) = [e for e in await _rows(discord_bot, InboxEntry) if e.command == "activity submit"]
+    assert entry.invocation["actor"]["channel_id"] == str(thread)
+    assert entry.invocation["actor"]["parent_channel_id"] == str(CHANNEL_ID)
