@@ -38,7 +38,7 @@ from discord import app_commands
 from adapters.discord.attachments import saved_attachment, uploaded_file
 from adapters.discord.components import make_modal
 from adapters.discord.messages import Conversation, DiscordOutbox, handle_for
-from adapters.discord.render import NO_MENTIONS
+from adapters.discord.render import NO_MENTIONS, clip
 from adapters.discord.tree import install
 from bot.app import App
 from bot.attachments import Attachment
@@ -381,9 +381,7 @@ def _form_values(
 
 def _typed_back(typed: list[str], wait: float) -> Error:
     """The rate limit's refusal of a form, with what was typed to paste into it again."""
-    text = "\n".join(typed)
-    if len(text) > TYPED_BACK:
-        text = text[: TYPED_BACK - 1] + "…"
+    text = clip("\n".join(typed), TYPED_BACK)
     return Error(
         what=RATE_LIMITED,
         todo=f"Nothing was saved: press the button again in {math.ceil(wait)} s and paste"

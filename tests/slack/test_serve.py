@@ -177,6 +177,21 @@ async def test_missing_tokens_are_named(
     assert other.startswith("Socket Mode without --http" if http else "HTTP mode: --http and")
 
 
+async def _socket_mode_once(tmp_path: Path, api_url: str, tokens: str) -> int:
+    """`classbot slack` in Socket Mode on this API until it stops (here: at start-up)."""
+    settings = settings_for_tests(
+        tmp_path,
+        slack_api_url=api_url,
+        slack_bot_token=f"xoxb-{tokens}",
+        slack_app_token=f"xapp-{tokens}",
+    )
+    app = await create_app(settings)
+    try:
+        return await asyncio.wait_for(serve(app, argparse.Namespace(http=False)), 60)
+    finally:
+        await app.close()
+
+
 @pytest.mark.parametrize(
     ("method", "named"),
     [("auth.test", "SLACK_BOT_TOKEN"), ("apps.connections.open", "SLACK_APP_TOKEN")],
@@ -189,34 +204,14 @@ async def test_a_refused_token_stops_the_start_naming_it(
     named: str,
 ) -> None:
     stub.fail[method] = "invalid_auth"
-    settings = settings_for_tests(
-        tmp_path,
-        slack_api_url=stub.api_url,
-        slack_bot_token="xoxb-revoked",
-        slack_app_token="xapp-revoked",
-    )
-    app = await create_app(settings)
-    try:
-        assert await asyncio.wait_for(serve(app, argparse.Namespace(http=False)), 30) == 2
-    finally:
-        await app.close()
+    assert await _socket_mode_once(tmp_path, stub.api_url, "revoked") == 2
     assert f"Slack refused {named} (invalid_auth)" in capsys.readouterr().err
 
 
 async def test_an_unreachable_slack_stops_the_start_saying_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = settings_for_tests(
-        tmp_path,
-        slack_api_url="http://127.0.0.1:1/api/",
-        slack_bot_token="xoxb-1",
-        slack_app_token="xapp-1",
-    )
-    app = await create_app(settings)
-    try:
-        assert await asyncio.wait_for(serve(app, argparse.Namespace(http=False)), 60) == 2
-    finally:
-        await app.close()
+    assert await _socket_mode_once(tmp_path, "http://127.0.0.1:1/api/", "1") == 2
     error = capsys.readouterr().err
     assert error.startswith("classbot slack: cannot reach Slack (")
     assert "a firewall, or a proxy (HTTPS_PROXY) to set." in error
