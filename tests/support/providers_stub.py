@@ -4,6 +4,13 @@ server), driven by the real huggingface_hub client.
 Served under `url` (point CLASSBOT_INFERENCE_URL at it; the client appends `/{provider}`):
 - `POST /{provider}/v1/chat/completions` — chat completion, streamed (SSE) or not, for any
   provider but hf-inference; `POST /hf-inference/models/{model}/v1/chat/completions` too;
+- `POST /v1/chat/completions` with `model: "{id}:{provider}"` — the router's own chat route
+  (huggingface_hub 2.5 sends a named provider's chat completion there with an hf_ token;
+  2.4 goes to the provider's route above). As the router, the stand-in resolves the model
+  through the Hub's mapping (HOSTED_MODELS) and hands the request on to that provider's
+  route: it is recorded and answered as the provider got it (`Seen.via` says it came this
+  way), so the same job looks the same on both versions; a model the provider does not
+  serve is a 400;
 - `POST /hf-inference/models/{model}` — hf-inference task payloads (`{"inputs", "parameters"}`),
   answered in each task's wire format (huggingface_hub's parsers read them): text-generation
   (and text2text) `[{"generated_text", "details"}]`, text-to-image PNG bytes, and /run's text
@@ -12,8 +19,8 @@ Served under `url` (point CLASSBOT_INFERENCE_URL at it; the client appends `/{pr
   image tasks take the file as the raw body, or as base64 `inputs` in a JSON body when the
   call has parameters (huggingface_hub's HFInferenceBinaryInputTask), and answer from what
   the file holds (`MEDIA_TASK_ANSWERS`);
-- `GET /v1/models` and `POST /v1/chat/completions` — an OpenAI-compatible server (base
-  `url + "/v1"`).
+- `GET /v1/models` and `POST /v1/chat/completions` (a model with no `:provider`) — an
+  OpenAI-compatible server (base `url + "/v1"`).
 Text is made from the prompt, model and seed (same seed → same text; no seed, temperature 0
 → the greedy, repetitive text small models make). `latency` delays every answer; `fail()`
 queues faults (status, headers, body) for the next matching requests.
@@ -49,6 +56,10 @@ class Seen:
     body: Any
     at: float = field(default_factory=time.monotonic)  # when it arrived
     connection: int = 0  # which client connection it came on (1, 2, ...)
+    # Sent to the router's own chat route, for `via_model` ("{id}:{provider}"): `path` and
+    # `body` are then the provider's route and what the router handed on there.
+    via: str = ""
+    via_model: str = ""
 
 
 @dataclass
@@ -165,11 +176,31 @@ class ProvidersStub:
         except ValueError:
             body = raw
         path = request.path
+        via, via_model, refused = "", "", ""
+        if path == ROUTER_CHAT and isinstance(body, dict) and ":" in str(body.get("model")):
+            via, via_model = path, str(body["model"])
+            routed = _routed_chat(via_model)
+            if routed is None:
+                refused = f"{via_model} is not served for chat by that provider"
+            else:
+                provider, provider_id = routed
+                path = f"/{provider}/v1/chat/completions"
+                body = {**body, "model": provider_id}
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
             # Held by the dict, a transport keeps its number for the stub's lifetime.
             connection = self._connections.setdefault(request.transport, len(self._connections) + 1)
-            self.seen.append(Seen(request.method, path, headers, body, connection=connection))
+            self.seen.append(
+                Seen(
+                    request.method,
+                    path,
+                    headers,
+                    body,
+                    connection=connection,
+                    via=via,
+                    via_model=via_model,
+                )
+            )
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -181,6 +212,8 @@ class ProvidersStub:
                 return web.Response(status=499)
             if fault is not None:
                 return web.Response(status=fault.status, body=fault.body, headers=fault.headers)
+            if refused:
+                return web.json_response({"error": refused}, status=400)
             return await self._answer(request, path, body)
         finally:
             with self._lock:
@@ -277,6 +310,20 @@ class ProvidersStub:
         words = words_for(str(inputs), model, params.get("seed"), greedy, n)
         details = {"finish_reason": "length", "generated_tokens": n, "seed": params.get("seed")}
         return web.json_response([{"generated_text": " ".join(words), "details": details}])
+
+
+ROUTER_CHAT = "/v1/chat/completions"
+
+
+def _routed_chat(model: str) -> tuple[str, str] | None:
+    """Where the router sends a chat for "{id}:{provider}": the provider and its own id for
+    the model, from the Hub's mapping (a live conversational entry); None when none."""
+    repo_id, _, provider = model.rpartition(":")
+    mapping = HOSTED_MODELS.get(repo_id, {}).get("inferenceProviderMapping", {})
+    entry = mapping.get(provider)
+    if entry is None or entry["status"] == "error" or entry["task"] != "conversational":
+        return None
+    return provider, str(entry["providerId"])
 
 
 # -- /run's text tasks, in hf-inference's wire formats --------------------------------------

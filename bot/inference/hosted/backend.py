@@ -20,6 +20,7 @@ from typing import Literal
 import httpx2
 from huggingface_hub import AsyncInferenceClient, constants
 from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.inference._providers._common import AutoRouterConversationalTask
 from huggingface_hub.utils._http import get_async_session
 
 from bot.config import Settings
@@ -66,14 +67,31 @@ def choose_backend(settings: Settings) -> BackendName:
 def point_router(base: str) -> None:
     """Send Inference Providers calls to `base` (the official router, or a stand-in).
 
-    huggingface_hub reads `INFERENCE_PROXY_TEMPLATE` at each call, except hf-inference's
-    helpers, which keep the URL they were built with."""
+    huggingface_hub reads `INFERENCE_PROXY_TEMPLATE` at each call, except in hf-inference's
+    helpers, which keep the URL they were built with, and in its auto-router (a chat
+    completion for `model:provider` at the router's own `/v1/chat/completions`), whose URL is
+    fixed in its class. 2.4 takes the auto-router for provider "auto" only, which the bot
+    never asks; 2.5 takes it for every named provider's chat completion (hf-inference's
+    aside) with an hf_ token: most of /generate."""
+    # No setting or constant moves the auto-router (2.5), so its URL method is replaced.
+    AutoRouterConversationalTask._prepare_base_url = _auto_router_base  # type: ignore[method-assign]
     template = base.rstrip("/") + "/{provider}"
     if template == constants.INFERENCE_PROXY_TEMPLATE:
         return
     constants.INFERENCE_PROXY_TEMPLATE = template
     for helper in PROVIDERS["hf-inference"].values():
         helper.base_url = template.format(provider="hf-inference")
+
+
+# huggingface_hub's own, which refuses a key that is not a Hugging Face token.
+_FIXED_AUTO_ROUTER_BASE = AutoRouterConversationalTask._prepare_base_url
+
+
+def _auto_router_base(self: AutoRouterConversationalTask, api_key: str) -> str:
+    """The auto-router's URL: the root of `INFERENCE_PROXY_TEMPLATE`, read at each call as
+    for the per-provider routes (the official router's root unless point_router moved it)."""
+    _FIXED_AUTO_ROUTER_BASE(self, api_key)
+    return constants.INFERENCE_PROXY_TEMPLATE.format(provider="").rstrip("/")
 
 
 @dataclass
