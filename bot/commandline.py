@@ -68,6 +68,7 @@ def split_options(
     prose: Collection[str] = (),
     phrases: Mapping[str, Callable[[str], bool]] | None = None,
     around_text: bool = False,
+    label: str = "",
 ) -> SplitLine:
     """Take every `name:value` whose name is in `names` out of `text`; the rest is free text.
 
@@ -80,8 +81,11 @@ def split_options(
     what it accepts), which takes the following words of its line too when they make
     a name it accepts (`task:Text Classification`). With `around_text`, options are read
     before and after the free text only: one inside it is part of it (an answer that
-    says "the model with id:3 was slowest"). Raises CommandLineError when a quoted option
-    value is not closed.
+    says "the model with id:3 was slowest"). `label` is the free text's own option name:
+    written as the usage shows it before the text begins (`prompt:Once upon a time`,
+    `input: I loved it`), it names the text and is not part of it; `Answer: Paris` (as
+    in a sentence) stays text, and a quoted value (`prompt:"a fox"`) is read as an option's.
+    Raises CommandLineError when a quoted option value is not closed.
     """
     reader = _OptionReader(names, lists or {}, prose, phrases or {})
     result = SplitLine()
@@ -89,6 +93,12 @@ def split_options(
     text_started = False
     at = 0
     while at < len(text):
+        if not text_started and _labels_text(text, at, label):
+            at += len(label) + 1
+            text_started = True
+            while at < len(text) and text[at] in " \t":
+                at += 1
+            continue
         found = reader.read(text, at)
         inside_text = around_text and text_started
         if found is None or (inside_text and not reader.only_options(text, at)):
@@ -149,6 +159,14 @@ class _OptionReader:
                 return False
             at = found[2]
         return True
+
+
+def _labels_text(text: str, at: int, label: str) -> bool:
+    """Whether `label:` starts a word at `at`, followed by the text itself, not a quote."""
+    if not label or not text.startswith(label + ":", at) or not _starts_word(text, at):
+        return False
+    after = at + len(label) + 1
+    return after == len(text) or text[after] not in _OPENING
 
 
 def _starts_word(text: str, at: int) -> bool:

@@ -308,6 +308,7 @@ class Router:
                 prose={o.name for o in declared if o.to_line_end},
                 phrases={o.name: o.phrase for o in declared if o.phrase},
                 around_text=command.rest_option is not None and command.rest_option.verbatim,
+                label=command.rest_option.name if command.rest_option else "",
             )
         except CommandLineError as error:
             raise self._usage_error(path, f"I could not read that: {error}.") from None
@@ -385,7 +386,7 @@ class Router:
             value = raw.get(option.name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 if option.required:
-                    raise self._usage_error(path, f"{option.name} is required.")
+                    raise self._missing(path, command, option, raw)
                 values[option.name] = option.default
                 continue
             try:
@@ -395,6 +396,30 @@ class Router:
             except ValueError as error:
                 raise self._usage_error(path, f"{option.name}: {error}") from None
         return values
+
+    def _missing(
+        self, path: Sequence[str], command: Command, option: Option, raw: Mapping[str, object]
+    ) -> UsageError:
+        """A required option not given. One typed inside verbatim text was read as part of
+        it (`title:Lab 1: Models minutes:5 …` has its text start at "1:"): say so."""
+        words = command.rest_option
+        text = str(raw.get(words.name) or "") if words is not None and words.verbatim else ""
+        typed = next(
+            (w for w in text.split() if w.lower().startswith(f"{option.name}:") and w[-1] != ":"),
+            None,
+        )
+        if words is None or typed is None:
+            return self._usage_error(path, f"{option.name} is required.")
+        todo = f"Give the options before the {words.name}"
+        worded = next((o for o in command.options if o.type is str and not o.rest), None)
+        if worded is not None:
+            todo += f', and a value of several words in quotes ({worded.name}:"like this")'
+        return self._usage_error(
+            path,
+            f"{option.name} is required: the {typed} you typed is inside your {words.name}, "
+            f"where it is read as part of the {words.name}.",
+            todo + ".",
+        )
 
     async def _attach(self, command: Command, values: dict[str, Any], actor: Actor) -> None:
         """Typed references to files (a Slack link, a console path) as attachments, found by

@@ -91,6 +91,40 @@ async def test_a_misspelt_option_at_the_edge_of_a_prompt_is_named(bot: BotDriver
     assert isinstance(posted, Card) and posted.description == kept
 
 
+async def test_an_option_typed_inside_the_prompt_is_named_when_it_is_missing(
+    bot: BotDriver,
+) -> None:
+    # An unquoted title of several words: the prompt starts at "1:", minutes:5 is inside it.
+    line = "/activity post title:Lab 1: Models hub minutes:5 Run two models."
+    reply = await bot.run(line, user="teacher", role="instructor")
+    assert isinstance(reply, Error)
+    assert reply.what == (
+        "minutes is required: the minutes:5 you typed is inside your prompt, where it is "
+        "read as part of the prompt."
+    )
+    assert reply.todo == (
+        "Give the options before the prompt, and a value of several words in quotes "
+        '(title:"like this").'
+    )
+    plain = await bot.run(
+        "/activity post title:Lab Run two models.", user="teacher", role="instructor"
+    )
+    assert isinstance(plain, Error) and plain.what == "minutes is required." and not plain.todo
+
+
+async def test_an_answer_named_like_the_option_keeps_only_the_answer(bot: BotDriver) -> None:
+    await post(bot)
+    typed = {"ana": "answer: Paris is big", "cyd": "answer:Paris is big"}
+    for user, answer in typed.items():
+        reply = await bot.run(f"/activity submit {answer}", user=user)
+        assert isinstance(reply, Text) and reply.text.startswith("Saved your answer to #1"), answer
+    sentence = await bot.run("/activity submit Answer: Paris", user="ben")
+    assert isinstance(sentence, Text)
+    async with bot.app.services.store.session() as session:
+        saved = (await session.scalars(select(SubmissionVersion.answer))).all()
+    assert sorted(saved) == ["Answer: Paris", "Paris is big", "Paris is big"]
+
+
 async def test_an_answer_of_exactly_4000_characters_is_kept(bot: BotDriver) -> None:
     await post(bot)
     reply = await bot.run("/activity submit id:1 " + "x" * 4000, user="ana")

@@ -142,3 +142,23 @@ def test_options_around_text_leave_those_inside_it_alone(
     split = split_options(typed, {"id", "answer"}, around_text=True)
     assert split.pairs == pairs
     assert split.text == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "pairs", "text"),
+    [
+        ("prompt:Once upon a time", [], "Once upon a time"),
+        ("prompt: Once upon a time seed:3", [("seed", "3")], "Once upon a time"),
+        ("seed:3 prompt:Once upon", [("seed", "3")], "Once upon"),
+        ("prompt:", [], ""),
+        ('prompt:"a red fox" seed:3', [("prompt", "a red fox"), ("seed", "3")], ""),
+        # Written as in a sentence, or once the text has begun, the name is the text's.
+        ("Prompt: Once upon", [], "Prompt: Once upon"),
+        ("Once upon prompt:a time", [], "Once upon prompt:a time"),
+    ],
+)
+def test_the_free_text_may_be_labelled_with_its_option_name(
+    typed: str, pairs: list[tuple[str, str]], text: str
+) -> None:
+    split = split_options(typed, NAMES, around_text=True, label="prompt")
+    assert (split.pairs, split.text) == (pairs, text)
