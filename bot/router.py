@@ -290,6 +290,8 @@ class Router:
         """
         # Everything typed may come back in a reply or reach the database.
         head, rest = next_word(sendable(line).strip())
+        if head == "/" and rest:  # `/ run …`: a space after the slash
+            head, rest = next_word(rest)
         # `/jobs.` or `/help!` at the end of a sentence: the punctuation is not the name.
         top = self._top(head.removeprefix("/").rstrip(SENTENCE_END))
         path: tuple[str, ...] = (top.name,)

@@ -146,6 +146,11 @@ def test_a_usage_line_names_a_long_list_of_choices_by_the_option() -> None:
     assert (few.usage(), many.usage()) == ("[sort:downloads|likes]", "[task:<task>]")
 
 
+async def test_a_space_after_the_slash_is_forgiven(router: Router) -> None:
+    assert await one(router, "/ search gpt neo") == Text(text="text='gpt neo' limit=10")
+    assert (await error(router, "/ ")).what == "Type a command."
+
+
 async def test_unknown_command_suggests_the_closest(router: Router) -> None:
     reply = await error(router, "/serch gpt")
     assert reply.what == "There is no /serch command."
