@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.inference.guard import format_params
+from bot.inference.guard import ApprovedModel, format_params, looks_local
 from bot.inference.repetition import repeated_ngrams, words_of
 from bot.replies import Image
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 Draw = Callable[["Figure"], None]
@@ -52,7 +53,35 @@ async def render(
 
 
 def _short(name: str) -> str:
-    return name if len(name) <= _LABEL else name[: _LABEL - 1] + "…"
+    """A model's name on an axis: a local folder by its folder name, as every other message
+    names it (charts never show a server's folders), clipped in the middle, where ids that
+    share an owner and a stem differ least."""
+    if looks_local(name):
+        name = ApprovedModel(name, "local", 0).short_name
+    if len(name) <= _LABEL:
+        return name
+    head = (_LABEL - 1) // 2
+    return name[:head] + "…" + name[head - _LABEL + 1 :]
+
+
+def _labels(names: Sequence[str]) -> list[str]:
+    """The axis labels of `names`, in order; a label already used is numbered (" (2)")."""
+    labels: list[str] = []
+    for name in names:
+        label, n = _short(name), 1
+        while label in labels:
+            n += 1
+            label = f"{_short(name)} ({n})"
+        labels.append(label)
+    return labels
+
+
+def _rows(axes: Axes, labels: Sequence[str]) -> range:
+    """One row per label, the first on top (horizontal bars draw bottom-up): bars go at
+    positions, not at labels, so equal labels never share a row."""
+    positions = range(len(labels))
+    axes.set_yticks(positions, labels=list(reversed(labels)))
+    return positions
 
 
 # -- /search ---------------------------------------------------------------------------------
@@ -72,9 +101,9 @@ async def models_chart(bars: Sequence[ModelBar], measure: str, title: str) -> Im
         from matplotlib.ticker import FuncFormatter
 
         axes = figure.add_subplot()
-        names = [_short(b.model) for b in reversed(bars)]
+        rows = _rows(axes, _labels([b.model for b in bars]))
         values = [b.value for b in reversed(bars)]
-        drawn = axes.barh(names, values, color=PALETTE[0])
+        drawn = axes.barh(rows, values, color=PALETTE[0])
         sizes = [format_params(b.params) if b.params else "size ?" for b in reversed(bars)]
         axes.bar_label(drawn, labels=sizes, padding=3, fontsize=8)
         axes.set_xlabel(measure)
@@ -109,9 +138,9 @@ async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
 
         sizes, times = figure.subplots(1, 2, sharey=True)
         upward = list(reversed(models))  # barh draws bottom-up: the first model on top
-        names = [_short(m.model) for m in upward]
+        rows = _rows(sizes, _labels([m.model for m in models]))  # shared with `times`
         colours = [PALETTE[i % len(PALETTE)] for i in reversed(range(len(models)))]
-        drawn = sizes.barh(names, [m.params or 0 for m in upward], color=colours)
+        drawn = sizes.barh(rows, [m.params or 0 for m in upward], color=colours)
         sizes.bar_label(
             drawn,
             labels=[format_params(m.params) if m.params else "?" for m in upward],
@@ -123,7 +152,7 @@ async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
         sizes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_params(int(x))))
         sizes.margins(x=0.25)
         ms = [m.seconds * 1000 for m in upward]
-        timed = times.barh(names, ms, color=colours)
+        timed = times.barh(rows, ms, color=colours)
         times.bar_label(timed, labels=[f"{t:,.0f} ms" for t in ms], padding=3, fontsize=8)
         times.set_xlabel("time on this input (ms)")
         times.margins(x=0.25)
@@ -168,8 +197,8 @@ async def activity_chart(
         left, right = figure.subplots(1, 2)
         if uses:
             colours = [PALETTE[kinds.index(u.kind) % len(PALETTE)] for u in reversed(uses)]
-            names = [_short(u.model) for u in reversed(uses)]
-            drawn = left.barh(names, [u.students for u in reversed(uses)], color=colours)
+            rows = _rows(left, _labels([u.model for u in uses]))
+            drawn = left.barh(rows, [u.students for u in reversed(uses)], color=colours)
             left.bar_label(
                 drawn,
                 labels=[format_params(u.params) if u.params else "?" for u in reversed(uses)],
