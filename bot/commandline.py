@@ -82,9 +82,10 @@ def split_options(
     a name it accepts (`task:Text Classification`). With `around_text`, options are read
     before and after the free text only: one inside it is part of it (an answer that
     says "the model with id:3 was slowest"). `label` is the free text's own option name:
-    written as the usage shows it before the text begins (`prompt:Once upon a time`,
-    `input: I loved it`), it names the text and is not part of it; `Answer: Paris` (as
-    in a sentence) stays text, and a quoted value (`prompt:"a fox"`) is read as an option's.
+    written as an option before the text begins (`prompt:Once upon a time`), it names the
+    text and is not part of it, and alone (`prompt:`) it names no text; followed by a space
+    it is prose like any name (`answer: the third one` is an answer as typed), and a quoted
+    value (`prompt:"a fox"`) is read as an option's.
     Raises CommandLineError when a quoted option value is not closed.
     """
     reader = _OptionReader(names, lists or {}, prose, phrases or {})
@@ -96,8 +97,6 @@ def split_options(
         if not text_started and _labels_text(text, at, label):
             at += len(label) + 1
             text_started = True
-            while at < len(text) and text[at] in " \t":
-                at += 1
             continue
         found = reader.read(text, at)
         inside_text = around_text and text_started
@@ -162,11 +161,12 @@ class _OptionReader:
 
 
 def _labels_text(text: str, at: int, label: str) -> bool:
-    """Whether `label:` starts a word at `at`, followed by the text itself, not a quote."""
+    """Whether `label:` starts a word at `at`, followed by the text itself (not a space or
+    a quote) or by nothing."""
     if not label or not text.startswith(label + ":", at) or not _starts_word(text, at):
         return False
     after = at + len(label) + 1
-    return after == len(text) or text[after] not in _OPENING
+    return after == len(text) or not (text[after].isspace() or text[after] in _OPENING)
 
 
 def _starts_word(text: str, at: int) -> bool:

@@ -112,17 +112,18 @@ async def test_an_option_typed_inside_the_prompt_is_named_when_it_is_missing(
     assert isinstance(plain, Error) and plain.what == "minutes is required." and not plain.todo
 
 
-async def test_an_answer_named_like_the_option_keeps_only_the_answer(bot: BotDriver) -> None:
+async def test_an_answer_named_as_an_option_keeps_only_the_answer(bot: BotDriver) -> None:
     await post(bot)
-    typed = {"ana": "answer: Paris is big", "cyd": "answer:Paris is big"}
+    typed = {"ana": "answer:Paris is big", "cyd": "answer:Paris is big id:1"}
     for user, answer in typed.items():
         reply = await bot.run(f"/activity submit {answer}", user=user)
         assert isinstance(reply, Text) and reply.text.startswith("Saved your answer to #1"), answer
-    sentence = await bot.run("/activity submit Answer: Paris", user="ben")
+    # With a space after the colon, as in a sentence, the name is part of the answer.
+    sentence = await bot.run("/activity submit answer: Paris", user="ben")
     assert isinstance(sentence, Text)
     async with bot.app.services.store.session() as session:
         saved = (await session.scalars(select(SubmissionVersion.answer))).all()
-    assert sorted(saved) == ["Answer: Paris", "Paris is big", "Paris is big"]
+    assert sorted(saved) == ["Paris is big", "Paris is big", "answer: Paris"]
 
 
 async def test_an_answer_of_exactly_4000_characters_is_kept(bot: BotDriver) -> None:

@@ -148,12 +148,12 @@ def test_options_around_text_leave_those_inside_it_alone(
     ("typed", "pairs", "text"),
     [
         ("prompt:Once upon a time", [], "Once upon a time"),
-        ("prompt: Once upon a time seed:3", [("seed", "3")], "Once upon a time"),
         ("seed:3 prompt:Once upon", [("seed", "3")], "Once upon"),
         ("prompt:", [], ""),
         ('prompt:"a red fox" seed:3', [("prompt", "a red fox"), ("seed", "3")], ""),
-        # Written as in a sentence, or once the text has begun, the name is the text's.
-        ("Prompt: Once upon", [], "Prompt: Once upon"),
+        # Followed by a space (as in a sentence), or once the text has begun, the name is
+        # part of the text.
+        ("prompt: Once upon a time seed:3", [("seed", "3")], "prompt: Once upon a time"),
         ("Once upon prompt:a time", [], "Once upon prompt:a time"),
     ],
 )

@@ -189,10 +189,9 @@ async def test_free_text_is_kept_as_typed(router: Router, line: str, text: str) 
     assert isinstance(reply, Text) and reply.text.startswith(f"text={text!r} ")
 
 
-@pytest.mark.parametrize("line", ["/search text:gpt neo", "/search text: gpt neo limit:5"])
+@pytest.mark.parametrize("line", ["/search text:gpt neo", "/search limit:5 text:gpt neo"])
 async def test_the_free_words_may_be_named_like_an_option(router: Router, line: str) -> None:
-    # As the usage writes them (`/search [text]`): not "text is given twice", nor text
-    # that starts with "text:".
+    # As the usage writes them (`/search [text]`), not "text is given twice".
     reply = await one(router, line)
     assert isinstance(reply, Text) and reply.text.startswith("text='gpt neo' ")
 
