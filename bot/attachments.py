@@ -31,12 +31,27 @@ def megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def too_large(name: str, size: int | None, limit: int) -> UsageError:
+def media_kind(content_type: str) -> str:
+    """`image` or `audio` (a clip: sound or video) from a content type; "" when neither."""
+    major = content_type.partition("/")[0].lower()
+    return {"image": "image", "audio": "audio", "video": "audio"}.get(major, "")
+
+
+def smaller(kind: str, limit: int) -> str:
+    """What to attach instead of a file over `limit` bytes, for its kind (media_kind)."""
+    if kind == "image":
+        return f"Attach a smaller image: at most {megabytes(limit)}."
+    if kind == "audio":
+        return f"Attach a shorter clip: at most {megabytes(limit)}."
+    return f"Attach a shorter clip or a smaller image: at most {megabytes(limit)}."
+
+
+def too_large(name: str, size: int | None, limit: int, content_type: str = "") -> UsageError:
     found = f" is {megabytes(size)}" if size is not None else " is larger than that"
     return UsageError(
         Error(
             what=f"{name}{found}; the limit is {megabytes(limit)}.",
-            todo="Attach a shorter clip or a smaller image.",
+            todo=smaller(media_kind(content_type or guess_type(name)), limit),
         )
     )
 
@@ -57,13 +72,13 @@ class Attachment:
         """The file's bytes, or UsageError when it is over `limit` (refused from its stated
         size before any download, and while downloading when the size was not stated)."""
         if self.size is not None and self.size > limit:
-            raise too_large(self.name, self.size, limit)
+            raise too_large(self.name, self.size, limit, self.content_type)
         parts: list[bytes] = []
         total = 0
         async for chunk in self.chunks():
             total += len(chunk)
             if total > limit:
-                raise too_large(self.name, None, limit)
+                raise too_large(self.name, None, limit, self.content_type)
             parts.append(chunk)
         return b"".join(parts)
 

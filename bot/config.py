@@ -45,6 +45,12 @@ _PATTERNS = {
 }
 
 
+# /imagine's sizes (bot/inference/image_limits.py, which this low layer cannot import; a test
+# keeps the two in step): the image core makes squares whose side is a multiple of 64, from
+# 64 to 1024. The class menu offers 256, 384, 512 and 768.
+IMAGE_SIZE_STEP, IMAGE_SIZE_MAX = 64, 1024
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLASSBOT_",
@@ -72,8 +78,9 @@ class Settings(BaseSettings):
     image_classification_model: str = "google/vit-base-patch16-224"
     object_detection_model: str = "hustvl/yolos-tiny"
     image_to_text_model: str = "nlpconnect/vit-gpt2-image-captioning"
-    # The largest /imagine size (0 = auto: 768 on a GPU, 512 on CPU).
-    image_max_size: int = Field(default=0, ge=0, le=1024)
+    # The largest /imagine size (0 = auto: 768 on a GPU, 512 on CPU): a size the image core
+    # makes, as students are told it is the limit.
+    image_max_size: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_model_params: int = Field(default=0, ge=0)
     # Instructor's lists of Hub repo ids (fnmatch patterns such as "EleutherAI/*"): with an
@@ -179,6 +186,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("use an IANA time zone such as UTC or Europe/Paris") from None
         return value
+
+    @field_validator("image_max_size")
+    @classmethod
+    def _image_size(cls, value: int) -> int:
+        if value == 0 or (0 < value <= IMAGE_SIZE_MAX and value % IMAGE_SIZE_STEP == 0):
+            return value
+        raise ValueError(
+            f"use 0 (auto) or a multiple of {IMAGE_SIZE_STEP} up to {IMAGE_SIZE_MAX}, "
+            "such as 256, 384, 512 or 768"
+        )
 
     @field_validator("database_url")
     @classmethod

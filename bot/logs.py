@@ -85,6 +85,46 @@ def setup_worker_logging(where: WorkerLogging) -> None:
     logging.captureWarnings(True)
 
 
+# Notices of the model libraries that come again with every job and that the student's
+# reply already explains: logger → a part of the message. Their other warnings stay.
+REPEATED_NOTICES = {
+    # "Token indices sequence length is longer than the specified maximum sequence length
+    # (49 > 48)": the runners cut the input to the model's length, and the reply says so.
+    "transformers.tokenization_utils_base": "Token indices sequence length is longer",
+    # "`CLIPImageProcessor` requires torchvision (not installed); falling back to
+    # `CLIPImageProcessorPil`": the PIL processor is the one meant (no torchvision here).
+    "transformers.utils.import_utils": "requires torchvision (not installed)",
+}
+
+
+class _Without(logging.Filter):
+    """Drops the records whose message holds `text`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def quiet_model_libraries() -> None:
+    """transformers' records through this process's handler, less REPEATED_NOTICES (a
+    model worker's runtime calls it, once transformers is loaded).
+
+    transformers prints its own ("[transformers] …") straight to stderr, past the log file
+    and the level chosen: its default handler goes and its records propagate to ours.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
+    for name, text in REPEATED_NOTICES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Without) and f.text == text for f in logger.filters):
+            logger.addFilter(_Without(text))
+
+
 def _handler(file: Path | str | None, form: str) -> logging.Handler:
     """The log file when there is one, else stderr (never stdout: it holds the answers)."""
     handler: logging.Handler = (

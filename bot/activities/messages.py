@@ -7,6 +7,7 @@ reads exactly like one sent by a running bot.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -22,6 +23,16 @@ ANSWER_MAX = 4000
 # the CSV has them all.
 SHOWN_ANSWERS = 20
 SHOWN_ANSWER_CHARS = 300
+# What shows nothing on a screen: format characters (Cf: zero-width space and joiners, BOM,
+# direction marks), control characters (Cc) and spaces of every width (Zs); with
+# str.isspace, the line and paragraph separators too.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs"})
+
+
+def visible(text: str) -> bool:
+    """Whether `text` shows anything: an answer or a title of spaces and zero-width
+    characters alone reads as empty, whatever the database would store."""
+    return any(not c.isspace() and unicodedata.category(c) not in _INVISIBLE for c in text)
 
 
 def fit(text: str, limit: int, *, one_line: bool = True) -> str:

@@ -18,8 +18,9 @@ from functools import partial
 from typing import Literal, NamedTuple
 
 from bot.activities import export, messages, results, store
-from bot.activities.messages import ANSWER_MAX, clock_time, deadline
+from bot.activities.messages import ANSWER_MAX, clock_time, deadline, visible
 from bot.activities.scheduler import reminder_at
+from bot.commandline import quote, typed_text
 from bot.delivery import Destination
 from bot.errors import UsageError
 from bot.identity import Role
@@ -67,6 +68,12 @@ async def post(ctx: Context, title: str, minutes: int, prompt: str, channel: str
     Students answer with the button or /activity submit; a reminder goes out shortly before
     the deadline and a closing message with the number of answers at the deadline.
     """
+    _check_title(title)
+    if not visible(typed_text(prompt)):
+        return Error(
+            what="The prompt has no visible text.",
+            todo="Write what the class should do after the options, e.g. " + POST_EXAMPLE,
+        )
     now = ctx.services.clock()
     here = ctx.destination
     target = _channel_id(channel) if channel else here.channel_id
@@ -146,6 +153,13 @@ async def submit(ctx: Context, answer: str | None, id: int | None) -> Reply:
     """
     if answer is None:
         return await form(ctx, id)
+    # `/activity submit ""` or a zero-width space: nothing the instructor could read.
+    if not visible(typed_text(answer)):
+        return Error(
+            what="Your answer has no visible text, so it was not saved.",
+            todo="Type your answer after /activity submit, or type /activity submit alone "
+            "to open the answer form.",
+        )
     now = ctx.services.clock()
     # With an id (the Submit button's form always has one) the answer goes straight to the
     # group writer: answers arriving together are saved in one transaction.
@@ -245,6 +259,27 @@ async def mine(ctx: Context) -> Reply:
 
 def _tz(ctx: Context) -> tzinfo:
     return messages.zone(ctx.services.settings)
+
+
+def _check_title(title: str) -> None:
+    """A title heads one line of every message ("Saved your answer to #3 Lab."): it is one
+    line, and shows something. Refused rather than mended, as a title over its length is."""
+    lines = title.splitlines()
+    if len(lines) > 1:
+        one_line = " ".join(" ".join(lines).split())
+        raise UsageError(
+            Error(
+                what="A title is one line; this one has a line break.",
+                todo=f"Write it on one line: title:{quote(one_line)}",
+            )
+        )
+    if not visible(title):
+        raise UsageError(
+            Error(
+                what="The title has no visible text.",
+                todo='Give the activity a short title, e.g. title:"Models hub".',
+            )
+        )
 
 
 def _channel_id(raw: str) -> str:
@@ -367,6 +402,10 @@ def _open_elsewhere(elsewhere: Sequence[Activity], tz: tzinfo, now: datetime) ->
     )
 
 
+POST_EXAMPLE = (
+    '/activity post title:"Models hub" minutes:10 Choose a task, run a few models '
+    "and note their sizes. What differences do you notice?"
+)
 ID = Option("id", int, "The activity number (see /activity list)", min_value=1)
 
 COMMAND = Command(
@@ -399,10 +438,7 @@ COMMAND = Command(
                 ),
                 Option("channel", str, "Post in this channel instead", max_length=100),
             ),
-            examples=(
-                '/activity post title:"Models hub" minutes:10 Choose a task, run a few models '
-                "and note their sizes. What differences do you notice?",
-            ),
+            examples=(POST_EXAMPLE,),
         ),
         Command(
             name="submit",

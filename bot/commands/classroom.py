@@ -14,6 +14,7 @@ async def run(ctx: Context, replies: str | None) -> Reply:
     /class replies:private (the default): /search, /dataset, /generate and /imagine answers
     are seen by the student who asked, with a Share button to post one to the channel.
     /class replies:public: everyone sees every answer. Activities are always public.
+    `/class public` and `/class private` say the same.
     """
     visibility = ctx.router.visibility
     if replies is not None:
@@ -33,7 +34,15 @@ COMMAND = Command(
     handler=run,
     role=Role.INSTRUCTOR,
     options=(
-        Option("replies", str, "Who sees /search, /generate, ... answers", choices=VISIBILITIES),
+        Option(
+            "replies",
+            str,
+            "Who sees /search, /generate, ... answers",
+            choices=VISIBILITIES,
+            # `/class public` as people type it: the value, not stray text. And a student
+            # who types it is told /class is for instructors, not "Unexpected text".
+            rest=True,
+        ),
     ),
     examples=("/class replies:public", "/class replies:private"),
 )

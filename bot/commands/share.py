@@ -29,7 +29,10 @@ async def run(ctx: Context, id: str | None, job: int | None) -> Reply:
     if kept is None or kept.guild_id != ctx.actor.guild_id:
         return GONE
     if kept.user_id != ctx.actor.user_id:
-        return Error(what="Only the student who got that answer can share it.")
+        return Error(
+            what="Only the student who got that answer can share it.",
+            todo="Share one of your own answers: press Share under it.",
+        )
     return _once(ctx, id) or credited(kept.reply, ctx.actor.display_name)
 
 
@@ -38,12 +41,18 @@ async def _job(ctx: Context, job_id: int) -> Reply:
     if shown is None:
         return Error(what=f"There is no job {job_id} here.", todo="Type /jobs to see yours.")
     if shown.user_pk != ctx.user_pk and ctx.actor.role is not Role.INSTRUCTOR:
-        return Error(what=f"Job {job_id} is not yours to share.")
+        return Error(
+            what=f"Job {job_id} is not yours to share.",
+            # Not "/jobs lists them": it lists queued and running jobs, and only a finished
+            # one can be shared.
+            todo="Share one of your own results: press Share under it, or type /share job:N "
+            "with the number of a job you ran.",
+        )
     if shown.state != "succeeded":
         return no_result(job_id, shown.state, to="share", command="Share")
     kind = by_name().get(shown.kind)
     if kind is None:
-        return Error(what=f"Job {job_id}'s result cannot be shared.")
+        return Error(what=f"Job {job_id}'s result cannot be shared.", todo=GONE.todo)
     return _once(ctx, f"job:{job_id}") or credited(kind.reply(shown), ctx.actor.display_name)
 
 

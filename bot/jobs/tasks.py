@@ -33,6 +33,7 @@ from bot.jobs.kinds.generate import (
     ModelRun,
     RunOutput,
 )
+from bot.logs import quiet_model_libraries
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Runtime:
         # Progress bars would only clutter the bot's log; progress goes to chat instead.
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         disable_progress_bars()
+        quiet_model_libraries()
         self.device = torch_device(self.config.device)
         budget = memory_budget_bytes(self.config.memory_budget_mb, self.device)
         self.models = ModelManager(self.device, budget, token=self.config.hf_token)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from bot.attachments import megabytes
+from bot.attachments import megabytes, smaller
 from bot.errors import UsageError
 from bot.inference.tasks import Media
 from bot.replies import Error
@@ -66,7 +66,7 @@ def prepare(kind: Media, task: str, name: str, data: bytes) -> Prepared:
     if len(data) > MAX_BYTES[kind]:
         raise _bad(
             f"{name} is {megabytes(len(data))}; the limit is {megabytes(MAX_BYTES[kind])}.",
-            "Attach a shorter clip or a smaller image.",
+            smaller(kind, MAX_BYTES[kind]),
         )
     if not data:
         raise _bad(f"{name} is empty.", f"Attach {_WHAT[kind]}.")
