@@ -303,9 +303,16 @@ def _as_float(value: object) -> float:
         except OverflowError:  # a whole number past any float (JSON from a platform)
             raise ValueError("expected a number, got one too large to compute with.") from None
     else:
+        typed = str(value).strip()
         try:
-            number = float(str(value).strip())
+            number = float(typed)
         except ValueError:
+            # 1,5 as many countries write it: say how to write it here.
+            if re.fullmatch(r"[+-]?\d*,\d+", typed):
+                point = typed.replace(",", ".")
+                raise ValueError(
+                    f"expected a number, got {clipped(value)!r}. Write it with a point: {point}."
+                ) from None
             raise ValueError(f"expected a number, got {clipped(value)!r}.") from None
     if not math.isfinite(number):
         raise ValueError(f"expected a finite number, got {clipped(value)!r}.")

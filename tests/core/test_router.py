@@ -121,6 +121,10 @@ async def test_free_words_fill_the_rest_option(router: Router) -> None:
         ("/echo prompt:hi steps:many", "steps: expected a whole number, got 'many'."),
         ("/echo prompt:hi steps:2.5", "steps: expected a whole number, got '2.5'."),
         ("/echo prompt:hi scale:nan", "scale: expected a finite number, got 'nan'."),
+        (
+            "/echo prompt:hi scale:1,5",
+            "scale: expected a number, got '1,5'. Write it with a point: 1.5.",
+        ),
         ("/echo prompt:hi loud:maybe", "loud: expected true or false, got 'maybe'."),
         ("/echo prompt:hi sort:like", "sort: choose one of downloads, likes. Did you mean likes?"),
         ("/echo steps:3", "prompt is required."),
