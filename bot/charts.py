@@ -52,12 +52,16 @@ async def render(
     return Image(filename=filename, data=data, alt=alt, caption=caption)
 
 
+def _shown(model: str) -> str:
+    """A model as a chart names it: a Hub id whole, a local folder by its folder name, as
+    every other message names it (charts never show a server's folders)."""
+    return ApprovedModel(model, "local", 0).short_name if looks_local(model) else model
+
+
 def _short(name: str) -> str:
-    """A model's name on an axis: a local folder by its folder name, as every other message
-    names it (charts never show a server's folders), clipped in the middle, where ids that
-    share an owner and a stem differ least."""
-    if looks_local(name):
-        name = ApprovedModel(name, "local", 0).short_name
+    """A model's name on an axis (_shown), clipped in the middle, where ids that share an
+    owner and a stem differ least."""
+    name = _shown(name)
     if len(name) <= _LABEL:
         return name
     head = (_LABEL - 1) // 2
@@ -160,7 +164,7 @@ async def compare_chart(title: str, models: Sequence[ComparedModel]) -> Image:
         figure.suptitle(title, fontsize=10)
 
     alt = f"{title}: size and time of each model. " + "; ".join(
-        f"{m.model}: {format_params(m.params) if m.params else 'size not published'}, "
+        f"{_shown(m.model)}: {format_params(m.params) if m.params else 'size not published'}, "
         f"{m.seconds * 1000:,.0f} ms"
         for m in models
     )
@@ -250,7 +254,7 @@ async def activity_chart(
         figure.suptitle(title, fontsize=11)
 
     used = "; ".join(
-        f"{u.model} ({u.kind}, {format_params(u.params) if u.params else 'size unknown'}): "
+        f"{_shown(u.model)} ({u.kind}, {format_params(u.params) if u.params else 'size unknown'}): "
         f"{u.students} student{'s' if u.students != 1 else ''}"
         for u in uses
     )

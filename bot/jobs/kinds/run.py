@@ -335,9 +335,7 @@ async def chart(job: JobView, params: RunParams, result: RunResult) -> list[Repl
     if len(result.outputs) < 2:
         return []
     title = f"{_task_title(params.task)} · job {job.id}"
-    compared = [
-        ComparedModel(o.model.short_name, o.model_params, o.seconds) for o in result.outputs
-    ]
+    compared = [ComparedModel(o.model.id, o.model_params, o.seconds) for o in result.outputs]
     return [await compare_chart(title, compared)]
 
 
