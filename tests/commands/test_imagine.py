@@ -287,6 +287,17 @@ async def test_reroll_keeps_the_settings_with_a_new_seed(
         assert isinstance(missing, Error) and "no image job 99" in missing.what
 
 
+async def test_a_class_limit_under_every_size_offered_leaves_the_models_own(
+    tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, tiny_image_model: Path
+) -> None:
+    async with imagine_bot(
+        tmp_path, model_worker, tiny_model_dir, tiny_image_model, start=False, image_max_size=128
+    ) as bot:
+        big = await bot.run('/imagine prompt:"a fox" size:256')
+        assert isinstance(big, Error) and big.what == "size:256 is above this class's limit of 128."
+        assert big.todo == "Leave size out for the model's own size."
+
+
 async def test_bad_requests_are_clear_errors(
     tmp_path: Path, model_worker: WorkerProcess, tiny_model_dir: Path, tiny_image_model: Path
 ) -> None:

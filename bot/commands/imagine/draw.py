@@ -96,9 +96,11 @@ async def draw(
     limit = max_size(services.settings)
     if size is not None and int(size) > limit:
         allowed = ", ".join(str(s) for s in CLASS_SIZES if s <= limit)
+        own = "leave size out for the model's own size."
         yield Error(
             what=f"size:{size} is above this class's limit of {limit}.",
-            todo=f"Choose {allowed}, or leave size out for the model's own size.",
+            # A limit under every size offered leaves the model's own size alone.
+            todo=f"Choose {allowed}, or {own}" if allowed else own.capitalize(),
         )
         return
     default_steps, default_guidance = defaults_for(approved.id)
