@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection
 
 # tag -> a few words for students (the guess game's reveal, /search task hints).
 PIPELINE_TAGS: dict[str, str] = {
@@ -178,6 +179,12 @@ def close_tasks(typed: str, n: int = 3) -> list[str]:
     holding = [tag for tag in PIPELINE_TAGS if words <= set(tag.split("-"))]
     spelled = difflib.get_close_matches(word, list(PIPELINE_TAGS), n=n, cutoff=0.5)
     return list(dict.fromkeys([*named, *holding, *spelled]))[:n]
+
+
+def closest_task(typed: str, among: Collection[str]) -> str | None:
+    """The one of `among` (the tasks a command does) a student most likely meant, by the
+    same guess as close_tasks ("sentiment" → text-classification); None when none is close."""
+    return next((tag for tag in close_tasks(typed, len(PIPELINE_TAGS)) if tag in among), None)
 
 
 def names_a_task(typed: str) -> bool:

@@ -24,20 +24,23 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from huggingface_hub import ModelInfo
 
-from bot.config import Settings
+from bot.config import Settings, env_name
 from bot.errors import UsageError
 from bot.hub.client import HubClient
 from bot.hub.errors import (
     BadRepoId,
     HubBadAnswer,
     HubError,
+    HubTokenRefused,
+    HubUnavailable,
     RepoDisabled,
     RepoGated,
     RepoNotFound,
@@ -107,6 +110,16 @@ class ApprovedModel:
 
 class ModelRefused(UsageError):
     """The guard said no; `.error` says why and what to try instead."""
+
+
+class HubNotAnswering(ModelRefused):
+    """The Hub gave no usable answer about the model (an outage, the bot's token refused):
+    nothing about the model itself, so the words stay the same for the class's own model."""
+
+
+class ClassModelRefused(ModelRefused):
+    """The class's own model (named in the settings, not by the student) was refused: the
+    instructor's to fix, and the reply says so."""
 
 
 def _refuse(what: str, todo: str) -> ModelRefused:
@@ -187,6 +200,8 @@ class ModelGuard:
         self._monotonic = monotonic
         # Approved local folders (reading safetensors headers on every command is wasted work).
         self._local: dict[str, tuple[float, ApprovedModel]] = {}
+        # (setting, model, reason) of the class's own models already logged as unusable.
+        self._warned: set[tuple[str, str, str]] = set()
 
     @property
     def hub(self) -> HubClient:
@@ -205,6 +220,10 @@ class ModelGuard:
     async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:
         """The approved model for `name`, or ModelRefused saying why and what to try."""
         name = name.strip()
+        with self._class_model(name, need):
+            return await self._check(name, need)
+
+    async def _check(self, name: str, need: Requirement) -> ApprovedModel:
         if looks_local(name):
             key = f"local:{need.command}:{need.task}:{name}"
             cached = self._local.get(key)
@@ -231,20 +250,83 @@ class ModelGuard:
     async def lookup(self, name: str, need: Requirement) -> ModelInfo:
         """The Hub's record of `name` once the class's lists allow it (ModelRefused when
         they do not, or when the Hub has no record to give)."""
-        self._check_lists(name, need)
-        return await self._lookup(name, need)
+        with self._class_model(name, need):
+            self._check_lists(name, need)
+            return await self._lookup(name, need)
 
     def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
         """The checks on a record `lookup` gave, for what `need` says the model must do."""
-        approved = self._check_hub_safely(info, need)
-        if approved.id != name:  # renamed: the lists apply to the new name too
-            self._check_lists(approved.id, need)
-        return approved
+        with self._class_model(name, need):
+            approved = self._check_hub_safely(info, need)
+            if approved.id != name:  # renamed: the lists apply to the new name too
+                self._check_lists(approved.id, need)
+            return approved
 
     def check_listed(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         """The checks `check` makes, on a record a Hub listing already gave (no request)."""
         self._check_lists(info.id, need)
         return self.check_record(info.id, info, need)
+
+    # -- the class's own models -------------------------------------------------------------
+
+    def class_setting(self, name: str, need: Requirement) -> str | None:
+        """The setting (as its environment variable) that makes `name` the class's model
+        for `need`; None for a model the student chose."""
+        field = self._setting_of(need)
+        if field is None or name.strip() != str(getattr(self.settings, field)).strip():
+            return None
+        return env_name(field)
+
+    def for_class(self, name: str, need: Requirement, refused: ModelRefused) -> ModelRefused:
+        """`refused` as the class should read it: for the class's own model, the student
+        cannot fix what the instructor set, so the reply says the class's model is not
+        available, names the setting, and the reason is logged once for whoever runs the
+        bot. Any other refusal (or one the Hub's silence caused) is returned as it is."""
+        if isinstance(refused, (HubNotAnswering, ClassModelRefused)):
+            return refused
+        setting = self.class_setting(name, need)
+        if setting is None:
+            return refused
+        reason = refused.error.what
+        if (setting, name, reason) not in self._warned:
+            self._warned.add((setting, name, reason))
+            log.warning("the class's model %s=%s can't be used: %s", setting, name, reason)
+        for_what = need.task if need.task in TASKS else need.command  # /run: each task its own
+        what = f"The class's model for {for_what} is not available"
+        if not looks_local(name):
+            what += f". {reason}"
+        elif Path(name).expanduser().is_dir():
+            # Never the server's paths to students (the log has them): the folder's name.
+            what += ". " + reason.replace(name, Path(name).name)
+        else:
+            what += ": its folder is missing on the bot's machine."
+        return ClassModelRefused(
+            Error(
+                what=what,
+                todo=f"Tell your instructor: the setting {setting} names it. Meanwhile you "
+                f"can name a model yourself with model: (/search task:{need.task} finds "
+                "them).",
+            )
+        )
+
+    @contextmanager
+    def _class_model(self, name: str, need: Requirement) -> Iterator[None]:
+        try:
+            yield
+        except ModelRefused as refused:
+            changed = self.for_class(name, need, refused)
+            if changed is refused:
+                raise
+            raise changed from None
+
+    def _setting_of(self, need: Requirement) -> str | None:
+        """The settings field holding the class's model for `need`; None for a /run whose
+        task is not known yet (each task has its own, and /generate's is none of them)."""
+        if not need.task:
+            return None
+        if need.task in TASKS:
+            return setting_name(need.task)
+        return "text_model" if need.library == "transformers" else "image_model"
 
     def _defaults(self) -> set[str]:
         return {self.settings.text_model, self.settings.image_model, *self._task_defaults()}
@@ -313,8 +395,10 @@ class ModelGuard:
     def _check_local(self, name: str, need: Requirement) -> ApprovedModel:
         folder = self.local_folder(name, need)
         if not folder.is_dir():
+            # A default that is missing is reworded by for_class: this is a typed path.
             raise _refuse(
-                f"There is no model folder at {name}.", "Check the path in the bot's settings."
+                f"There is no model folder at {name}.",
+                f"Check the path, or leave model: out to use {self._default_for(need)}.",
             )
         marker = folder / need.marker
         if not marker.is_file():
@@ -392,6 +476,10 @@ class ModelGuard:
             raise hub_fault(error, "model", name) from error
 
     def _hub_refusal(self, name: str, error: HubError, need: Requirement) -> ModelRefused:
+        # Through for_class here too: a hosted guard's lookup comes here without `lookup`.
+        return self.for_class(name, need, self._hub_words(name, error, need))
+
+    def _hub_words(self, name: str, error: HubError, need: Requirement) -> ModelRefused:
         default = self._default_for(need)
         if isinstance(error, BadRepoId):
             return _refuse(
@@ -414,24 +502,22 @@ class ModelGuard:
         todo = error.todo
         if name != self._default_name(need):
             todo += f" Or leave model: out to use {default}."
+        if isinstance(error, (HubUnavailable, HubTokenRefused)):
+            return HubNotAnswering(Error(what=error.what, todo=todo.strip()))
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
         """The class's model for `need`; "" for a /run whose task is not known yet (before
         the lists allow a Hub lookup): each task has its own, and /generate's is none of them."""
-        if not need.task:
-            return ""
-        if need.task in TASKS:
-            return str(getattr(self.settings, setting_name(need.task)))
-        transformers = need.library == "transformers"
-        return self.settings.text_model if transformers else self.settings.image_model
+        field = self._setting_of(need)
+        return "" if field is None else str(getattr(self.settings, field))
 
     def _check_hub_safely(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         try:
             return self._check_hub(info, need)
         except _MALFORMED as error:
             log.warning("unreadable model_info for %s: %r", getattr(info, "id", "?"), error)
-            raise ModelRefused(HubBadAnswer().reply()) from None
+            raise HubNotAnswering(HubBadAnswer().reply()) from None
 
     def _check_hub(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         repo = info.id

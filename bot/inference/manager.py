@@ -16,7 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.hub.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +192,31 @@ class ModelManager:
                         raise
             raise AssertionError("unreachable")  # the loop returns or raises
         except Exception as error:
-            # The same words as every other Hub call (bot/hub/faults.py).
-            fault = hub_fault(error, "model", repo)
             log.warning("download of %s failed: %r", repo, error)
-            raise ModelUnavailable(
-                f"Downloading {repo} failed. {fault.what} {fault.todo}"
-            ) from None
+            fault = hub_fault(error, "model", repo)
+            raise ModelUnavailable(_download_failed(repo, fault)) from None
         finally:
             if watcher is not None:
                 watcher.stop()
+
+
+def _download_failed(repo: str, fault: HubError) -> str:
+    """What a failed download says: what happened, in the words of every other Hub call
+    (bot/hub/faults.py), but never their advice to the student. The guard vetted this very
+    model a moment ago, so "check the spelling" would contradict it; the job's reply adds
+    what to do (try again, then tell the instructor)."""
+    from bot.hub.errors import RepoNotFound, RepoPrivate
+
+    if isinstance(fault, RepoNotFound):
+        what = (
+            f"There is no public model called {repo} on the Hub now, or not all of its files: "
+            "it was made private, deleted or changed since it was checked."
+        )
+    elif isinstance(fault, RepoPrivate):
+        what = f"The Hub no longer shows {repo}'s files to this bot: it is gated or private now."
+    else:
+        what = fault.what
+    return f"Downloading {repo} failed. {what}"
 
 
 class _DownloadWatcher:

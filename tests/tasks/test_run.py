@@ -158,7 +158,7 @@ async def test_bad_input_gets_a_reply_and_nothing_runs(
             ),
             "/run modle:some/model I loved it": "Did you mean model:?",
             "/run task:text-generation": "none was typed",
-            "/run task:image-segmentation a cat": "choose one of",
+            "/run task:image-segmentation a cat": "a task on the Hub that /run can't do yet",
         }
         for line, words in cases.items():
             reply = await bot.run(line)

@@ -11,6 +11,7 @@ or text-to-image model is handed over to /generate or /imagine.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from bot.attachments import MAX_REFERENCE, Attachment
 from bot.commandline import quote, typed_text
@@ -22,18 +23,23 @@ from bot.commands.run.inputs import (
     MAX_INPUT_CHARS,
     MAX_MODELS,
     build_input,
+    example_for,
+    foreign_option,
     media_input,
     question_after,
     split_list,
 )
 from bot.declare import MAX_NAME, MAX_REPO_ID
-from bot.hub.tasks import names_a_task
+from bot.hub.tasks import names_a_task, normalize_task
 from bot.inference.tasks import HANDED_OVER, MEDIA_TASKS, TASKS, TEXT_TASKS, media_of
-from bot.inference.tasks.vetting import HandOver, check_task
+from bot.inference.tasks.vetting import HandOver, TaskModel, check_task
 from bot.jobs.commands import queued_reply
 from bot.jobs.kinds.run import RUN, RunParams
 from bot.replies import Error, Reply
 from bot.router import Command, Context, Option
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 async def run(
@@ -48,7 +54,7 @@ async def run(
     sentences: str | None,
     source: str | None,
     target: str | None,
-    max_new_tokens: int,
+    max_new_tokens: int | None,
 ) -> AsyncIterator[Reply]:
     """Run a Hub model on your text, clip or image, like the inference widget on its page.
 
@@ -66,10 +72,17 @@ async def run(
     asks for it.
     """
     guard = ctx.services.guard
+    task = normalize_task(task) if task else None  # "Text Classification", as the Hub shows it
     if task is not None and media_of(task) and file is None and input:
         yield _no_file(task)  # text where the file belongs: before any model is looked up
         return
     main = await check_task(guard, model, task)
+    given: dict[str, object] = {"context": context, "labels": labels, "sentences": sentences}
+    given |= {"source": source, "target": target, "max_new_tokens": max_new_tokens}
+    foreign = foreign_option(_task_of(main), given | {"compare": compare}, model)
+    if foreign is not None:
+        yield foreign
+        return
     if isinstance(main, HandOver):
         text = typed_text(input or "")
         if not text:
@@ -88,10 +101,7 @@ async def run(
             )
             return
         if any(found.model.id == m.model.id for m in chosen):
-            yield Error(
-                what=f"compare: names {found.model.short_name} twice.",
-                todo="Give each model once.",
-            )
+            yield _twice(found, main, model)
             return
         chosen.append(found)
     if len(chosen) > MAX_MODELS:
@@ -126,9 +136,7 @@ async def run(
         if split is not None:
             input, context = split
     if input is None:  # the Run button of a model page, or /run model:<id> alone: the form
-        given = {"context": context, "labels": labels, "sentences": sentences}
-        given |= {"source": source, "target": target}
-        filled = {k: v for k, v in given.items() if v}
+        filled = {k: v for k, v in given.items() if isinstance(v, str) and v}
         yield run_form(main, form_action(model, task, compare), filled)
         return
     data = build_input(
@@ -145,6 +153,25 @@ async def run(
     params = RunParams(task=main.task, input=data, models=tuple(chosen))
     async with queued(ctx, RUN, params) as ticket:
         yield queued_reply(ticket, total=len(chosen))
+
+
+def _task_of(found: TaskModel | HandOver) -> str:
+    """The task that runs: the model's, or the one the other command does."""
+    if isinstance(found, TaskModel):
+        return found.task
+    return next(task for task, command in HANDED_OVER.items() if command == found.command)
+
+
+def _twice(found: TaskModel, main: TaskModel, model: str | None) -> Error:
+    """A compare: model the run has already: the class's model for the task, the model:
+    given, or one compare: names twice."""
+    name = found.model.short_name
+    if found.model.id != main.model.id:
+        return Error(what=f"compare: names {name} twice.", todo="Give each model once.")
+    others = f"compare: takes other models; /search task:{main.task} finds them."
+    if model is None:
+        return Error(what=f"{name} is already the class's model for {main.task}.", todo=others)
+    return Error(what=f"{name} is already the model: of this run.", todo=others)
 
 
 def _no_prompt(to: HandOver, model: str | None, task: str | None) -> Error:
@@ -164,9 +191,7 @@ def _no_prompt(to: HandOver, model: str | None, task: str | None) -> Error:
 def _no_file(task: str, model: str | None = None) -> Error:
     """What to type: the task's example, for the model the student named if they did."""
     what = "an audio clip" if media_of(task) == "audio" else "an image"
-    example = TASKS[task].example
-    if model:
-        example = example.replace(f"task:{task}", f"model:{quote(model)}")
+    example = example_for(task, model)
     return Error(
         what=f"{task} runs on {what}, and none was attached.",
         todo=f"Attach it with file: (on Slack: upload it in the channel, then give its link "
@@ -174,19 +199,34 @@ def _no_file(task: str, model: str | None = None) -> Error:
     )
 
 
+# /generate's own length, when /run's max_new_tokens: is left out.
+_GENERATE_LENGTH = next(
+    o.default
+    for o in generate.COMMAND.options
+    if o.name == "max_new_tokens" and isinstance(o.default, int)
+)
+
+
 async def _hand_over(
-    ctx: Context, to: HandOver, text: str, max_new_tokens: int, compare: str | None
+    ctx: Context, to: HandOver, text: str, max_new_tokens: int | None, compare: str | None
 ) -> AsyncIterator[Reply]:
     """The other command's own answer, with the options both commands share."""
     name = to.model_id or None
     if to.command == "/generate":
-        replies = generate.run(
-            ctx, text, name, max_new_tokens, None, None, None, 1.0, None, compare
-        )
+        length = _GENERATE_LENGTH if max_new_tokens is None else max_new_tokens
+        replies = generate.run(ctx, text, name, length, None, None, None, 1.0, None, compare)
     else:
         replies = draw(ctx, text, "", name, None, None, None, None)
     async for reply in replies:
         yield reply
+
+
+async def _complete_task(services: Services, prefix: str) -> list[str]:
+    """/run's tasks that start with, then contain, what was typed."""
+    typed = normalize_task(prefix)
+    names = (*TASKS, *HANDED_OVER)
+    first = [t for t in names if t.startswith(typed)]
+    return first + [t for t in names if typed in t and t not in first]
 
 
 COMMAND = Command(
@@ -213,9 +253,11 @@ COMMAND = Command(
             "task",
             str,
             "Use the class's model for this task",
-            choices=(*TASKS, *HANDED_OVER),
             max_length=MAX_NAME,
             phrase=names_a_task,
+            # Not `choices`: a task typed in a student's words ("sentiment") gets the
+            # guess /search makes (check_task), not the router's list of all of them.
+            complete=_complete_task,
         ),
         Option(
             "file",
@@ -257,8 +299,7 @@ COMMAND = Command(
         Option(
             "max_new_tokens",
             int,
-            "summarization, translation, text2text: how many tokens to write",
-            default=60,
+            "summarization, translation, text2text (60), text-generation: tokens to write",
             min_value=1,
             max_value=256,
         ),

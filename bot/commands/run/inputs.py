@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+from dataclasses import replace
 
 from bot.attachments import Attachment
-from bot.commandline import typed_text
+from bot.commandline import quote, typed_text
 from bot.errors import UsageError
-from bot.inference.tasks import Media
+from bot.inference.tasks import TASKS, Media
 from bot.inference.tasks.languages import check as check_languages
 from bot.inference.tasks.media import MAX_BYTES, prepare
 from bot.inference.tasks.vetting import TaskModel
@@ -22,6 +23,59 @@ MAX_INPUT_CHARS = 2000
 MAX_MODELS = 3
 MAX_LABELS = 10
 MAX_SENTENCES = 10
+
+# What each task takes besides its input (its text, or file: for the audio and image tasks):
+# the one table of which /run option belongs to which task, so an option typed for another
+# task is refused before anything runs instead of being dropped without a word. The
+# hand-overs take what /generate and /imagine take from /run.
+_EVERY = ("compare",)
+TASK_OPTIONS: dict[str, tuple[str, ...]] = {
+    **{task: _EVERY for task in TASKS},
+    "question-answering": (*_EVERY, "context"),
+    "zero-shot-classification": (*_EVERY, "labels"),
+    "sentence-similarity": (*_EVERY, "sentences"),
+    "summarization": (*_EVERY, "max_new_tokens"),
+    "text2text-generation": (*_EVERY, "max_new_tokens"),
+    "translation": (*_EVERY, "source", "target", "max_new_tokens"),
+    "text-generation": (*_EVERY, "max_new_tokens"),  # /generate
+    "text-to-image": (),  # /imagine: one model's picture
+}
+# An example line for each hand-over, beside the tasks' own (bot/inference/tasks).
+_HANDED_OVER_EXAMPLES = {
+    "text-generation": "/run task:text-generation Once upon a time",
+    "text-to-image": "/run task:text-to-image a red fox in the snow",
+}
+
+
+def example_for(task: str, model: str | None = None) -> str:
+    """The task's example line; for the model the student named, when they named one."""
+    example = TASKS[task].example if task in TASKS else _HANDED_OVER_EXAMPLES[task]
+    return example.replace(f"task:{task}", f"model:{quote(model)}") if model else example
+
+
+def foreign_option(task: str, given: dict[str, object], model: str | None) -> Error | None:
+    """A refusal for the first option in `given` (name → value, None when not typed) that
+    `task` does not use; None when all of them are its own."""
+    takes = TASK_OPTIONS[task]
+    for name, value in given.items():
+        if value is None or name in takes or (isinstance(value, str) and not value.strip()):
+            continue
+        users = [t for t, names in TASK_OPTIONS.items() if name in names]
+        what = (
+            f"{name}: is for {_and_list(users)}; {task} does not use it."
+            if len(users) <= 4
+            else f"{task} does not use {name}:."
+        )
+        todo = f"Leave {name}: out, e.g. {example_for(task, model)}"
+        if len(users) == 1:
+            todo += f". For {users[0]}: {example_for(users[0])}"
+        return Error(what=what, todo=todo)
+    return None
+
+
+def _and_list(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join(filter(None, (", ".join(words[:-1]), words[-1])))
 
 
 _QUOTES = "\"'“”‘’«»"
@@ -88,7 +142,7 @@ def build_input(
     sentences: str | None,
     source: str | None,
     target: str | None,
-    max_new_tokens: int,
+    max_new_tokens: int | None,
 ) -> TaskInput:
     """The job's input, or a UsageError saying what is missing."""
     task = main.task
@@ -156,15 +210,16 @@ def build_input(
                     f"{found.model.short_name} {problem}.",
                     _language_todo(found),
                 )
-    return TaskInput(
+    typed = TaskInput(
         text=text,
         context=(context or "").strip(),
         labels=found_labels,
         sentences=found_sentences,
         source=source,
         target=target,
-        max_new_tokens=max_new_tokens,
     )
+    # Left out, the job's own default length.
+    return typed if max_new_tokens is None else replace(typed, max_new_tokens=max_new_tokens)
 
 
 def _language_todo(found: TaskModel) -> str:

@@ -17,6 +17,7 @@ from huggingface_hub import ModelInfo
 
 from bot.errors import UsageError
 from bot.hub.records import model_summary
+from bot.hub.tasks import PIPELINE_TAGS, closest_task, normalize_task
 from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
 from bot.inference.tasks import (
     HANDED_OVER,
@@ -93,15 +94,30 @@ def unsupported(name: str, task: str | None) -> ModelRefused:
 
 
 def _unknown_task(task: str) -> UsageError:
-    return UsageError(
-        Error(what=f"{task} is not a task /run knows.", todo=f"Use one of: {supported_list()}.")
+    """A task /run does not do: one on the Hub that it can't do yet, or a student's word for
+    one it does (the guess /search makes: "sentiment" is text-classification)."""
+    if task in PIPELINE_TAGS:
+        return UsageError(
+            Error(
+                what=f"{task} is a task on the Hub that /run can't do yet.",
+                todo=f"/run does these tasks: {supported_list()}.",
+            )
+        )
+    meant = closest_task(task, (*TASKS, *HANDED_OVER))
+    todo = (
+        f"Did you mean task:{meant}? /help run lists the tasks /run does."
+        if meant
+        else f"Use one of: {supported_list()}."
     )
+    return UsageError(Error(what=f"{task} is not a task /run knows.", todo=todo))
 
 
 async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> TaskModel | HandOver:
     """The approved model and its task, a hand-over to another command, or ModelRefused."""
-    if task is not None and task not in TASKS and task not in HANDED_OVER:
-        raise _unknown_task(task)
+    if task is not None:
+        task = normalize_task(task)  # as the Hub's site shows it: "Text Classification"
+        if task not in TASKS and task not in HANDED_OVER:
+            raise _unknown_task(task)
     if name is None:
         if task is None:
             raise UsageError(
@@ -132,9 +148,12 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
     folder = guard.local_folder(name, placeholder)
     config = await _folder_json(folder / "config.json")
     if config is None:
+        if await _folder_json(folder / "model_index.json") is not None:
+            return _diffusers_folder(guard, name, task)
         # No folder, no config.json, or a damaged one: the guard's own words for each.
         await guard.check(name, placeholder)
-        raise unsupported(name, None)
+        # The class's own folder (task: without model:) is the instructor's to fix.
+        raise guard.for_class(name, placeholder, unsupported(name, None))
     tokenizer = await _folder_json(folder / "tokenizer_config.json") or {}
     found = task or config_task(config)
     known = _local_languages(name, config, tokenizer)
@@ -150,6 +169,22 @@ async def _check_local(guard: ModelGuard, name: str, task: str | None) -> TaskMo
         mask = mask.get("content")
     languages_known = known if found == "translation" else Languages()
     return TaskModel(approved, found, str(mask) if mask else None, None, languages_known)
+
+
+def _diffusers_folder(guard: ModelGuard, name: str, task: str | None) -> HandOver:
+    """A diffusers pipeline's folder (model_index.json, no config.json) draws images: /imagine
+    runs it, as it runs a text-to-image model of the Hub."""
+    if task in (None, "text-to-image"):
+        return HandOver("/imagine", name)
+    refused = ModelRefused(
+        Error(
+            what=f"{name} is an image-generation (diffusers) model: it draws a picture from "
+            f"a prompt, and does not do {task}.",
+            todo=f"Draw with it: /imagine model:{name} a red fox in the snow. For {task}, "
+            "leave model: out to use the class's model.",
+        )
+    )
+    raise guard.for_class(name, _asked(task), refused)  # the class's own folder: instructor
 
 
 async def _check_hub(guard: ModelGuard, name: str, task: str | None) -> TaskModel | HandOver:
