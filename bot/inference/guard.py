@@ -112,9 +112,10 @@ class ModelRefused(UsageError):
     """The guard said no; `.error` says why and what to try instead."""
 
 
-class HubNotAnswering(ModelRefused):
-    """The Hub gave no usable answer about the model (an outage, the bot's token refused):
-    nothing about the model itself, so the words stay the same for the class's own model."""
+class NotAboutTheModel(ModelRefused):
+    """A refusal that says nothing about the model itself (the Hub gave no usable answer,
+    the backend cannot run the task at all): the words stay the same for the class's own
+    model."""
 
 
 class ClassModelRefused(ModelRefused):
@@ -257,10 +258,13 @@ class ModelGuard:
     def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
         """The checks on a record `lookup` gave, for what `need` says the model must do."""
         with self._class_model(name, need):
-            approved = self._check_hub_safely(info, need)
-            if approved.id != name:  # renamed: the lists apply to the new name too
-                self._check_lists(approved.id, need)
-            return approved
+            return self._check_record(name, info, need)
+
+    def _check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
+        approved = self._check_hub_safely(info, need)
+        if approved.id != name:  # renamed: the lists apply to the new name too
+            self._check_lists(approved.id, need)
+        return approved
 
     def check_listed(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         """The checks `check` makes, on a record a Hub listing already gave (no request)."""
@@ -282,7 +286,7 @@ class ModelGuard:
         cannot fix what the instructor set, so the reply says the class's model is not
         available, names the setting, and the reason is logged once for whoever runs the
         bot. Any other refusal (or one the Hub's silence caused) is returned as it is."""
-        if isinstance(refused, (HubNotAnswering, ClassModelRefused)):
+        if isinstance(refused, (NotAboutTheModel, ClassModelRefused)):
             return refused
         setting = self.class_setting(name, need)
         if setting is None:
@@ -503,7 +507,7 @@ class ModelGuard:
         if name != self._default_name(need):
             todo += f" Or leave model: out to use {default}."
         if isinstance(error, (HubUnavailable, HubTokenRefused)):
-            return HubNotAnswering(Error(what=error.what, todo=todo.strip()))
+            return NotAboutTheModel(Error(what=error.what, todo=todo.strip()))
         return _refuse(error.what, todo.strip())
 
     def _default_name(self, need: Requirement) -> str:
@@ -517,7 +521,7 @@ class ModelGuard:
             return self._check_hub(info, need)
         except _MALFORMED as error:
             log.warning("unreadable model_info for %s: %r", getattr(info, "id", "?"), error)
-            raise HubNotAnswering(HubBadAnswer().reply()) from None
+            raise NotAboutTheModel(HubBadAnswer().reply()) from None
 
     def _check_hub(self, info: ModelInfo, need: Requirement) -> ApprovedModel:
         repo = info.id

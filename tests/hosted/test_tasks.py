@@ -251,6 +251,20 @@ async def test_models_no_provider_serves_for_the_task_are_refused_before_queuein
     assert providers.requests() == []
 
 
+async def test_a_class_model_no_provider_serves_sends_the_student_to_the_instructor(
+    tmp_path: Path, providers: ProvidersStub
+) -> None:
+    unserved = "classbot-test/sentiment-unserved"
+    async with task_bot(tmp_path, providers, text_classification_model=unserved) as bot:
+        refused = await bot.run("/run task:text-classification Great")
+        assert isinstance(refused, Error)
+        assert refused.what.startswith("The class's model for text-classification is not available")
+        assert "not served by any Inference Provider" in refused.what
+        assert "CLASSBOT_TEXT_CLASSIFICATION_MODEL" in refused.todo
+        assert "leave model: out" not in refused.todo  # the very model refused
+        assert await bot.jobs() == {}
+
+
 async def test_a_task_without_a_hosted_runner_is_refused_at_the_guard(
     tmp_path: Path, providers: ProvidersStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ from bot.inference.guard import (
     ApprovedModel,
     ModelGuard,
     ModelRefused,
+    NotAboutTheModel,
     Requirement,
     _refuse,
     looks_local,
@@ -34,6 +35,7 @@ from bot.inference.guard import (
 from bot.inference.hosted.backend import HostedName
 from bot.inference.hosted.providers import pick_route, runs_hosted, served_tasks
 from bot.inference.tasks import TASKS
+from bot.replies import Error
 
 
 class HostedGuard(ModelGuard):
@@ -50,8 +52,10 @@ class HostedGuard(ModelGuard):
         provider = self._providers.get(model_id, self.settings.hf_provider)
         return f"Hugging Face Inference Providers ({provider})"
 
-    async def check(self, name: str, need: Requirement = TEXT_GENERATION) -> ApprovedModel:
-        name = name.strip()
+    # The class's own model refused (ModelGuard._class_model) reads as the instructor's to
+    # fix here too: the public check, lookup and check_record wrap these.
+
+    async def _check(self, name: str, need: Requirement) -> ApprovedModel:
         if looks_local(name):
             raise _refuse(
                 "Models here run on a hosted service, which cannot read folders on the server.",
@@ -63,22 +67,21 @@ class HostedGuard(ModelGuard):
         info = await self.lookup(name, need)
         return self.check_record(name, info, need)
 
-    async def lookup(self, name: str, need: Requirement) -> ModelInfo:
+    async def _lookup(self, name: str, need: Requirement) -> ModelInfo:
         """The Hub's record of `name` with its provider mapping (and, for /run, its task,
-        mask token and license tags), once the class's lists allow it."""
+        mask token and license tags); the class's lists allowed it."""
         if self.backend == "openai" and need.task != TEXT_GENERATION.task:
             raise self._server_text_only(need)
-        self._check_lists(name, need)
         try:
             return (await self.hub.provider_facts(name)).value
         except HubError as error:
             raise self._hub_refusal(name, error, need) from None
 
-    def check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
+    def _check_record(self, name: str, info: ModelInfo, need: Requirement) -> ApprovedModel:
         """Served for the task by a provider (the configured one, or any with `auto`),
         instead of the local checks on weights and size."""
         if not runs_hosted(need.task):
-            raise _refuse(
+            raise _not_the_models(
                 f"{need.task} does not run on hosted inference yet, and this class runs its "
                 "models on Hugging Face Inference Providers.",
                 f"{need.command} runs these tasks here: {', '.join(_hosted_tasks(need))}.",
@@ -111,7 +114,7 @@ class HostedGuard(ModelGuard):
         return ApprovedModel(id=info.id, source="hub", params=params or 0)
 
     def _server_text_only(self, need: Requirement) -> ModelRefused:
-        return _refuse(
+        return _not_the_models(
             f"{need.command} does not run on this class's model server: it serves text "
             "models only.",
             "Ask your instructor; /generate works.",
@@ -163,3 +166,8 @@ def _hosted_tasks(need: Requirement) -> list[str]:
     if need.task in TASKS or need.command == "/run":
         return [task for task in TASKS if runs_hosted(task)]
     return [need.task]
+
+
+def _not_the_models(what: str, todo: str) -> ModelRefused:
+    """A task this backend does not run, whichever model: not the class's model's fault."""
+    return NotAboutTheModel(Error(what=what, todo=todo))
