@@ -17,7 +17,7 @@ from huggingface_hub import ModelInfo
 
 from bot.errors import UsageError
 from bot.hub.records import model_summary
-from bot.hub.tasks import PIPELINE_TAGS, closest_task, normalize_task
+from bot.hub.tasks import PIPELINE_TAGS, closest_task
 from bot.inference.guard import ApprovedModel, ModelGuard, ModelRefused, Requirement, looks_local
 from bot.inference.tasks import (
     HANDED_OVER,
@@ -114,10 +114,8 @@ def _unknown_task(task: str) -> UsageError:
 
 async def check_task(guard: ModelGuard, name: str | None, task: str | None) -> TaskModel | HandOver:
     """The approved model and its task, a hand-over to another command, or ModelRefused."""
-    if task is not None:
-        task = normalize_task(task)  # as the Hub's site shows it: "Text Classification"
-        if task not in TASKS and task not in HANDED_OVER:
-            raise _unknown_task(task)
+    if task is not None and task not in TASKS and task not in HANDED_OVER:
+        raise _unknown_task(task)
     if name is None:
         if task is None:
             raise UsageError(
