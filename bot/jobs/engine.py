@@ -158,9 +158,9 @@ class EmbeddedQueue:
         now = self.env.clock()
         params = records.stored_params(request)
         try:
-            async with self.writes.session() as session:
+            async with self.writes.connection() as db:
                 job_id = await records.enqueue(
-                    session,
+                    db,
                     request,
                     now=now,
                     limit=self.settings.max_queued_jobs_per_user,
