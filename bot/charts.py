@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.inference.guard import ApprovedModel, format_params, looks_local
+from bot.inference.guard import format_params, looks_local, short_name
 from bot.inference.repetition import repeated_ngrams, words_of
 from bot.replies import Image
 
@@ -55,7 +55,7 @@ async def render(
 def _shown(model: str) -> str:
     """A model as a chart names it: a Hub id whole, a local folder by its folder name, as
     every other message names it (charts never show a server's folders)."""
-    return ApprovedModel(model, "local", 0).short_name if looks_local(model) else model
+    return short_name(model) if looks_local(model) else model
 
 
 def _short(name: str) -> str:

@@ -20,6 +20,7 @@ from bot.router import Command, Context, Option
 
 MAX_PROMPT_CHARS = 1000
 MAX_SEED = 2**63 - 1
+DEFAULT_NEW_TOKENS = 50  # /run's hand-over uses it too, when its max_new_tokens: is left out
 
 
 async def run(
@@ -129,7 +130,12 @@ COMMAND = Command(
             repo="model",
         ),
         Option(
-            "max_new_tokens", int, "How many tokens to add", default=50, min_value=1, max_value=256
+            "max_new_tokens",
+            int,
+            "How many tokens to add",
+            default=DEFAULT_NEW_TOKENS,
+            min_value=1,
+            max_value=256,
         ),
         Option(
             "temperature",

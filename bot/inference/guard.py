@@ -85,6 +85,12 @@ TEXT_TO_IMAGE = Requirement(
 )
 
 
+def short_name(model_id: str) -> str:
+    """A model's name without its owner or folder: "gpt2" for openai-community/gpt2 and for
+    /srv/models/gpt2."""
+    return model_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class ApprovedModel:
     """A model that passed the guard: safe to download and load."""
@@ -96,7 +102,7 @@ class ApprovedModel:
 
     @property
     def short_name(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1]
+        return short_name(self.id)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "source": self.source, "params": self.params, "rev": self.revision}

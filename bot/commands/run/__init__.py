@@ -199,21 +199,13 @@ def _no_file(task: str, model: str | None = None) -> Error:
     )
 
 
-# /generate's own length, when /run's max_new_tokens: is left out.
-_GENERATE_LENGTH = next(
-    o.default
-    for o in generate.COMMAND.options
-    if o.name == "max_new_tokens" and isinstance(o.default, int)
-)
-
-
 async def _hand_over(
     ctx: Context, to: HandOver, text: str, max_new_tokens: int | None, compare: str | None
 ) -> AsyncIterator[Reply]:
     """The other command's own answer, with the options both commands share."""
     name = to.model_id or None
     if to.command == "/generate":
-        length = _GENERATE_LENGTH if max_new_tokens is None else max_new_tokens
+        length = generate.DEFAULT_NEW_TOKENS if max_new_tokens is None else max_new_tokens
         replies = generate.run(ctx, text, name, length, None, None, None, 1.0, None, compare)
     else:
         replies = draw(ctx, text, "", name, None, None, None, None)
